@@ -1,0 +1,202 @@
+/**
+ * The only reader of `process.env`. Every variable is parsed and validated once,
+ * empty strings count as unset, and every problem is reported at once on one line.
+ */
+import { existsSync } from "node:fs";
+import { z } from "zod";
+
+const POSTGRES_PROTOCOLS = new Set(["postgres:", "postgresql:"]);
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return POSTGRES_PROTOCOLS.has(url.protocol) && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || url.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
+const unset = (value: unknown): unknown => (value === "" ? undefined : value);
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
+
+const postgresUrl = z.string().refine(isPostgresUrl, "must be a postgres:// or postgresql:// URL");
+const httpUrl = z.string().refine(isHttpUrl, "must be an http:// or https:// URL");
+const secret = z.string().min(16, "must be at least 16 characters");
+const wholeNumber = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number of ${what}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`);
+
+const schema = z
+  .object({
+    /** Direct connection (port 5432): migrations, inspection, backups. Unset locally = embedded PostgreSQL. */
+    DATABASE_URL: optional(postgresUrl),
+    /** Supavisor/PgBouncer URL for request paths; port 6543 or `?pgbouncer=true` = transaction mode. */
+    SUPABASE_POOLER_URL: optional(postgresUrl),
+    /** Which pool profile this process uses. @default "serverless" on Vercel, else "worker" */
+    DB_POOL_PROFILE: optional(z.enum(["serverless", "worker"])),
+    /** Shorthand for DB_POOL_MAX. */
+    DB_POOL_SIZE: optional(wholeNumber("connections", 1, 1000)),
+    /** Connections opened when the pool is warmed. @default 1 serverless, 10 worker */
+    DB_POOL_MIN: optional(wholeNumber("connections", 0, 1000)),
+    /** Most connections per instance. @default 5 serverless, 20 worker */
+    DB_POOL_MAX: optional(wholeNumber("connections", 1, 1000)),
+    /** Longest wait to open a connection or get a free one, in ms. @default 5000 */
+    DB_CONNECTION_TIMEOUT: optional(wholeNumber("milliseconds", 100, 600_000)),
+    /** Idle connections close after this many ms. @default 10000 serverless, 60000 worker */
+    DB_IDLE_TIMEOUT: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
+    /** Connections are replaced after this many ms. @default 300000 serverless, 1800000 worker */
+    DB_MAX_LIFETIME: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
+    /** Longest a request-path statement may run, in ms. @default 15000 */
+    DB_STATEMENT_TIMEOUT: optional(wholeNumber("milliseconds", 100, 3_600_000)),
+    NEXT_PUBLIC_SUPABASE_URL: optional(httpUrl),
+    SUPABASE_ANON_KEY: optional(z.string()),
+    SUPABASE_JWT_SECRET: optional(secret),
+    UPSTASH_REDIS_REST_URL: optional(httpUrl),
+    UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
+    CRON_SECRET: optional(secret),
+    METRICS_TOKEN: optional(secret),
+    QSTASH_TOKEN: optional(z.string()),
+    QSTASH_CURRENT_SIGNING_KEY: optional(z.string()),
+    QSTASH_NEXT_SIGNING_KEY: optional(z.string()),
+    ALERT_WEBHOOK_URL: optional(httpUrl),
+    /** Port of the local platform (`npm start`). @default 3000 */
+    PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
+    /** Folder of the local platform's embedded PostgreSQL and secrets. @default ".local" */
+    LOCAL_DATA_DIR: optional(z.string()),
+    /** Port of the local platform's embedded PostgreSQL. @default 54329 */
+    LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
+    /** Set by Vercel on its machines. */
+    VERCEL: optional(z.string()),
+  })
+  .superRefine((env, ctx) => {
+    const max = env.DB_POOL_MAX ?? env.DB_POOL_SIZE;
+    if (env.DB_POOL_MIN !== undefined && max !== undefined && max < env.DB_POOL_MIN) {
+      ctx.addIssue({
+        code: "custom",
+        path: [env.DB_POOL_MAX !== undefined ? "DB_POOL_MAX" : "DB_POOL_SIZE"],
+        message: `(${max}) must not be below DB_POOL_MIN (${env.DB_POOL_MIN})`,
+      });
+    }
+    if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [env.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+        message: "must be set together with the other UPSTASH_REDIS_REST_ variable",
+      });
+    }
+  });
+
+/** Every variable the platform reads, for `.env.example` and its test. */
+export const CONFIG_VARIABLES = Object.keys(schema.shape) as ReadonlyArray<keyof z.input<typeof schema>>;
+
+export type PoolProfile = "serverless" | "worker";
+
+export interface Config {
+  databaseUrl: string | undefined;
+  poolerUrl: string | undefined;
+  pool: {
+    profile: PoolProfile;
+    min: number | undefined;
+    max: number | undefined;
+    connectionTimeoutMs: number;
+    idleTimeoutMs: number | undefined;
+    maxLifetimeMs: number | undefined;
+    statementTimeoutMs: number;
+  };
+  supabase: { url: string | undefined; anonKey: string | undefined; jwtSecret: string | undefined };
+  upstash: { url: string; token: string } | undefined;
+  qstash: { token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
+  cronSecret: string | undefined;
+  metricsToken: string | undefined;
+  alertWebhookUrl: string | undefined;
+  port: number;
+  localDataDir: string;
+  localPgPort: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses an environment into a Config, or throws one ConfigError naming every bad variable. */
+export function parseConfig(env: Env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = result.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    poolerUrl: e.SUPABASE_POOLER_URL,
+    pool: {
+      profile: e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker"),
+      min: e.DB_POOL_MIN,
+      max: e.DB_POOL_MAX ?? e.DB_POOL_SIZE,
+      connectionTimeoutMs: e.DB_CONNECTION_TIMEOUT ?? 5000,
+      idleTimeoutMs: e.DB_IDLE_TIMEOUT,
+      maxLifetimeMs: e.DB_MAX_LIFETIME,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT ?? 15_000,
+    },
+    supabase: { url: e.NEXT_PUBLIC_SUPABASE_URL, anonKey: e.SUPABASE_ANON_KEY, jwtSecret: e.SUPABASE_JWT_SECRET },
+    upstash:
+      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+        : undefined,
+    qstash: {
+      token: e.QSTASH_TOKEN,
+      currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
+      nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+    },
+    cronSecret: e.CRON_SECRET,
+    metricsToken: e.METRICS_TOKEN,
+    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    port: e.PORT ?? 3000,
+    localDataDir: e.LOCAL_DATA_DIR ?? ".local",
+    localPgPort: e.LOCAL_PG_PORT ?? 54329,
+  };
+}
+
+/**
+ * Command-line entry points read `.env` from the working folder when there is one; values
+ * already in the environment win. Functions on Vercel get their variables from the project.
+ */
+export function loadDotEnv(file = ".env"): void {
+  if (!existsSync(file)) return;
+  const shellValues = { ...process.env };
+  process.loadEnvFile(file);
+  Object.assign(process.env, shellValues);
+}
+
+let overrides: Env = {};
+let current: Config | undefined;
+
+/** The process's configuration, parsed on first use. */
+export function config(): Config {
+  current ??= parseConfig({ ...process.env, ...overrides });
+  return current;
+}
+
+/**
+ * Replaces variables for the rest of this process, before anything connects: the local
+ * platform points DATABASE_URL at the embedded server it started, tests at their database.
+ */
+export function overrideConfig(values: Env): Config {
+  overrides = { ...overrides, ...values };
+  current = undefined;
+  return config();
+}

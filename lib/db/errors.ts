@@ -1,0 +1,58 @@
+/**
+ * The database is out of reach, saturated or too slow: the caller may retry later.
+ * Handlers answer it with 503 and Retry-After.
+ */
+export class DbUnavailableError extends Error {
+  override name = "DbUnavailableError";
+  readonly code = "DB_UNAVAILABLE";
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** postgres.js client codes and SQLSTATEs that mean "not now", not "wrong query". */
+const UNAVAILABLE_CODES = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "57014", // query_canceled: statement timeout
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+]);
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** The error as a DbUnavailableError when it means the database is out of reach, else the error itself. */
+export function classifiedDbError(error: unknown): unknown {
+  if (error instanceof DbUnavailableError) return error;
+  const code = errorCode(error);
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+    return new DbUnavailableError("The database is unavailable, retry shortly", code, { cause: error });
+  }
+  if (error instanceof AggregateError && error.errors.some((e) => classifiedDbError(e) instanceof DbUnavailableError)) {
+    return new DbUnavailableError("The database is unavailable, retry shortly", "CONNECT_FAILED", { cause: error });
+  }
+  return error;
+}

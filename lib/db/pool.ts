@@ -1,0 +1,113 @@
+/**
+ * postgres.js pools, created once per function instance and reused by every request.
+ * Request paths go through the pooler when one is configured; migrations, inspection
+ * and backups use the direct connection.
+ */
+import postgres from "postgres";
+import { config, ConfigError, type Config, type PoolProfile } from "../config.js";
+import { connectionTarget, type ConnectionTarget } from "./target.js";
+
+export type Sql = postgres.Sql;
+
+export const APPLICATION_NAME = "gpt-agent-platform";
+
+interface ProfileDefaults {
+  min: number;
+  max: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+/** A suspended serverless instance must not sit on connections; a worker keeps a warm pool. */
+export const PROFILE_DEFAULTS: Readonly<Record<PoolProfile, ProfileDefaults>> = {
+  serverless: { min: 1, max: 5, idleTimeoutMs: 10_000, maxLifetimeMs: 300_000 },
+  worker: { min: 10, max: 20, idleTimeoutMs: 60_000, maxLifetimeMs: 1_800_000 },
+};
+
+export type PoolRole = "request" | "direct";
+
+export interface PoolSettings {
+  target: ConnectionTarget;
+  min: number;
+  max: number;
+  connectionTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+  /** Sent as a startup parameter; undefined through a transaction pooler, which refuses it. */
+  statementTimeoutMs: number | undefined;
+}
+
+/** The settings a pool of this role gets under this configuration: profile defaults, then DB_POOL_* overrides. */
+export function poolSettings(role: PoolRole, cfg: Config = config()): PoolSettings {
+  const url = role === "request" ? (cfg.poolerUrl ?? cfg.databaseUrl) : cfg.databaseUrl;
+  if (!url) {
+    throw new ConfigError(
+      role === "request"
+        ? "Invalid configuration: DATABASE_URL or SUPABASE_POOLER_URL must be set"
+        : "Invalid configuration: DATABASE_URL must be set (the direct connection, port 5432)",
+    );
+  }
+  const defaults = PROFILE_DEFAULTS[cfg.pool.profile];
+  const max = cfg.pool.max ?? defaults.max;
+  const target = connectionTarget(url);
+  return {
+    target,
+    min: Math.min(cfg.pool.min ?? defaults.min, max),
+    max: role === "direct" && cfg.pool.profile === "serverless" ? Math.min(max, 2) : max,
+    connectionTimeoutMs: cfg.pool.connectionTimeoutMs,
+    idleTimeoutMs: cfg.pool.idleTimeoutMs ?? defaults.idleTimeoutMs,
+    maxLifetimeMs: cfg.pool.maxLifetimeMs ?? defaults.maxLifetimeMs,
+    statementTimeoutMs: role === "request" && !target.transactionPooler ? cfg.pool.statementTimeoutMs : undefined,
+  };
+}
+
+/** postgres.js options for these settings (its timeouts are in seconds). */
+export function postgresOptions(settings: PoolSettings): postgres.Options<Record<string, never>> {
+  const connection: Record<string, string> = { application_name: APPLICATION_NAME };
+  if (settings.statementTimeoutMs !== undefined) {
+    connection.statement_timeout = String(settings.statementTimeoutMs);
+  }
+  return {
+    max: settings.max,
+    prepare: !settings.target.transactionPooler,
+    connect_timeout: settings.connectionTimeoutMs / 1000,
+    idle_timeout: settings.idleTimeoutMs / 1000,
+    max_lifetime: settings.maxLifetimeMs / 1000,
+    connection,
+    onnotice: () => undefined,
+  };
+}
+
+const pools = new Map<PoolRole, Sql>();
+
+function pool(role: PoolRole): Sql {
+  let sql = pools.get(role);
+  if (!sql) {
+    const settings = poolSettings(role);
+    sql = postgres(settings.target.url, postgresOptions(settings));
+    pools.set(role, sql);
+  }
+  return sql;
+}
+
+/** The pool for request paths: through the pooler when SUPABASE_POOLER_URL is set. */
+export function requestDb(): Sql {
+  return pool("request");
+}
+
+/** The pool on the direct connection: migrations, server internals, backups. */
+export function directDb(): Sql {
+  return pool("direct");
+}
+
+/** Opens the profile's minimum of connections ahead of the first request. */
+export async function warmPool(sql: Sql, connections: number): Promise<void> {
+  await Promise.all(Array.from({ length: connections }, () => sql`select 1`));
+}
+
+/** Ends every pool of this process, waiting up to `timeoutSeconds` for running queries. */
+export async function closeDbPools(timeoutSeconds = 5): Promise<void> {
+  const open = [...pools.values()];
+  pools.clear();
+  await Promise.all(open.map((sql) => sql.end({ timeout: timeoutSeconds })));
+}

