@@ -83,7 +83,9 @@ await runCli(async () => {
     await prepareDatabase(Boolean(embedded));
     const server = await createLocalServer({ apiDir: API_DIR });
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        reject(error.code === "EADDRINUSE" ? new Error(`port ${config().port} is in use; set PORT to a free one`) : error),
+      );
       server.listen(config().port, resolve);
     });
     const { port } = server.address() as AddressInfo;

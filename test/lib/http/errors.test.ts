@@ -6,12 +6,14 @@ import { route } from "../../../lib/http/route.js";
 
 describe("errorResponse", () => {
   it("maps an unavailable database to 503 with Retry-After", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
     const response = errorResponse(new DbUnavailableError("The database is unavailable, retry shortly", "POOL_TIMEOUT"), "req-1");
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe(String(RETRY_AFTER_SECONDS));
     expect(await response.json()).toEqual({
       error: { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable, retry shortly", request_id: "req-1" },
     });
+    vi.restoreAllMocks();
   });
 
   it("keeps an ApiError's status and message", async () => {

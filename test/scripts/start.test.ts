@@ -1,0 +1,141 @@
+/**
+ * `npm start` end to end, as a new user runs it: the real script in a child process, an
+ * embedded PostgreSQL in a fresh data folder, HTTP on a free port, Ctrl-C to stop.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { jwtVerify } from "jose";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { DEMO_USER } from "../../functions/demo-data.js";
+import { freePort } from "../harness/global-setup.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Run {
+  const inherited = { ...process.env };
+  for (const name of ["DATABASE_URL", "SUPABASE_POOLER_URL", "SUPABASE_JWT_SECRET", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"]) {
+    delete inherited[name];
+  }
+  const child = spawn(TSX, ["scripts/start.ts"], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function readyUrl(run: Run, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const match = /ready on (http:\/\/localhost:\d+)/.exec(run.output());
+    if (match?.[1]) return match[1];
+    if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`npm start was not ready within ${timeoutMs} ms:\n${run.output()}`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
+  let dataDir: string;
+  let pgPort: number;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), "gap-start-"));
+    await chmod(dataDir, 0o755);
+    pgPort = await freePort();
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  const env = () => ({ LOCAL_DATA_DIR: dataDir, LOCAL_PG_PORT: String(pgPort), PORT: "0" });
+
+  it("migrates, seeds, serves /api/health and prints a working demo token; Ctrl-C stops it all", async () => {
+    const run = start(env());
+    const url = await readyUrl(run);
+    const health = await fetch(`${url}/api/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", db: { ok: true } });
+
+    expect(run.output()).toContain("first run: seeding demo data");
+    const token = /demo token for .*:\n\s+(\S+)/.exec(run.output())?.[1] ?? "";
+    const secret = await readFile(path.join(dataDir, "jwt-secret"), "utf8");
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { audience: "authenticated" });
+    expect(payload).toMatchObject({ sub: DEMO_USER.id, role: "authenticated" });
+    expect(run.output()).not.toContain(secret);
+    expect(run.output()).toContain("postgres://postgres:***@");
+
+    expect(await portOpen(pgPort)).toBe(true);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain("stopped");
+    expect(await portOpen(pgPort)).toBe(false);
+  });
+
+  it("keeps its data between runs: the second start neither migrates nor seeds again", async () => {
+    const run = start(env());
+    const url = await readyUrl(run);
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+    expect(run.output()).toContain("database schema is up to date");
+    expect(run.output()).not.toContain("first run");
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(0);
+  });
+});
+
+describe("npm start with DATABASE_URL", () => {
+  it("uses that database, still migrates, and starts no embedded server", async () => {
+    const admin = adminConnection(inject("serverUrl"));
+    const name = testDatabaseName();
+    await createDatabase(admin, name);
+    const run = start({
+      DATABASE_URL: databaseUrl(inject("serverUrl"), name),
+      PORT: "0",
+      LOCAL_DATA_DIR: await mkdtemp(path.join(tmpdir(), "gap-start-")),
+    });
+    const url = await readyUrl(run);
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+    expect(run.output()).not.toContain("embedded PostgreSQL");
+    expect(run.output()).toContain("applied migration 20261127000100_core_schema");
+    expect(run.output()).not.toContain("first run");
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
+    await dropDatabase(admin, name);
+    await admin.end();
+  });
+
+  it("exits non-zero with one clear line when its port is taken or its configuration is bad", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const { port } = blocker.address() as { port: number };
+    const busy = start({ DATABASE_URL: TEST_DATABASE_URL, PORT: String(port) });
+    expect(await busy.exited).toBe(1);
+    expect(busy.output()).toContain(`error: port ${port} is in use; set PORT to a free one`);
+    blocker.close();
+
+    const bad = start({ DATABASE_URL: "mysql://nope", DB_POOL_MAX: "lots" });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output().trim()).toBe(
+      "error: Invalid configuration: DATABASE_URL must be a postgres:// or postgresql:// URL; DB_POOL_MAX must be a whole number of connections",
+    );
+  });
+});
