@@ -12,7 +12,7 @@ import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "../functio
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { config, overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";
-import { closeDbPools, directDb, requestDb, warmPool } from "../lib/db/pool.js";
+import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
 import { createLocalServer } from "../lib/local/server.js";
@@ -60,8 +60,7 @@ async function prepareDatabase(embedded: boolean): Promise<void> {
     console.log("first run: seeding demo data");
     await seedDemoData(directDb(), DEFAULT_DEMO_SIZES);
   }
-  const { min } = config().pool;
-  if (min) await warmPool(requestDb(), min);
+  await warmPool(requestDb(), poolSettings("request").min);
 }
 
 async function demoToken(): Promise<string | undefined> {

@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { CONFIG_VARIABLES, ConfigError, parseConfig } from "../../lib/config.js";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, ConfigError, loadDotEnv, parseConfig } from "../../lib/config.js";
 
 const BASE = { DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres" };
 
@@ -96,5 +99,25 @@ describe("parseConfig", () => {
 
   it("lists every variable it knows for .env.example", () => {
     expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(["DATABASE_URL", "SUPABASE_POOLER_URL", "QSTASH_NEXT_SIGNING_KEY", "PORT"]));
+  });
+});
+
+describe("loadDotEnv", () => {
+  const names = ["GAP_TEST_FROM_FILE", "GAP_TEST_FROM_SHELL"];
+  afterEach(() => {
+    for (const name of names) delete process.env[name];
+  });
+
+  it("reads .env into the environment, with values already set in the shell winning", async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "gap-env-")), ".env");
+    await writeFile(file, "GAP_TEST_FROM_FILE=file\nGAP_TEST_FROM_SHELL=file\n");
+    process.env.GAP_TEST_FROM_SHELL = "shell";
+    loadDotEnv(file);
+    expect(process.env.GAP_TEST_FROM_FILE).toBe("file");
+    expect(process.env.GAP_TEST_FROM_SHELL).toBe("shell");
+  });
+
+  it("does nothing without a file", () => {
+    expect(() => loadDotEnv("/nonexistent/.env")).not.toThrow();
   });
 });

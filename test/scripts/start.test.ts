@@ -111,8 +111,14 @@ describe("npm start with DATABASE_URL", () => {
       DATABASE_URL: databaseUrl(inject("serverUrl"), name),
       PORT: "0",
       LOCAL_DATA_DIR: await mkdtemp(path.join(tmpdir(), "gap-start-")),
+      DB_POOL_PROFILE: "worker",
+      DB_POOL_MIN: "3",
     });
     const url = await readyUrl(run);
+    // DB_POOL_MIN request connections are open before the first request, beside the direct one.
+    const [open] = await admin`
+      select count(*)::int as n from pg_stat_activity where datname = ${name} and application_name = 'gpt-agent-platform'`;
+    expect(open?.n).toBeGreaterThanOrEqual(4);
     expect((await fetch(`${url}/api/health`)).status).toBe(200);
     expect(run.output()).not.toContain("embedded PostgreSQL");
     expect(run.output()).toContain("applied migration 20261127000100_core_schema");
