@@ -63,6 +63,10 @@ const schema = z
     NEXT_PUBLIC_SUPABASE_URL: optional(httpUrl),
     SUPABASE_ANON_KEY: optional(z.string()),
     SUPABASE_JWT_SECRET: optional(secret),
+    /** JWKS of the project's asymmetric signing keys. @default NEXT_PUBLIC_SUPABASE_URL + /auth/v1/.well-known/jwks.json */
+    SUPABASE_JWKS_URL: optional(httpUrl),
+    /** Signs pagination cursors. @default SUPABASE_JWT_SECRET */
+    CURSOR_SECRET: optional(secret),
     UPSTASH_REDIS_REST_URL: optional(httpUrl),
     UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
     CRON_SECRET: optional(secret),
@@ -115,7 +119,13 @@ export interface Config {
     maxLifetimeMs: number | undefined;
     statementTimeoutMs: number;
   };
-  supabase: { url: string | undefined; anonKey: string | undefined; jwtSecret: string | undefined };
+  supabase: {
+    url: string | undefined;
+    anonKey: string | undefined;
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+  };
+  cursorSecret: string | undefined;
   upstash: { url: string; token: string } | undefined;
   qstash: { token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
   cronSecret: string | undefined;
@@ -152,7 +162,15 @@ export function parseConfig(env: Env): Config {
       maxLifetimeMs: e.DB_MAX_LIFETIME,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT ?? 15_000,
     },
-    supabase: { url: e.NEXT_PUBLIC_SUPABASE_URL, anonKey: e.SUPABASE_ANON_KEY, jwtSecret: e.SUPABASE_JWT_SECRET },
+    supabase: {
+      url: e.NEXT_PUBLIC_SUPABASE_URL,
+      anonKey: e.SUPABASE_ANON_KEY,
+      jwtSecret: e.SUPABASE_JWT_SECRET,
+      jwksUrl:
+        e.SUPABASE_JWKS_URL ??
+        (e.NEXT_PUBLIC_SUPABASE_URL ? new URL("/auth/v1/.well-known/jwks.json", e.NEXT_PUBLIC_SUPABASE_URL).toString() : undefined),
+    },
+    cursorSecret: e.CURSOR_SECRET ?? e.SUPABASE_JWT_SECRET,
     upstash:
       e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }

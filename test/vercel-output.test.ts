@@ -47,7 +47,7 @@ describe.skipIf(!built && !underCi)("vercel build output", () => {
     const routes = await discoverRoutes(API_DIR);
     expect(routes.length).toBeGreaterThan(0);
     for (const route of routes) {
-      const functionDir = path.join(OUTPUT, "functions", `${route.pattern.slice(1)}.func`);
+      const functionDir = path.join(OUTPUT, "functions", path.relative(ROOT, route.file).replace(/\.ts$/, ".func"));
       expect(existsSync(path.join(functionDir, ".vc-config.json")), route.pattern).toBe(true);
       const dynamic = route.segments.some((s) => s.kind !== "static");
       const reached = destination(config, sampleUrl(route.pattern)).split("?")[0];

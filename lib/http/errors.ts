@@ -2,6 +2,7 @@
  * One error type and one JSON shape for every endpoint:
  * `{ "error": { "code", "message", "request_id" } }`.
  */
+import { AuthError, AuthUnavailableError } from "../auth/verify.js";
 import { ConfigError } from "../config.js";
 import { DbUnavailableError } from "../db/errors.js";
 import { log } from "../log.js";
@@ -36,8 +37,11 @@ export const RETRY_AFTER_SECONDS = 2;
 
 function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
-  if (error instanceof DbUnavailableError) {
+  if (error instanceof DbUnavailableError || error instanceof AuthUnavailableError) {
     return new ApiError("SERVICE_UNAVAILABLE", error.message, { "retry-after": String(RETRY_AFTER_SECONDS) });
+  }
+  if (error instanceof AuthError) {
+    return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
   }
   if (error instanceof ConfigError) {
     return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");

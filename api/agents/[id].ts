@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { agentForCaller, updateAgentForCaller } from "../../functions/agents.js";
+import { authenticatedCaller } from "../../lib/auth/verify.js";
+import { ApiError } from "../../lib/http/errors.js";
+import { jsonBody, routeUuid } from "../../lib/http/input.js";
+import { route } from "../../lib/http/route.js";
+import { AGENT_STATUSES, jsonObject, text } from "../../lib/http/schemas.js";
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+const changes = z
+  .strictObject({
+    name: text(1, 200),
+    status: z.enum(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`),
+    model: text(1, 100),
+    system_prompt: text(0, 100_000),
+    config: jsonObject,
+  })
+  .partial()
+  .refine((fields) => Object.keys(fields).length > 0, "body must change at least one field");
+
+function agentResponse(json: string, headers: Record<string, string> = {}): Response {
+  return new Response(json, { headers: { "content-type": "application/json", ...headers } });
+}
+
+/** GET /api/agents/:id: the agent and its workflows (x-cache: hit|miss). */
+export const GET = route(async (request) => {
+  const agentId = routeUuid(request);
+  const caller = await authenticatedCaller(request.headers.get("authorization"));
+  const agent = await agentForCaller(caller, agentId);
+  if (!agent) throw new ApiError("NOT_FOUND", "agent not found");
+  return agentResponse(agent.json, { "x-cache": agent.cache });
+});
+
+/** PATCH /api/agents/:id: changes name, status, model, system_prompt or config. */
+export const PATCH = route(async (request) => {
+  const agentId = routeUuid(request);
+  const caller = await authenticatedCaller(request.headers.get("authorization"));
+  const fields = await jsonBody(request, changes, MAX_BODY_BYTES);
+  const agent = await updateAgentForCaller(caller, agentId, fields);
+  if (!agent) throw new ApiError("NOT_FOUND", "agent not found");
+  return agentResponse(agent);
+});

@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { agentsForCaller } from "../../functions/agents.js";
+import { authenticatedCaller } from "../../lib/auth/verify.js";
+import { decodeCursor, pageOf } from "../../lib/http/cursor.js";
+import { queryInt, queryOf } from "../../lib/http/input.js";
+import { route } from "../../lib/http/route.js";
+import { AGENT_STATUSES } from "../../lib/http/schemas.js";
+
+const query = z.object({
+  status: z.enum(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`).optional(),
+  limit: queryInt(1, 100).default(50),
+  cursor: z.string().optional(),
+});
+
+/** GET /api/agents?status=&limit=&cursor=: the caller's organizations' agents, newest first. */
+export const GET = route(async (request) => {
+  const { status, limit, cursor } = queryOf(request, query);
+  const caller = await authenticatedCaller(request.headers.get("authorization"));
+  const scope = `agents:${caller.userId}:${status ?? ""}`;
+  const after = cursor === undefined ? undefined : decodeCursor(scope, cursor);
+  const rows = await agentsForCaller(caller, { status, limit, after });
+  return Response.json(pageOf(rows, limit, scope));
+});

@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { messagesForCaller } from "../../../functions/messages.js";
+import { authenticatedCaller } from "../../../lib/auth/verify.js";
+import { decodeCursor, pageOf } from "../../../lib/http/cursor.js";
+import { ApiError } from "../../../lib/http/errors.js";
+import { queryInt, queryOf, routeUuid } from "../../../lib/http/input.js";
+import { route } from "../../../lib/http/route.js";
+
+const query = z.object({
+  limit: queryInt(1, 100).default(50),
+  cursor: z.string().optional(),
+  count: z.literal("exact", "must be 'exact' when given").optional(),
+});
+
+/** GET /api/conversations/:id/messages?limit=&cursor=&count=exact: newest first, keyset-paginated. */
+export const GET = route(async (request) => {
+  const conversationId = routeUuid(request);
+  const { limit, cursor, count } = queryOf(request, query, ["id"]);
+  const caller = await authenticatedCaller(request.headers.get("authorization"));
+  const scope = `messages:${conversationId}`;
+  const after = cursor === undefined ? undefined : decodeCursor(scope, cursor);
+  const result = await messagesForCaller(caller, conversationId, { limit, after, countExact: count === "exact" });
+  if (!result) throw new ApiError("NOT_FOUND", "conversation not found");
+  const page = pageOf(result.rows, limit, scope);
+  return Response.json(result.total === null ? page : { ...page, total: result.total });
+});

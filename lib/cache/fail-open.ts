@@ -1,0 +1,50 @@
+/**
+ * The cache must never fail a request: each operation that errors or times out counts the
+ * error, logs it once per outage (again only after the cache has answered in between) and
+ * returns a fallback, so the caller goes to the database.
+ */
+import { log } from "../log.js";
+import { agentCacheEvents } from "../metrics/registry.js";
+import type { CacheStore } from "./store.js";
+
+export type LockResult = "acquired" | "held" | "unavailable";
+
+export interface FailOpenCache {
+  mget(keys: string[]): Promise<Array<string | null>>;
+  del(keys: string[]): Promise<boolean>;
+  acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult>;
+  setIfLockHeld(key: string, value: string, ttlSeconds: number, lockKey: string, token: string): Promise<boolean>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+}
+
+export function failOpen(store: CacheStore): FailOpenCache {
+  let outage = false;
+  async function attempt<T>(operation: string, run: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      const result = await run();
+      outage = false;
+      return result;
+    } catch (error) {
+      agentCacheEvents.inc({ event: "error" });
+      if (!outage) {
+        outage = true;
+        // The driver's message may quote the command and its values: only name the failure.
+        log.warn("cache unavailable, serving from the database", {
+          driver: store.driver,
+          operation,
+          error: error instanceof Error ? error.name : "unknown",
+        });
+      }
+      return fallback;
+    }
+  }
+  return {
+    mget: (keys) => attempt("mget", () => store.mget(keys), keys.map(() => null)),
+    del: (keys) => attempt("del", () => store.del(keys).then(() => true), false),
+    acquireLock: (key, token, ttlMs) =>
+      attempt<LockResult>("lock", async () => ((await store.acquireLock(key, token, ttlMs)) ? "acquired" : "held"), "unavailable"),
+    setIfLockHeld: (key, value, ttlSeconds, lockKey, token) =>
+      attempt("fill", () => store.setIfLockHeld(key, value, ttlSeconds, lockKey, token), false),
+    set: (key, value, ttlSeconds) => attempt("set", () => store.set(key, value, ttlSeconds), undefined),
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Opaque pagination cursors: the position of the last row sent, bound to one listing (its
+ * scope) and signed, so a forged, truncated or borrowed cursor is refused, not obeyed.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { config, ConfigError } from "../config.js";
+import { ApiError } from "./errors.js";
+
+export interface Position {
+  createdAt: string;
+  id: string;
+}
+
+const MAX_CURSOR_LENGTH = 256;
+const SIGNATURE_BYTES = 16;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const API_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+function secret(): string {
+  const key = config().cursorSecret;
+  if (!key) throw new ConfigError("Invalid configuration: CURSOR_SECRET or SUPABASE_JWT_SECRET must be set to sign cursors");
+  return key;
+}
+
+function signature(scope: string, payload: string): Buffer {
+  return createHmac("sha256", secret()).update(`${scope}\n${payload}`).digest().subarray(0, SIGNATURE_BYTES);
+}
+
+export function encodeCursor(scope: string, position: Position): string {
+  const payload = Buffer.from(JSON.stringify([position.createdAt, position.id])).toString("base64url");
+  return `${payload}.${signature(scope, payload).toString("base64url")}`;
+}
+
+function invalid(): ApiError {
+  return new ApiError("BAD_REQUEST", "cursor is invalid: pass next_cursor from the previous page unchanged");
+}
+
+/** The position a cursor of this scope names; 400 for anything this server did not issue for it. */
+export function decodeCursor(scope: string, cursor: string): Position {
+  if (cursor.length > MAX_CURSOR_LENGTH) throw invalid();
+  const [payload, sent, extra] = cursor.split(".");
+  if (!payload || !sent || extra !== undefined) throw invalid();
+  const expected = signature(scope, payload);
+  const given = Buffer.from(sent, "base64url");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 2) throw invalid();
+  const [createdAt, id] = decoded as unknown[];
+  if (typeof createdAt !== "string" || !API_TIMESTAMP.test(createdAt) || typeof id !== "string" || !UUID.test(id)) {
+    throw invalid();
+  }
+  return { createdAt, id };
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+  has_more: boolean;
+}
+
+/** Rows fetched with `limit + 1` as a page: the extra row only says there is more. */
+export function pageOf<T extends { id: string; created_at: string }>(rows: T[], limit: number, scope: string): Page<T> {
+  const hasMore = rows.length > limit;
+  const data = hasMore ? rows.slice(0, limit) : rows;
+  const last = data.at(-1);
+  return {
+    data,
+    next_cursor: hasMore && last ? encodeCursor(scope, { createdAt: last.created_at, id: last.id }) : null,
+    has_more: hasMore,
+  };
+}
