@@ -84,6 +84,10 @@ export function updatedAgent(
 }
 
 export interface AgentPosition {
+  /**
+   * `api_timestamp` text, bound as `::text::timestamptz`: postgres.js would serialize a
+   * timestamptz parameter through a JavaScript Date and drop the microseconds.
+   */
   createdAt: string;
   id: string;
 }
@@ -119,7 +123,7 @@ export function agentsPage(
         from organization_members
         where user_id = ${userId})
       ${status ? sql`and a.status = ${status}` : sql``}
-      ${after ? sql`and (a.created_at, a.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : sql``}
+      ${after ? sql`and (a.created_at, a.id) < (${after.createdAt}::text::timestamptz, ${after.id}::uuid)` : sql``}
     order by a.created_at desc, a.id desc
     limit ${limit}`;
 }

@@ -7,6 +7,10 @@ import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
 
 export interface MessagePosition {
+  /**
+   * `api_timestamp` text, bound as `::text::timestamptz`: postgres.js would serialize a
+   * timestamptz parameter through a JavaScript Date and drop the microseconds.
+   */
   createdAt: string;
   id: string;
 }
@@ -44,7 +48,7 @@ export function messagesPageQuery(sql: Sql, conversationId: string, { limit, aft
       m.created_at as created_at_exact
     from conversation_messages m
     where m.conversation_id = ${conversationId}
-      ${after ? sql`and (m.created_at, m.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : sql``}
+      ${after ? sql`and (m.created_at, m.id) < (${after.createdAt}::text::timestamptz, ${after.id}::uuid)` : sql``}
     order by m.created_at desc, m.id desc
     limit ${limit}`;
 }
