@@ -1,18 +1,35 @@
 /** Field rules shared by the endpoints' input schemas. */
 import { z } from "zod";
 
-/** PostgreSQL text and jsonb cannot hold U+0000: refuse it as input, not as a database error. */
-const NUL = /\u0000/;
+/**
+ * PostgreSQL text and jsonb refuse U+0000, and jsonb refuses a lone surrogate (which text
+ * would silently turn into U+FFFD): such strings are bad input, not database errors.
+ */
+function storable(value: string): boolean {
+  return !value.includes("\u0000") && value.isWellFormed();
+}
+
+const STORABLE_MESSAGE = "must be valid Unicode without the NUL character";
 
 export const text = (min: number, max: number) =>
   z
     .string()
     .min(min, `must be at least ${min} characters`)
     .max(max, `must be at most ${max} characters`)
-    .refine((value) => !NUL.test(value), "must not contain the NUL character");
+    .refine(storable, STORABLE_MESSAGE);
 
 export const AGENT_STATUSES = ["draft", "active", "paused", "archived"] as const;
 
+/** Every string in a JSON value, keys included, is storable. */
+function storableJson(value: unknown): boolean {
+  if (typeof value === "string") return storable(value);
+  if (Array.isArray(value)) return value.every(storableJson);
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).every(([key, item]) => storable(key) && storableJson(item));
+  }
+  return true;
+}
+
 export const jsonObject = z
   .record(z.string(), z.unknown(), "must be a JSON object")
-  .refine((value) => !JSON.stringify(value).includes("\\u0000"), "must not contain the NUL character");
+  .refine(storableJson, STORABLE_MESSAGE);

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import { ApiError, errorResponse } from "../http/errors.js";
 import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route } from "./router.js";
 
@@ -74,10 +75,29 @@ export interface LocalServerOptions {
 export async function createLocalServer({ apiDir }: LocalServerOptions): Promise<Server> {
   const routes = await discoverRoutes(apiDir);
   const load = moduleLoader();
-  return createServer((request, response) => {
+  const server = createServer((request, response) => {
     dispatch(routes, load, request)
       .catch((error: unknown) => errorResponse(error, randomUUID()))
       .then((webResponse) => send(webResponse, response, request.method !== "HEAD"))
       .catch(() => response.destroy());
   });
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerUnparsable(error, socket));
+  return server;
+}
+
+/** Requests node:http cannot parse (a URL or headers over 16 KB, bad framing) still get the JSON error shape. */
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
+  const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
+  const body = JSON.stringify({
+    error: {
+      code: "BAD_REQUEST",
+      message: tooLarge ? "URL and headers must be at most 16 KB" : "the request could not be parsed",
+      request_id: randomUUID(),
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

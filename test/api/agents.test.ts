@@ -129,8 +129,10 @@ describe("PATCH /api/agents/:id", () => {
     [{ name: 5 }, 400, "name"],
     [{ name: "" }, 400, "name must be at least 1 characters"],
     [{ config: [] }, 400, "config must be a JSON object"],
-    [{ system_prompt: "a\u0000b" }, 400, "system_prompt must not contain the NUL character"],
-    [{ config: { k: "\u0000" } }, 400, "config must not contain the NUL character"],
+    [{ system_prompt: "a\u0000b" }, 400, "system_prompt must be valid Unicode without the NUL character"],
+    [{ config: { k: "\u0000" } }, 400, "config must be valid Unicode without the NUL character"],
+    [{ config: { "\ud800": 0 } }, 400, "config must be valid Unicode without the NUL character"],
+    [{ name: "half \udc00 pair" }, 400, "name must be valid Unicode without the NUL character"],
     [[1, 2], 400, ""],
     ["just a string", 400, ""],
   ])("refuses %j with %i", async (body, status, message) => {
