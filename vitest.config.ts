@@ -1,13 +1,31 @@
+import { execFileSync } from "node:child_process";
 import { defineConfig } from "vitest/config";
+
+/** The read-path suite, run a second time with request paths through a real PgBouncer. */
+const READ_PATH_TESTS = ["test/api/agents.test.ts", "test/api/messages.test.ts", "test/api/bad-input.test.ts", "test/pgbouncer.test.ts"];
+
+function pgbouncerInstalled(): boolean {
+  try {
+    execFileSync("which", ["pgbouncer"], { stdio: "ignore" });
+    return true;
+  } catch {
+    if (process.env.CI === "true") throw new Error("pgbouncer is required under CI: .ci/run must install it");
+    console.warn("pgbouncer is not on the PATH: the read-path suite through PgBouncer is skipped");
+    return false;
+  }
+}
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     globalSetup: ["test/harness/global-setup.ts"],
     setupFiles: ["test/harness/file-database.ts"],
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 30_000,
     hookTimeout: 90_000,
+    projects: [
+      { extends: true, test: { name: "postgres", include: ["test/**/*.test.ts"], exclude: ["test/pgbouncer.test.ts"] } },
+      ...(pgbouncerInstalled() ? [{ extends: true as const, test: { name: "pgbouncer", include: READ_PATH_TESTS } }] : []),
+    ],
   },
 });

@@ -15,10 +15,15 @@ await createDatabase(admin, name, inject("templateDatabase"));
 /** The test file's own database. */
 export const TEST_DATABASE_URL = databaseUrl(serverUrl, name);
 
+const pgbouncerUrl = inject("pgbouncerUrl");
+
+/** Through PgBouncer (the `pgbouncer` project), marked as the transaction-mode pooler it is. */
+export const TEST_POOLER_URL = pgbouncerUrl ? `${databaseUrl(pgbouncerUrl, name)}?pgbouncer=true` : "";
+
 // Variables from the developer's shell must not steer tests to another database or cache.
 overrideConfig({
   DATABASE_URL: TEST_DATABASE_URL,
-  SUPABASE_POOLER_URL: "",
+  SUPABASE_POOLER_URL: TEST_POOLER_URL,
   UPSTASH_REDIS_REST_URL: "",
   UPSTASH_REDIS_REST_TOKEN: "",
   DB_POOL_PROFILE: "serverless",

@@ -9,15 +9,22 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lib/db/migrate.js";
 import type { EmbeddedServer } from "../../lib/local/embedded.js";
+import { startPgbouncer } from "./pgbouncer.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, TEST_DATABASE_PREFIX } from "./postgres-admin.js";
+import { commandAvailable } from "./services.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     serverUrl: string;
     templateDatabase: string;
     embedded: boolean;
+    /** Set in the `pgbouncer` project: request paths go through this transaction-mode PgBouncer. */
+    pgbouncerUrl: string | null;
   }
 }
+
+/** The vitest project whose tests run their request paths through PgBouncer. */
+export const PGBOUNCER_PROJECT = "pgbouncer";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -63,7 +70,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("serverUrl", server.url);
   project.provide("templateDatabase", template);
   project.provide("embedded", !process.env.TEST_DATABASE_URL);
+  const pgbouncer =
+    project.name === PGBOUNCER_PROJECT && commandAvailable("pgbouncer") ? await startPgbouncer(server.url, await freePort()) : undefined;
+  project.provide("pgbouncerUrl", pgbouncer?.url ?? null);
   return async () => {
+    await pgbouncer?.stop();
     const leftovers = await admin<{ name: string }[]>`
       select datname as name from pg_database where datname like ${`${TEST_DATABASE_PREFIX}%${process.pid}%`}`;
     for (const { name } of leftovers) await dropDatabase(admin, name);

@@ -1,0 +1,76 @@
+/**
+ * A real PgBouncer in transaction mode in front of the test server: where prepared
+ * statements and session state do not survive between transactions.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import path from "node:path";
+
+export interface Pgbouncer {
+  /** `postgres://user:password@127.0.0.1:port` without a database. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+export async function startPgbouncer(serverUrl: string, port: number): Promise<Pgbouncer> {
+  const server = new URL(serverUrl);
+  const user = decodeURIComponent(server.username || "postgres");
+  const password = decodeURIComponent(server.password);
+  const dir = await mkdtemp(path.join(tmpdir(), "gap-pgbouncer-"));
+  await chmod(dir, 0o755);
+  const asRoot = userInfo().uid === 0;
+  // As root, PgBouncer switches to the postgres user, which must be able to write its log here.
+  if (asRoot) await chown(dir, Number(execFileSync("id", ["-u", "postgres"])), Number(execFileSync("id", ["-g", "postgres"])));
+  const config = path.join(dir, "pgbouncer.ini");
+  await writeFile(path.join(dir, "userlist.txt"), `"${user}" "${password}"\n`, { mode: 0o644 });
+  await writeFile(
+    config,
+    [
+      "[databases]",
+      `* = host=${server.hostname} port=${server.port || 5432}`,
+      "[pgbouncer]",
+      "listen_addr = 127.0.0.1",
+      `listen_port = ${port}`,
+      "unix_socket_dir =",
+      `auth_type = ${password ? "scram-sha-256" : "trust"}`,
+      `auth_file = ${path.join(dir, "userlist.txt")}`,
+      `admin_users = ${user}`,
+      "pool_mode = transaction",
+      "max_client_conn = 1000",
+      "default_pool_size = 20",
+      "ignore_startup_parameters = extra_float_digits",
+      `logfile = ${path.join(dir, "pgbouncer.log")}`,
+      `pidfile = ${path.join(dir, "pgbouncer.pid")}`,
+      "",
+    ].join("\n"),
+    { mode: 0o644 },
+  );
+  // PgBouncer refuses to run as root.
+  const args = asRoot ? ["-u", "postgres", config] : [config];
+  const child: ChildProcess = spawn("pgbouncer", args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  for (let i = 0; i < 100 && !(await portAnswers(port)); i++) {
+    if (child.exitCode !== null) throw new Error(`pgbouncer exited: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const auth = password ? `${encodeURIComponent(user)}:${encodeURIComponent(password)}` : encodeURIComponent(user);
+  return {
+    url: `postgres://${auth}@127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill("SIGINT");
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
