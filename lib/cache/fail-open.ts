@@ -1,7 +1,9 @@
 /**
- * The cache must never fail a request: each operation that errors or times out counts the
- * error, logs it once per outage (again only after the cache has answered in between) and
- * returns a fallback, so the caller goes to the database.
+ * The cache must never fail a request: an operation that errors or times out counts the
+ * error, logs it once per outage and returns a fallback, so the caller goes to the database.
+ * After a failure the cache is bypassed for a short while (the circuit is open), so an
+ * outage costs one timeout, not one per operation of every request; then one operation
+ * tries the cache again.
  */
 import { log } from "../log.js";
 import { agentCacheEvents } from "../metrics/registry.js";
@@ -17,14 +19,26 @@ export interface FailOpenCache {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
 }
 
-export function failOpen(store: CacheStore): FailOpenCache {
+export interface FailOpenOptions {
+  /** How long the cache is bypassed after a failure. @default 2000 */
+  openForMs?: number;
+  now?: () => number;
+}
+
+export function failOpen(store: CacheStore, { openForMs = 2000, now = Date.now }: FailOpenOptions = {}): FailOpenCache {
   let outage = false;
+  let openUntil = 0;
   async function attempt<T>(operation: string, run: () => Promise<T>, fallback: T): Promise<T> {
+    if (now() < openUntil) {
+      agentCacheEvents.inc({ event: "bypass" });
+      return fallback;
+    }
     try {
       const result = await run();
       outage = false;
       return result;
     } catch (error) {
+      openUntil = now() + openForMs;
       agentCacheEvents.inc({ event: "error" });
       if (!outage) {
         outage = true;

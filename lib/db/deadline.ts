@@ -16,9 +16,16 @@ export interface Deadline {
   finishWithinMs: number;
 }
 
+/**
+ * A query handed to a connection that is still connecting must not be withdrawn (see
+ * pool.ts): the pool's own connect timeout fails it first, this much earlier.
+ */
+const CONNECT_TIMEOUT_MARGIN_MS = 250;
+
 function defaultDeadline(): Deadline {
   const { connectionTimeoutMs, statementTimeoutMs } = config().pool;
-  return { startWithinMs: connectionTimeoutMs, finishWithinMs: connectionTimeoutMs + statementTimeoutMs };
+  const startWithinMs = connectionTimeoutMs + CONNECT_TIMEOUT_MARGIN_MS;
+  return { startWithinMs, finishWithinMs: startWithinMs + statementTimeoutMs };
 }
 
 /** postgres.js marks a query active once a connection runs it; until then it is waiting. */
@@ -30,7 +37,8 @@ function started(query: object): boolean {
 export function bounded<T>(query: CancellableQuery<T>, deadline: Deadline = defaultDeadline()): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const giveUp = (reason: string, message: string) => {
-      query.cancel();
+      // cancel() answers with a promise that fails when the server is out of reach too.
+      Promise.resolve(query.cancel()).catch(() => undefined);
       reject(new DbUnavailableError(message, reason));
     };
     const startTimer = setTimeout(() => {

@@ -61,14 +61,33 @@ export function poolSettings(role: PoolRole, cfg: Config = config()): PoolSettin
   };
 }
 
+/**
+ * Seconds before the next attempt to open a connection. postgres.js counts failures across
+ * the whole pool and waits up to 20 s by default, so a server that restarted under load stays
+ * unreachable long after it is back; here the wait grows from 50 ms to at most 1 s.
+ */
+export function reconnectDelaySeconds(failures: number): number {
+  return Math.min(0.05 * 2 ** failures, 1) * (0.5 + Math.random() / 2);
+}
+
+/** Options postgres.js reads that its type definitions do not list. */
+type UntypedOptions = { max_pipeline: number };
+
 /** postgres.js options for these settings (its timeouts are in seconds). */
-export function postgresOptions(settings: PoolSettings): postgres.Options<Record<string, never>> {
+export function postgresOptions(settings: PoolSettings): postgres.Options<Record<string, never>> & UntypedOptions {
   const connection: Record<string, string> = { application_name: APPLICATION_NAME };
   if (settings.statementTimeoutMs !== undefined) {
     connection.statement_timeout = String(settings.statementTimeoutMs);
   }
   return {
     max: settings.max,
+    // bounded() withdraws queries that wait too long. That is safe only while they wait in the
+    // pool's own queue: a query withdrawn after it was handed to a connection leaves that
+    // connection stuck for good (postgres.js 3.4.9). So no pipelining behind busy connections,
+    // and no array-type query on connect ahead of the first real one (also a round trip saved).
+    max_pipeline: 1,
+    fetch_types: false,
+    backoff: reconnectDelaySeconds,
     prepare: !settings.target.transactionPooler,
     connect_timeout: settings.connectionTimeoutMs / 1000,
     idle_timeout: settings.idleTimeoutMs / 1000,

@@ -98,11 +98,16 @@ describe("failOpen", () => {
     const errorsBefore = (await metricsRegistry.getSingleMetric("gap_agent_cache_events_total")?.get())?.values.find(
       (v) => v.labels.event === "error",
     )?.value ?? 0;
-    const cache = failOpen(brokenStore);
+    let clock = 0;
+    const cache = failOpen(brokenStore, { openForMs: 2000, now: () => clock });
     expect(await cache.mget(["a", "b"])).toEqual([null, null]);
+    clock += 2000;
     expect(await cache.acquireLock("l", "t", 100)).toBe("unavailable");
+    clock += 2000;
     expect(await cache.setIfLockHeld("k", "v", 1, "l", "t")).toBe(false);
+    clock += 2000;
     expect(await cache.del(["k"])).toBe(false);
+    clock += 2000;
     const loaded = await readThrough(cache).load("k", async () => "from-db");
     expect(loaded).toBe("from-db");
 
@@ -115,5 +120,21 @@ describe("failOpen", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain("secret-payload");
     warned.mockRestore();
+  });
+
+  it("bypasses the cache for a while after a failure, then tries it again", async () => {
+    let clock = 0;
+    let calls = 0;
+    const counting: CacheStore = { ...brokenStore, mget: async (keys) => (calls++, brokenStore.mget(keys)) };
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const cache = failOpen(counting, { openForMs: 2000, now: () => clock });
+    await cache.mget(["a"]);
+    clock += 1999;
+    for (let i = 0; i < 10; i++) expect(await cache.mget(["a"])).toEqual([null]);
+    expect(calls).toBe(1);
+    clock += 1;
+    await cache.mget(["a"]);
+    expect(calls).toBe(2);
+    vi.restoreAllMocks();
   });
 });
