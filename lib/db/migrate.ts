@@ -82,7 +82,7 @@ async function applied(sql: Sql, file: MigrationFile): Promise<boolean> {
     }
     await tx`
       insert into supabase_migrations.schema_migrations (version, statements, name)
-      values (${file.version}, ${[file.sql]}, ${file.name})`;
+      values (${file.version}, array[${file.sql}::text], ${file.name})`;
     return true;
   });
 }
