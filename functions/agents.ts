@@ -40,6 +40,12 @@ export function resetAgentCaches(): void {
   caches = undefined;
 }
 
+const counted = {
+  hit: agentCacheEvents.labels({ event: "hit" }),
+  negativeHit: agentCacheEvents.labels({ event: "negative_hit" }),
+  miss: agentCacheEvents.labels({ event: "miss" }),
+};
+
 /** A cache entry is `<organization id> <agent JSON>`: tenancy is checked without parsing the JSON. */
 const ORG_ID_LENGTH = 36;
 
@@ -63,11 +69,14 @@ export interface AgentLookup {
 export async function agentForCaller(caller: Caller, agentId: string): Promise<AgentLookup | undefined> {
   const { cache, agents, memberships } = agentCaches();
   const [cachedAgent, cachedMemberships] = await cache.mget([agentKey(agentId), membershipKey(caller.userId)]);
-  const [entry, organizations] = await Promise.all([
-    cachedAgent ?? agents.load(agentKey(agentId), () => loadAgent(agentId)),
-    cachedMemberships ?? memberships.load(membershipKey(caller.userId), () => loadMemberships(caller.userId)),
-  ]);
-  agentCacheEvents.inc({ event: cachedAgent ? (cachedAgent === ABSENT ? "negative_hit" : "hit") : "miss" });
+  const [entry, organizations] =
+    cachedAgent && cachedMemberships
+      ? [cachedAgent, cachedMemberships]
+      : await Promise.all([
+          cachedAgent ?? agents.load(agentKey(agentId), () => loadAgent(agentId)),
+          cachedMemberships ?? memberships.load(membershipKey(caller.userId), () => loadMemberships(caller.userId)),
+        ]);
+  (cachedAgent ? (cachedAgent === ABSENT ? counted.negativeHit : counted.hit) : counted.miss).inc();
   if (entry === ABSENT) return undefined;
   const organizationId = entry.slice(0, ORG_ID_LENGTH);
   if (!organizations.split(",").includes(organizationId)) return undefined;

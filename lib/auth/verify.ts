@@ -3,6 +3,7 @@
  * ones (RS256, ES256) with the project's JWKS, the way Supabase Auth issues either.
  * Every failure is one AuthError with a reason the caller may see.
  */
+import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { config } from "../config.js";
 
@@ -37,6 +38,33 @@ export function bearerToken(header: string | null): string {
   return match[1];
 }
 
+/** Keys and verified tokens of one configuration: a changed secret starts afresh. */
+interface Verifier {
+  hmacKey: Promise<webcrypto.CryptoKey> | undefined;
+  /** Verified tokens until their `exp`, oldest first, at most VERIFIED_TOKENS_KEPT. */
+  verified: Map<string, { caller: Caller; expiresAtMs: number }>;
+}
+
+const VERIFIED_TOKENS_KEPT = 10_000;
+const MAX_TOKEN_LENGTH = 8192;
+const verifiers = new WeakMap<object, Verifier>();
+
+function verifier(): Verifier {
+  const cfg = config();
+  let current = verifiers.get(cfg);
+  if (!current) {
+    const secret = cfg.supabase.jwtSecret;
+    current = {
+      hmacKey: secret
+        ? webcrypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
+        : undefined,
+      verified: new Map(),
+    };
+    verifiers.set(cfg, current);
+  }
+  return current;
+}
+
 async function verifiedPayload(token: string): Promise<JWTPayload> {
   let algorithm: string | undefined;
   try {
@@ -44,11 +72,12 @@ async function verifiedPayload(token: string): Promise<JWTPayload> {
   } catch {
     throw new AuthError("access token is malformed");
   }
-  const { jwtSecret, jwksUrl } = config().supabase;
+  const { jwksUrl } = config().supabase;
   const options = { audience: "authenticated", requiredClaims: ["sub", "exp"] };
   if (algorithm === "HS256") {
-    if (!jwtSecret) throw new AuthError("HS256 access tokens are not accepted here");
-    return (await jwtVerify(token, new TextEncoder().encode(jwtSecret), { ...options, algorithms: ["HS256"] })).payload;
+    const key = verifier().hmacKey;
+    if (!key) throw new AuthError("HS256 access tokens are not accepted here");
+    return (await jwtVerify(token, await key, { ...options, algorithms: ["HS256"] })).payload;
   }
   if (algorithm && ASYMMETRIC.includes(algorithm) && jwksUrl) {
     return (await jwtVerify(token, remoteKeys(jwksUrl), { ...options, algorithms: ASYMMETRIC })).payload;
@@ -72,9 +101,22 @@ function reasonOf(error: unknown): string {
   }
 }
 
-/** The caller a request's `Authorization` header proves, or an AuthError. */
+/**
+ * The caller a request's `Authorization` header proves, or an AuthError. A token verified
+ * once is taken again without its signature check until it expires: the hot path then
+ * costs a map lookup, not a key import and an HMAC.
+ */
 export async function authenticatedCaller(authorization: string | null): Promise<Caller> {
   const token = bearerToken(authorization);
+  if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("access token is malformed");
+  const { verified } = verifier();
+  const known = verified.get(token);
+  if (known && known.expiresAtMs > Date.now()) return known.caller;
+  if (known) verified.delete(token);
+  return callerOf(token);
+}
+
+async function callerOf(token: string): Promise<Caller> {
   let payload: JWTPayload;
   try {
     payload = await verifiedPayload(token);
@@ -87,5 +129,16 @@ export async function authenticatedCaller(authorization: string | null): Promise
   }
   if (payload.role !== "authenticated") throw new AuthError("access token role must be 'authenticated'");
   if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) throw new AuthError("access token subject must be a user id");
-  return { userId: payload.sub.toLowerCase() };
+  const caller = { userId: payload.sub.toLowerCase() };
+  remember(token, caller, (payload.exp ?? 0) * 1000);
+  return caller;
+}
+
+function remember(token: string, caller: Caller, expiresAtMs: number): void {
+  const { verified } = verifier();
+  if (verified.size >= VERIFIED_TOKENS_KEPT) {
+    const oldest = verified.keys().next().value;
+    if (oldest !== undefined) verified.delete(oldest);
+  }
+  verified.set(token, { caller, expiresAtMs });
 }

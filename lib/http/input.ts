@@ -9,7 +9,9 @@ export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 /** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters). */
 export function routeUuid(request: Request, name = "id"): string {
-  const value = new URL(request.url).searchParams.getAll(name).at(-1) ?? "";
+  const queryAt = request.url.indexOf("?");
+  const query = new URLSearchParams(queryAt === -1 ? "" : request.url.slice(queryAt + 1));
+  const value = query.getAll(name).at(-1) ?? "";
   const parsed = uuid.safeParse(value);
   if (!parsed.success) throw new ApiError("BAD_REQUEST", `${name} must be a UUID`);
   return parsed.data.toLowerCase();

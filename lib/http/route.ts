@@ -6,7 +6,8 @@ import { randomUUID } from "node:crypto";
 import { errorResponse } from "./errors.js";
 
 export interface RequestContext {
-  requestId: string;
+  /** Made on first use: most requests never need one. */
+  readonly requestId: string;
 }
 
 export type Handler = (request: Request) => Promise<Response>;
@@ -16,15 +17,24 @@ function requestIdOf(request: Request): string {
   return request.headers.get("x-vercel-id") ?? randomUUID();
 }
 
+/**
+ * Errors carry the request id in their body and `x-request-id`; successful responses are
+ * returned untouched (Vercel stamps every response with `x-vercel-id`, and changing the
+ * headers of a finished Response costs the hot path a copy of it).
+ */
 export function route(handle: (request: Request, context: RequestContext) => Promise<Response>): Handler {
   return async (request) => {
-    const requestId = requestIdOf(request);
+    let requestId: string | undefined;
+    const context = {
+      get requestId() {
+        requestId ??= requestIdOf(request);
+        return requestId;
+      },
+    };
     try {
-      const response = await handle(request, { requestId });
-      response.headers.set("x-request-id", requestId);
-      return response;
+      return await handle(request, context);
     } catch (error) {
-      return errorResponse(error, requestId);
+      return errorResponse(error, context.requestId);
     }
   };
 }

@@ -101,14 +101,20 @@ export type RouteModule = Partial<Record<string, unknown>>;
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
-/** The route's module, loaded once. */
-export function moduleLoader(): (route: Route) => Promise<RouteModule> {
-  const loaded = new Map<string, Promise<RouteModule>>();
+/** The route's module, loaded once; handed over without a promise once it is loaded. */
+export function moduleLoader(): (route: Route) => RouteModule | Promise<RouteModule> {
+  const loading = new Map<string, Promise<RouteModule>>();
+  const loaded = new Map<string, RouteModule>();
   return (route) => {
-    let module = loaded.get(route.file);
+    const ready = loaded.get(route.file);
+    if (ready) return ready;
+    let module = loading.get(route.file);
     if (!module) {
-      module = import(pathToFileURL(route.file).href) as Promise<RouteModule>;
-      loaded.set(route.file, module);
+      module = (import(pathToFileURL(route.file).href) as Promise<RouteModule>).then((value) => {
+        loaded.set(route.file, value);
+        return value;
+      });
+      loading.set(route.file, module);
     }
     return module;
   };

@@ -1,70 +1,91 @@
 /**
- * The local stand-in for Vercel's router: a node:http server that turns each request into
- * a Web `Request`, hands it to the matching `api/` handler and writes its `Response` back.
+ * The local stand-in for Vercel's router: a node:http server that hands each request, as a
+ * Web `Request`, to the matching `api/` handler and writes its `Response` back.
+ * @hono/node-server does the Request/Response conversion: it builds them lazily and writes
+ * string bodies without streams, so the local server costs little next to the handlers.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
 import { ApiError, errorResponse } from "../http/errors.js";
-import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route } from "./router.js";
+import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route, type RouteMatch } from "./router.js";
 
 /** Vercel refuses request bodies above 4.5 MB; so does the local server. */
 export const MAX_BODY_BYTES = 4.5 * 1024 * 1024;
 
-async function bodyOf(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+function tooLarge(): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", "The request body is larger than 4.5 MB");
+}
+
+/** The body, read up to the limit: a declared or streamed size beyond it is refused unread. */
+async function boundedBody(request: Request): Promise<Uint8Array | undefined> {
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  if (!request.body) return undefined;
+  const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", "The request body is larger than 4.5 MB");
-    chunks.push(chunk as Buffer);
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+    chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return size ? Buffer.concat(chunks, size) : undefined;
 }
 
-function headersOf(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
+/**
+ * The request's body as the handler may read it: a declared length over the limit is refused
+ * unread; a body of undeclared length (chunked) is read here, up to the limit.
+ */
+async function boundedRequest(request: Request): Promise<Request> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+    return request;
   }
-  return headers;
+  return new Request(request.url, { method: request.method, headers: request.headers, body: await boundedBody(request) });
 }
 
-async function webRequest(request: IncomingMessage, url: URL): Promise<Request> {
-  const method = request.method ?? "GET";
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const body = hasBody ? await bodyOf(request) : undefined;
-  return new Request(url, { method, headers: headersOf(request), body: body?.length ? body : undefined });
-}
-
-async function send(response: Response, to: ServerResponse, withBody: boolean): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers[name] = value;
-  });
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) headers["set-cookie"] = cookies;
-  const body = withBody ? Buffer.from(await response.arrayBuffer()) : undefined;
-  to.writeHead(response.status, headers);
-  to.end(body);
-}
-
-async function dispatch(routes: Route[], load: ReturnType<typeof moduleLoader>, request: IncomingMessage): Promise<Response> {
-  const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
-  const match = matchRoute(routes, url.pathname);
-  if (!match) throw new ApiError("NOT_FOUND", `No function serves ${url.pathname}`);
-  const module = await load(match.route);
-  const method = request.method ?? "GET";
-  const handler = methodHandler(module, method) ?? (method === "HEAD" ? methodHandler(module, "GET") : undefined);
+async function dispatch(match: RouteMatch | undefined, load: ReturnType<typeof moduleLoader>, request: Request): Promise<Response> {
+  if (!match) throw new ApiError("NOT_FOUND", `No function serves ${new URL(request.url).pathname}`);
+  const loaded = load(match.route);
+  const module = loaded instanceof Promise ? await loaded : loaded;
+  const handler = methodHandler(module, request.method) ?? (request.method === "HEAD" ? methodHandler(module, "GET") : undefined);
   if (!handler) {
-    throw new ApiError("METHOD_NOT_ALLOWED", `${method} is not allowed here`, {
+    throw new ApiError("METHOD_NOT_ALLOWED", `${request.method} is not allowed here`, {
       allow: allowedMethods(module).join(", "),
     });
   }
-  // Vercel appends each dynamic segment to the query string, after the caller's parameters.
-  for (const [name, value] of match.params) url.searchParams.append(name, value);
-  return handler(await webRequest(request, url));
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  return handler(hasBody ? await boundedRequest(request) : request);
+}
+
+/** The route of a raw request URL; its dynamic segments are appended to the URL's query, as Vercel does. */
+function routeIncoming(routes: Route[], incoming: IncomingMessage): RouteMatch | undefined {
+  const rawUrl = incoming.url ?? "/";
+  const queryAt = rawUrl.indexOf("?");
+  const match = matchRoute(routes, queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt));
+  if (match?.params.length) {
+    const params = new URLSearchParams(match.params).toString();
+    incoming.url = `${rawUrl}${queryAt === -1 ? "?" : "&"}${params}`;
+  }
+  return match;
+}
+
+/** Requests node:http cannot parse (a URL or headers over 16 KB, bad framing) still get the JSON error shape. */
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
+  const overflow = error.code === "HPE_HEADER_OVERFLOW";
+  const body = JSON.stringify({
+    error: {
+      code: "BAD_REQUEST",
+      message: overflow ? "URL and headers must be at most 16 KB" : "the request could not be parsed",
+      request_id: randomUUID(),
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${overflow ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 export interface LocalServerOptions {
@@ -75,29 +96,14 @@ export interface LocalServerOptions {
 export async function createLocalServer({ apiDir }: LocalServerOptions): Promise<Server> {
   const routes = await discoverRoutes(apiDir);
   const load = moduleLoader();
-  const server = createServer((request, response) => {
-    dispatch(routes, load, request)
-      .catch((error: unknown) => errorResponse(error, randomUUID()))
-      .then((webResponse) => send(webResponse, response, request.method !== "HEAD"))
-      .catch(() => response.destroy());
+  const matches = new WeakMap<object, RouteMatch | undefined>();
+  const listener = getRequestListener((request, { incoming }) =>
+    dispatch(matches.get(incoming), load, request).catch((error: unknown) => errorResponse(error, randomUUID())),
+  );
+  const server = createServer((incoming, outgoing) => {
+    matches.set(incoming, routeIncoming(routes, incoming));
+    void listener(incoming, outgoing);
   });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerUnparsable(error, socket));
   return server;
-}
-
-/** Requests node:http cannot parse (a URL or headers over 16 KB, bad framing) still get the JSON error shape. */
-function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable) return;
-  const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
-  const body = JSON.stringify({
-    error: {
-      code: "BAD_REQUEST",
-      message: tooLarge ? "URL and headers must be at most 16 KB" : "the request could not be parsed",
-      request_id: randomUUID(),
-    },
-  });
-  socket.end(
-    `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }

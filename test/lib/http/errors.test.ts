@@ -41,10 +41,13 @@ describe("errorResponse", () => {
 });
 
 describe("route", () => {
-  it("stamps every response with the request id, taking Vercel's when present", async () => {
-    const handler = route(async () => Response.json({ ok: true }));
-    const response = await handler(new Request("http://x/api/t", { headers: { "x-vercel-id": "fra1::abc" } }));
+  it("stamps error responses with the request id, taking Vercel's when present", async () => {
+    const refusing = route(async () => {
+      throw new ApiError("BAD_REQUEST", "no");
+    });
+    const response = await refusing(new Request("http://x/api/t", { headers: { "x-vercel-id": "fra1::abc" } }));
     expect(response.headers.get("x-request-id")).toBe("fra1::abc");
+    expect(await response.json()).toMatchObject({ error: { request_id: "fra1::abc" } });
     const failing = route(async () => {
       throw new ApiError("NOT_FOUND", "Agent not found");
     });
