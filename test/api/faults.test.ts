@@ -6,6 +6,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Redis as RedisClient } from "ioredis";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../lib/db/migrate.js";
@@ -69,6 +70,20 @@ describe.skipIf(!hasRedisServer)("the cache stalls, then dies, mid-run", () => {
     await bridge.close();
     await redis.stop();
     await useConfig({ UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" });
+  });
+
+  it("serves hits from Redis through the Upstash driver, the entry and its TTL in Redis itself", async () => {
+    const id = agentIds[0] ?? "";
+    const headers = { authorization: `Bearer ${callers.demo.token}` };
+    const first = await fetch(`${server.baseUrl}/api/agents/${id}`, { headers });
+    const second = await fetch(`${server.baseUrl}/api/agents/${id}`, { headers });
+    expect([first.headers.get("x-cache"), second.headers.get("x-cache")]).toEqual(["miss", "hit"]);
+    expect(await second.json()).toEqual(await first.json());
+    const redisClient = new RedisClient(redis.url);
+    const ttl = await redisClient.ttl(`agent:v1:${id}`);
+    redisClient.disconnect();
+    expect(ttl).toBeGreaterThan(250);
+    expect(ttl).toBeLessThanOrEqual(330);
   });
 
   it("answers every request with 200 from the database, each within the cache timeout", async () => {
