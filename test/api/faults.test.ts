@@ -3,8 +3,7 @@
  * that restarts. Requests either succeed or get a fast 503 with Retry-After; none hang,
  * and the process recovers by itself.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Redis as RedisClient } from "ioredis";
 import postgres from "postgres";
@@ -17,7 +16,7 @@ import { startUpstashBridge, type UpstashBridge } from "../fixtures/upstash-brid
 import { useConfig } from "../harness/config.js";
 import { SMALL_DEMO, seededDemo, type DemoCallers } from "../harness/demo.js";
 import { TEST_DATABASE_URL, TEST_POOLER_URL } from "../harness/file-database.js";
-import { freePort } from "../harness/global-setup.js";
+import { freePort, sharedTempDir } from "../harness/net.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { startRedisServer, type PrivateRedis } from "../harness/redis-server.js";
 import { commandAvailable } from "../harness/services.js";
@@ -152,8 +151,7 @@ describe("PostgreSQL restarts during requests", () => {
   let database: EmbeddedServer;
 
   beforeAll(async () => {
-    dataRoot = await mkdtemp(path.join(tmpdir(), "gap-restart-"));
-    await chmod(dataRoot, 0o755);
+    dataRoot = await sharedTempDir("gap-restart-");
     port = await freePort();
     database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port });
     const admin = postgres(database.url, { max: 1, onnotice: () => undefined });

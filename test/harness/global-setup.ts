@@ -2,13 +2,12 @@
  * Once per test run: a PostgreSQL server (TEST_DATABASE_URL, else an embedded PostgreSQL 15
  * with pg_stat_statements preloaded) and a migrated template that each test file copies.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lib/db/migrate.js";
 import type { EmbeddedServer } from "../../lib/local/embedded.js";
+import { freePort, sharedTempDir } from "./net.js";
 import { startPgbouncer } from "./pgbouncer.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, TEST_DATABASE_PREFIX } from "./postgres-admin.js";
 import { commandAvailable } from "./services.js";
@@ -26,24 +25,11 @@ declare module "vitest" {
 /** The vitest project whose tests run their request paths through PgBouncer. */
 export const PGBOUNCER_PROJECT = "pgbouncer";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
   const external = process.env.TEST_DATABASE_URL;
   if (external) return { url: external, stop: async () => undefined };
   const { startEmbeddedPostgres } = await import("../../lib/local/embedded.js");
-  const dataRoot = await mkdtemp(path.join(tmpdir(), "gap-test-pg-"));
-  // mkdtemp makes a private folder; as root, the postgres user must be able to enter it.
-  await chmod(dataRoot, 0o755);
+  const dataRoot = await sharedTempDir("gap-test-pg-");
   const server: EmbeddedServer = await startEmbeddedPostgres({
     dataDir: path.join(dataRoot, "data"),
     port: await freePort(),

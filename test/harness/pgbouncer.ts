@@ -3,10 +3,10 @@
  * statements and session state do not survive between transactions.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { chown, rm, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
 import path from "node:path";
+import { portAnswers, sharedTempDir } from "./net.js";
 
 export interface Pgbouncer {
   /** `postgres://user:password@127.0.0.1:port` without a database. */
@@ -14,20 +14,11 @@ export interface Pgbouncer {
   stop(): Promise<void>;
 }
 
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
-
 export async function startPgbouncer(serverUrl: string, port: number): Promise<Pgbouncer> {
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username || "postgres");
   const password = decodeURIComponent(server.password);
-  const dir = await mkdtemp(path.join(tmpdir(), "gap-pgbouncer-"));
-  await chmod(dir, 0o755);
+  const dir = await sharedTempDir("gap-pgbouncer-");
   const asRoot = userInfo().uid === 0;
   // As root, PgBouncer switches to the postgres user, which must be able to write its log here.
   if (asRoot) await chown(dir, Number(execFileSync("id", ["-u", "postgres"])), Number(execFileSync("id", ["-g", "postgres"])));

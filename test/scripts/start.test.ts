@@ -3,15 +3,15 @@
  * embedded PostgreSQL in a fresh data folder, HTTP on a free port, Ctrl-C to stop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer, connect } from "node:net";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_USER } from "../../functions/demo-data.js";
-import { freePort } from "../harness/global-setup.js";
+import { freePort, portAnswers, sharedTempDir } from "../harness/net.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
 
@@ -48,21 +48,12 @@ async function readyUrl(run: Run, timeoutMs = 60_000): Promise<string> {
   throw new Error(`npm start was not ready within ${timeoutMs} ms:\n${run.output()}`);
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
-
 describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
   let dataDir: string;
   let pgPort: number;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), "gap-start-"));
-    await chmod(dataDir, 0o755);
+    dataDir = await sharedTempDir("gap-start-");
     pgPort = await freePort();
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
@@ -84,11 +75,11 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(run.output()).not.toContain(secret);
     expect(run.output()).toContain("postgres://postgres:***@");
 
-    expect(await portOpen(pgPort)).toBe(true);
+    expect(await portAnswers(pgPort)).toBe(true);
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain("stopped");
-    expect(await portOpen(pgPort)).toBe(false);
+    expect(await portAnswers(pgPort)).toBe(false);
   });
 
   it("keeps its data between runs: the second start neither migrates nor seeds again", async () => {
