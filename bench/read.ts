@@ -53,13 +53,13 @@ interface Load {
   requests: number;
 }
 
-async function load(url: string, token: string | undefined, options: { paths?: () => string; amount?: number }): Promise<Load> {
+async function load(url: string, token: string, options: { paths?: () => string; amount?: number }): Promise<Load> {
   const started = performance.now();
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     ...(options.amount ? { amount: options.amount } : { duration: DURATION_S }),
-    headers: token ? { authorization: `Bearer ${token}` } : {},
+    headers: { authorization: `Bearer ${token}` },
     ...(options.paths ? { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, path: options.paths?.() ?? "/" }) }] } : {}),
   });
   return {
@@ -162,8 +162,10 @@ try {
   let hot = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     log(`load ${round}/${ROUNDS}: bare node:http ceiling, then cached GET /api/agents/:id`);
-    ceilings.push(await load(`http://127.0.0.1:${bare.port}/api/agents/x`, undefined, {}));
-    cachedRuns.push(await load(base, token, { paths: () => `/api/agents/${hotIds[hot++ % hotIds.length]}` }));
+    // Both get the same requests, bearer token included: only the server differs.
+    const paths = () => `/api/agents/${hotIds[hot++ % hotIds.length]}`;
+    ceilings.push(await load(`http://127.0.0.1:${bare.port}`, token, { paths }));
+    cachedRuns.push(await load(base, token, { paths }));
   }
   const queriesOnHits = (await agentQueryCalls(sql)) - before;
   const median = (runs: Load[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)] as Load;
@@ -223,7 +225,7 @@ try {
     `## Read path (\`npm run bench:read\`)`,
     "",
     `Embedded PostgreSQL 15, 10,000 agents, 1,000,000 messages in one conversation (seeded in ${seedSeconds} s).`,
-    `HTTP load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s (the uncached run: each agent once), servers in their own process; in-memory cache driver; worker pool profile (20 connections).`,
+    `HTTP load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s (the uncached run: each agent once), the same requests (path and bearer token) to every server, each server in its own process; in-memory cache driver; worker pool profile (20 connections).`,
     "",
     "| agent lookup over HTTP | requests/s | p50 ms | p99 ms | non-2xx |",
     "| --- | ---: | ---: | ---: | ---: |",
