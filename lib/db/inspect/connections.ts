@@ -1,0 +1,56 @@
+/** Who is connected, doing what, and how close the server is to its connection limit. */
+import type { Queryable } from "./probe.js";
+
+export interface ConnectionUsage {
+  total: number;
+  usable: number;
+  usageRatio: number;
+  active: number;
+  idle: number;
+  idleInTransaction: number;
+  waiting: number;
+}
+
+/** Client connections against max_connections minus the slots reserved for superusers. */
+export async function connectionUsage(sql: Queryable): Promise<ConnectionUsage> {
+  const [row] = await sql<ConnectionUsage[]>`
+    with settings as (
+      select
+        current_setting('max_connections')::int
+          - current_setting('superuser_reserved_connections')::int
+          - coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int as usable
+    )
+    select
+      count(*)::int as total,
+      (select usable from settings) as usable,
+      round(count(*)::numeric / (select usable from settings), 4)::float8 as "usageRatio",
+      (count(*) filter (where state = 'active'))::int as active,
+      (count(*) filter (where state = 'idle'))::int as idle,
+      (count(*) filter (where state in ('idle in transaction', 'idle in transaction (aborted)')))::int as "idleInTransaction",
+      (count(*) filter (where wait_event_type = 'Lock'))::int as waiting
+    from pg_stat_activity
+    where backend_type = 'client backend'`;
+  if (!row) throw new Error("pg_stat_activity returned no row");
+  return row;
+}
+
+export interface ConnectionSource {
+  application: string;
+  role: string;
+  state: string;
+  connections: number;
+}
+
+/** Client connections by application, role and state, largest groups first. */
+export async function connectionSources(sql: Queryable): Promise<ConnectionSource[]> {
+  return sql<ConnectionSource[]>`
+    select
+      coalesce(nullif(application_name, ''), '(none)') as application,
+      coalesce(usename, '(none)') as role,
+      coalesce(state, '(unknown)') as state,
+      count(*)::int as connections
+    from pg_stat_activity
+    where backend_type = 'client backend'
+    group by 1, 2, 3
+    order by connections desc, application, role, state`;
+}

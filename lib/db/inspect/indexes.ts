@@ -1,0 +1,204 @@
+/** Indexes that cost more than they give, and the ones that are missing. */
+import { ownSchema, type Queryable } from "./probe.js";
+
+export interface IndexUsage {
+  schema: string;
+  table: string;
+  index: string;
+  scans: number;
+  sizeBytes: number;
+  definition: string;
+}
+
+/**
+ * Indexes scanned at most `maxScans` times since the statistics were reset, not unique (a
+ * unique index enforces something even unread) and at least `minSizeBytes` large.
+ * @default 50 scans, 1 MiB
+ */
+export async function unusedIndexes(sql: Queryable, { maxScans = 50, minSizeBytes = 1024 * 1024 } = {}): Promise<IndexUsage[]> {
+  return sql<IndexUsage[]>`
+    select
+      s.schemaname as schema,
+      s.relname as table,
+      s.indexrelname as index,
+      s.idx_scan::float8 as scans,
+      pg_relation_size(s.indexrelid)::float8 as "sizeBytes",
+      pg_get_indexdef(s.indexrelid) as definition
+    from pg_stat_user_indexes s
+    join pg_index i on i.indexrelid = s.indexrelid
+    join pg_namespace n on n.nspname = s.schemaname
+    where not i.indisunique
+      and s.idx_scan <= ${maxScans}
+      and pg_relation_size(s.indexrelid) >= ${minSizeBytes}
+      and ${ownSchema(sql)}
+    order by "sizeBytes" desc, schema, "table", index`;
+}
+
+export interface RedundantIndex {
+  schema: string;
+  table: string;
+  index: string;
+  coveredBy: string;
+  sizeBytes: number;
+  definition: string;
+  coveringDefinition: string;
+}
+
+/**
+ * Indexes whose columns are the leading columns of another valid index on the same table,
+ * with the same method, expressions and predicate: every lookup they serve, the other serves.
+ * A unique index is only reported when the other is unique on the same columns.
+ */
+export async function redundantIndexes(sql: Queryable): Promise<RedundantIndex[]> {
+  return sql<RedundantIndex[]>`
+    with idx as (
+      -- int2vector casts to a 0-based array; through text it becomes an ordinary 1-based one.
+      select
+        i.indexrelid,
+        i.indrelid,
+        i.indisunique,
+        string_to_array(i.indkey::text, ' ')::int[] as keys,
+        string_to_array(i.indoption::text, ' ')::int[] as options,
+        coalesce(pg_get_expr(i.indpred, i.indrelid), '') as predicate,
+        coalesce(pg_get_expr(i.indexprs, i.indrelid), '') as expressions,
+        c.relam as method,
+        n.nspname
+      from pg_index i
+      join pg_class c on c.oid = i.indexrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where i.indisvalid and ${ownSchema(sql)}
+    )
+    select distinct on (a.indexrelid)
+      a.nspname as schema,
+      a.indrelid::regclass::text as table,
+      a.indexrelid::regclass::text as index,
+      b.indexrelid::regclass::text as "coveredBy",
+      pg_relation_size(a.indexrelid)::float8 as "sizeBytes",
+      pg_get_indexdef(a.indexrelid) as definition,
+      pg_get_indexdef(b.indexrelid) as "coveringDefinition"
+    from idx a
+    join idx b
+      on a.indrelid = b.indrelid
+      and a.indexrelid <> b.indexrelid
+      and a.method = b.method
+      and a.predicate = b.predicate
+      and a.expressions = b.expressions
+    where cardinality(a.keys) <= cardinality(b.keys)
+      and a.keys = b.keys[1:cardinality(a.keys)]
+      and a.options = b.options[1:cardinality(a.options)]
+      and (not a.indisunique or (b.indisunique and a.keys = b.keys and a.indexrelid > b.indexrelid))
+    order by a.indexrelid, cardinality(b.keys) desc`;
+}
+
+export interface InvalidIndex {
+  schema: string;
+  table: string;
+  index: string;
+  definition: string;
+}
+
+/** Indexes left invalid, typically by a failed CREATE INDEX CONCURRENTLY. */
+export async function invalidIndexes(sql: Queryable): Promise<InvalidIndex[]> {
+  return sql<InvalidIndex[]>`
+    select
+      n.nspname as schema,
+      i.indrelid::regclass::text as table,
+      i.indexrelid::regclass::text as index,
+      pg_get_indexdef(i.indexrelid) as definition
+    from pg_index i
+    join pg_class c on c.oid = i.indexrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where not i.indisvalid and ${ownSchema(sql)}
+    order by schema, "table", index`;
+}
+
+export interface MissingForeignKeyIndex {
+  schema: string;
+  table: string;
+  constraint: string;
+  columns: string[];
+  references: string;
+}
+
+/**
+ * Foreign keys no index leads with: a delete or key update on the referenced table scans the
+ * whole referencing table, once per row.
+ */
+export async function missingForeignKeyIndexes(sql: Queryable): Promise<MissingForeignKeyIndex[]> {
+  return sql<MissingForeignKeyIndex[]>`
+    with fk as (
+      select
+        c.oid,
+        c.conname,
+        c.conrelid,
+        c.confrelid,
+        string_to_array(array_to_string(c.conkey, ' '), ' ')::int[] as keys,
+        n.nspname
+      from pg_constraint c
+      join pg_class t on t.oid = c.conrelid
+      join pg_namespace n on n.oid = t.relnamespace
+      where c.contype = 'f' and ${ownSchema(sql)}
+    )
+    select
+      fk.nspname as schema,
+      fk.conrelid::regclass::text as table,
+      fk.conname as constraint,
+      to_json(array(
+        select a.attname::text
+        from unnest(fk.keys) with ordinality as k(attnum, position)
+        join pg_attribute a on a.attrelid = fk.conrelid and a.attnum = k.attnum
+        order by k.position)) as columns,
+      fk.confrelid::regclass::text as references
+    from fk
+    where not exists (
+      select 1
+      from pg_index i
+      where i.indrelid = fk.conrelid
+        and i.indisvalid
+        and i.indpred is null
+        and (select array_agg(x order by x) from unnest(fk.keys) x)
+          = (select array_agg(x order by x)
+             from unnest((string_to_array(i.indkey::text, ' ')::int[])[1:cardinality(fk.keys)]) x))
+    order by schema, "table", "constraint"`;
+}
+
+export interface SequentialScanTable {
+  schema: string;
+  table: string;
+  sequentialScans: number;
+  indexScans: number;
+  estimatedRows: number;
+}
+
+/** Tables of at least `minRows` read mostly by sequential scans. @default 10,000 rows */
+export async function sequentialScanTables(sql: Queryable, { minRows = 10_000 } = {}): Promise<SequentialScanTable[]> {
+  return sql<SequentialScanTable[]>`
+    select
+      s.schemaname as schema,
+      s.relname as table,
+      s.seq_scan::float8 as "sequentialScans",
+      coalesce(s.idx_scan, 0)::float8 as "indexScans",
+      s.n_live_tup::float8 as "estimatedRows"
+    from pg_stat_user_tables s
+    join pg_namespace n on n.nspname = s.schemaname
+    where s.n_live_tup >= ${minRows}
+      and s.seq_scan > coalesce(s.idx_scan, 0)
+      and ${ownSchema(sql)}
+    order by "sequentialScans" desc, schema, "table"`;
+}
+
+export interface CacheHitRates {
+  /** Share of table block reads served from shared buffers, 0 to 1; null before any read. */
+  table: number | null;
+  index: number | null;
+}
+
+export async function cacheHitRates(sql: Queryable): Promise<CacheHitRates> {
+  const [row] = await sql<CacheHitRates[]>`
+    select
+      (select round(sum(heap_blks_hit)::numeric / nullif(sum(heap_blks_hit + heap_blks_read), 0), 4)::float8
+       from pg_statio_user_tables) as table,
+      (select round(sum(idx_blks_hit)::numeric / nullif(sum(idx_blks_hit + idx_blks_read), 0), 4)::float8
+       from pg_statio_user_indexes) as index`;
+  return row ?? { table: null, index: null };
+}
