@@ -1,0 +1,36 @@
+/** Rows as a plain-text table for a person: units read off the column names. */
+
+function bytes(value: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let size = value;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit++;
+  }
+  return `${size.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function cell(column: string, value: unknown): string {
+  if (value === null || value === undefined) return "-";
+  if (Array.isArray(value)) return value.join(",");
+  if (typeof value === "number") {
+    if (/Bytes$/.test(column)) return bytes(value);
+    if (/(Ratio|^shareOfTotal|^table$|^index$)/.test(column) && value <= 1) return `${(value * 100).toFixed(1)}%`;
+    if (/Seconds$/.test(column)) return `${value.toFixed(1)} s`;
+    if (/Ms$/.test(column)) return `${value.toFixed(1)} ms`;
+    return Number.isInteger(value) ? String(value) : value.toFixed(2);
+  }
+  return String(value).replace(/\s+/g, " ").slice(0, 80);
+}
+
+export function formatTable(rows: object[]): string {
+  if (rows.length === 0) return "  (none)";
+  const columns = Object.keys(rows[0] ?? {});
+  const cells = rows.map((row) => columns.map((column) => cell(column, (row as Record<string, unknown>)[column])));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => (line[i] ?? "").length)));
+  const numeric = columns.map((column) => rows.every((row) => typeof (row as Record<string, unknown>)[column] === "number"));
+  const line = (values: string[]) =>
+    `  ${values.map((value, i) => (numeric[i] ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0))).join("  ")}`.trimEnd();
+  return [line(columns), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}

@@ -1,0 +1,68 @@
+/** `npm run db:inspect` as a person and a machine run it. */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { SECTIONS } from "../../functions/inspection-report.js";
+import { cell, formatTable } from "../../scripts/format-table.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function inspect(args: string[], databaseUrl = TEST_DATABASE_URL): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/inspect.ts", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, SUPABASE_POOLER_URL: "" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run db:inspect", () => {
+  it("prints every section as readable tables by default", async () => {
+    const { code, stdout } = await inspect([]);
+    expect(code).toBe(0);
+    for (const section of SECTIONS) expect(stdout).toContain(`== ${section}`);
+    expect(stdout).toMatch(/usage\n\s+total\s+usable\s+usageRatio/);
+  });
+
+  it("prints the sections asked for as JSON with --json", async () => {
+    const { code, stdout } = await inspect(["indexes", "space", "--json"]);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as Record<string, { tables: Record<string, unknown[]> }>;
+    expect(Object.keys(report)).toEqual(["indexes", "space"]);
+    expect(report.space?.tables.relations?.length).toBeGreaterThan(0);
+  });
+
+  it("exits 2 with the usage for an unknown section, 1 with a clear line when the database is out of reach", async () => {
+    const unknown = await inspect(["everything"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('error: unknown section "everything"');
+    const closed = new URL(TEST_DATABASE_URL);
+    closed.port = "1";
+    const unreachable = await inspect(["connections"], closed.toString());
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim()).toMatch(/^error: cannot reach postgres:\/\/.*:1\/.* \(ECONNREFUSED\)/);
+    expect(unreachable.stderr).not.toContain("    at ");
+  });
+});
+
+describe("formatTable", () => {
+  it("reads units off the column names and right-aligns numbers", () => {
+    expect(cell("sizeBytes", 104857600)).toBe("100.0 MB");
+    expect(cell("usageRatio", 0.125)).toBe("12.5%");
+    expect(cell("lockWaitSeconds", 2.25)).toBe("2.3 s");
+    expect(cell("meanMs", 21)).toBe("21.0 ms");
+    expect(cell("blockedBy", [1, 2])).toBe("1,2");
+    expect(cell("lastVacuum", null)).toBe("-");
+    expect(formatTable([{ name: "a", calls: 5 }, { name: "bb", calls: 120 }])).toBe(
+      ["  name  calls", "  ----  -----", "  a         5", "  bb      120"].join("\n"),
+    );
+    expect(formatTable([])).toBe("  (none)");
+  });
+});
