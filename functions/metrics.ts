@@ -1,0 +1,89 @@
+/**
+ * The Prometheus exposition of the database and the platform: postgres_exporter's names
+ * where one exists, `gap_` for ours. Built per scrape in a registry of its own, merged with
+ * the process's counters (the agent cache). A database out of reach is `pg_up 0`, not an error.
+ */
+import { Gauge, Registry } from "prom-client";
+import { databaseFigures } from "../lib/metrics/database.js";
+import { metricsRegistry } from "../lib/metrics/registry.js";
+import { probed } from "../lib/db/inspect/probe.js";
+import { statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
+import { directDb } from "../lib/db/pool.js";
+import { log } from "../lib/log.js";
+
+/** Per-statement series only for this many statements: bounded cardinality. */
+export const TOP_STATEMENTS = 10;
+const SCRAPE_TIMEOUT_MS = 2000;
+
+export interface Exposition {
+  contentType: string;
+  body: string;
+}
+
+/**
+ * postgres_exporter's `pg_stat_activity_count` and `pg_locks_count` are untyped: as gauges
+ * their `_count` suffix, which Prometheus reserves for histograms and summaries, fails
+ * `promtool check metrics`. prom-client prints whatever type `get()` reports.
+ */
+class UntypedGauge<L extends string> extends Gauge<L> {
+  override async get(): ReturnType<Gauge<L>["get"]> {
+    const family = await super.get();
+    return { ...family, type: "untyped" as unknown as typeof family.type };
+  }
+}
+
+function gauges(registry: Registry) {
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const untyped = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new UntypedGauge<L>({ name, help, labelNames, registers: [registry] });
+  return {
+    up: gauge("pg_up", "Whether the database answered this scrape"),
+    size: gauge("pg_database_size_bytes", "Disk space used by the database", ["datname"]),
+    activity: untyped("pg_stat_activity_count", "Client connections by state", ["datname", "state"]),
+    locks: untyped("pg_locks_count", "Locks held or awaited, by mode", ["datname", "mode"]),
+    usage: gauge("gap_connection_usage_ratio", "Client connections over max_connections minus reserved slots"),
+    longestTransaction: gauge("gap_longest_transaction_seconds", "Age of the oldest open transaction"),
+    blocked: gauge("gap_blocked_sessions", "Sessions waiting for a lock another session holds"),
+    lockWait: gauge("gap_lock_wait_seconds", "Longest current wait for a lock"),
+    cacheHit: gauge("gap_cache_hit_ratio", "Block reads served from shared buffers", ["kind"]),
+    statementMean: gauge("gap_statement_mean_seconds", `Mean time of the ${TOP_STATEMENTS} statements with the most total time`, ["queryid"]),
+  };
+}
+
+async function collect(registry: Registry): Promise<void> {
+  const g = gauges(registry);
+  try {
+    const figures = await probed(directDb(), (tx) => databaseFigures(tx), SCRAPE_TIMEOUT_MS);
+    const datname = figures.database;
+    g.up.set(1);
+    g.size.set({ datname }, figures.sizeBytes);
+    for (const [state, count] of Object.entries(figures.activityByState)) g.activity.set({ datname, state }, count);
+    for (const [mode, count] of Object.entries(figures.locksByMode)) g.locks.set({ datname, mode }, count);
+    for (const [stat, value] of Object.entries(figures.stats)) {
+      new Gauge({ name: `pg_stat_database_${stat}`, help: `pg_stat_database.${stat}`, labelNames: ["datname"], registers: [registry] }).set({ datname }, Number(value));
+    }
+    const clients = Object.values(figures.activityByState).reduce((sum, n) => sum + n, 0);
+    g.usage.set(clients / figures.usableConnections);
+    g.longestTransaction.set(figures.longestTransactionSeconds);
+    g.blocked.set(figures.blockedSessions);
+    g.lockWait.set(figures.longestLockWaitSeconds);
+    if (figures.tableCacheHitRatio !== null) g.cacheHit.set({ kind: "table" }, figures.tableCacheHitRatio);
+    if (figures.indexCacheHitRatio !== null) g.cacheHit.set({ kind: "index" }, figures.indexCacheHitRatio);
+    const statements = await probed(directDb(), async (tx) => {
+      const availability = await statementsAvailability(tx);
+      return availability.available ? topStatements(tx, availability.schema, { order: "total", limit: TOP_STATEMENTS }) : [];
+    }, SCRAPE_TIMEOUT_MS);
+    for (const statement of statements) g.statementMean.set({ queryid: statement.queryId }, statement.meanMs / 1000);
+  } catch (error) {
+    g.up.set(0);
+    log.warn("metrics scrape could not read the database", { error });
+  }
+}
+
+export async function metricsExposition(): Promise<Exposition> {
+  const scrape = new Registry();
+  await collect(scrape);
+  const merged = Registry.merge([metricsRegistry, scrape]);
+  return { contentType: merged.contentType, body: await merged.metrics() };
+}

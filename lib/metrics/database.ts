@@ -1,0 +1,72 @@
+/**
+ * The database figures a scrape exposes, read in one statement: every view once
+ * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*), returned as one JSON row.
+ */
+import type { Queryable } from "../db/inspect/probe.js";
+
+export interface DatabaseFigures {
+  database: string;
+  sizeBytes: number;
+  usableConnections: number;
+  activityByState: Record<string, number>;
+  blockedSessions: number;
+  longestLockWaitSeconds: number;
+  longestTransactionSeconds: number;
+  locksByMode: Record<string, number>;
+  stats: Record<string, number>;
+  tableCacheHitRatio: number | null;
+  indexCacheHitRatio: number | null;
+}
+
+export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> {
+  const [row] = await sql<{ figures: DatabaseFigures }[]>`
+    with activity as (
+      select
+        state,
+        xact_start,
+        state_change,
+        wait_event_type,
+        cardinality(pg_blocking_pids(pid)) > 0 as blocked
+      from pg_stat_activity
+      where backend_type = 'client backend' and datname = current_database()
+    )
+    select json_build_object(
+      'database', current_database(),
+      'sizeBytes', pg_database_size(current_database()),
+      'usableConnections',
+        current_setting('max_connections')::int
+        - current_setting('superuser_reserved_connections')::int
+        - coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
+      'activityByState', (
+        select coalesce(json_object_agg(state, n), '{}')
+        from (select coalesce(state, 'unknown') as state, count(*) as n from activity group by 1) s),
+      'blockedSessions', (select count(*) from activity where blocked),
+      'longestLockWaitSeconds', (
+        select coalesce(max(extract(epoch from now() - state_change)), 0) from activity where blocked),
+      'longestTransactionSeconds', (
+        select coalesce(max(extract(epoch from now() - xact_start)), 0) from activity where xact_start is not null),
+      'locksByMode', (
+        select coalesce(json_object_agg(mode, n), '{}')
+        from (
+          select l.mode, count(*) as n
+          from pg_locks l
+          join pg_database d on d.oid = l.database
+          where d.datname = current_database()
+          group by l.mode) m),
+      'stats', (
+        select json_build_object(
+          'numbackends', numbackends, 'xact_commit', xact_commit, 'xact_rollback', xact_rollback,
+          'blks_read', blks_read, 'blks_hit', blks_hit, 'tup_returned', tup_returned,
+          'tup_fetched', tup_fetched, 'tup_inserted', tup_inserted, 'tup_updated', tup_updated,
+          'tup_deleted', tup_deleted, 'conflicts', conflicts, 'temp_files', temp_files,
+          'temp_bytes', temp_bytes, 'deadlocks', deadlocks)
+        from pg_stat_database
+        where datname = current_database()),
+      'tableCacheHitRatio', (
+        select sum(heap_blks_hit)::float8 / nullif(sum(heap_blks_hit + heap_blks_read), 0) from pg_statio_user_tables),
+      'indexCacheHitRatio', (
+        select sum(idx_blks_hit)::float8 / nullif(sum(idx_blks_hit + idx_blks_read), 0) from pg_statio_user_indexes)
+    ) as figures`;
+  if (!row) throw new Error("the metrics statement returned no row");
+  return row.figures;
+}

@@ -1,0 +1,102 @@
+import { execFileSync } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { useConfig } from "../harness/config.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { serve, type RunningServer } from "../harness/http.js";
+import { commandAvailable } from "../harness/services.js";
+
+const TOKEN = "metrics-token-0123456789abcdef";
+let server: RunningServer;
+
+beforeAll(async () => {
+  await useConfig({ METRICS_TOKEN: TOKEN });
+  server = await serve();
+});
+afterAll(() => server.close());
+
+async function scrape(authorization?: string) {
+  const response = await fetch(`${server.baseUrl}/api/metrics`, { headers: authorization ? { authorization } : {} });
+  return { status: response.status, type: response.headers.get("content-type"), body: await response.text() };
+}
+
+function value(body: string, series: string): number | undefined {
+  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("GET /api/metrics", () => {
+  it("refuses scrapes without the token, or with a wrong one, with 401", async () => {
+    expect((await scrape()).status).toBe(401);
+    const wrong = await scrape("Bearer metrics-token-0123456789abcdeX");
+    expect(wrong.status).toBe(401);
+    expect(JSON.parse(wrong.body)).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+  });
+
+  it("exposes the database under postgres_exporter's names and ours", async () => {
+    const { status, type, body } = await scrape(`Bearer ${TOKEN}`);
+    expect(status).toBe(200);
+    expect(type).toContain("text/plain");
+    expect(value(body, "pg_up")).toBe(1);
+    const datname = new URL(TEST_DATABASE_URL).pathname.slice(1);
+    expect(value(body, `pg_database_size_bytes{datname="${datname}"}`)).toBeGreaterThan(1_000_000);
+    expect(body).toMatch(new RegExp(`pg_stat_activity_count\\{datname="${datname}",state="active"\\} [1-9]`));
+    expect(body).toContain(`pg_stat_database_xact_commit{datname="${datname}"}`);
+    expect(body).toMatch(/pg_locks_count\{datname="[^"]+",mode="AccessShareLock"\} \d+/);
+    const usage = value(body, "gap_connection_usage_ratio") ?? -1;
+    expect(usage).toBeGreaterThan(0);
+    expect(usage).toBeLessThan(1);
+    for (const name of ["gap_longest_transaction_seconds", "gap_blocked_sessions", "gap_lock_wait_seconds"]) {
+      expect(value(body, name), name).toBeGreaterThanOrEqual(0);
+    }
+    expect(body).toContain("# TYPE gap_agent_cache_events_total counter");
+  });
+
+  it("shows a blocked session and its lock wait", async () => {
+    const holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    const waiter = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    await holder`create table metrics_locked (id int)`;
+    let release: () => void = () => undefined;
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const held = holder.begin(async (tx) => {
+      await tx`lock table metrics_locked in access exclusive mode`;
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    const blocked = waiter`select * from metrics_locked`.execute();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { body } = await scrape(`Bearer ${TOKEN}`);
+    release();
+    await held;
+    await blocked;
+    await Promise.all([holder.end(), waiter.end()]);
+    expect(value(body, "gap_blocked_sessions")).toBe(1);
+    expect(value(body, "gap_lock_wait_seconds")).toBeGreaterThan(0.2);
+    expect(value(body, "gap_longest_transaction_seconds")).toBeGreaterThan(0.2);
+  });
+
+  it.skipIf(!commandAvailable("promtool"))("passes promtool check metrics", async () => {
+    const { body } = await scrape(`Bearer ${TOKEN}`);
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "gap-metrics-")), "metrics.txt");
+    await writeFile(file, body);
+    const output = execFileSync("sh", ["-c", `promtool check metrics < ${file} 2>&1; echo "exit=$?"`]).toString();
+    expect(output.trim()).toBe("exit=0");
+  });
+
+  it("answers pg_up 0, not an error, when the database is out of reach", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const closed = new URL(TEST_DATABASE_URL);
+    closed.port = "1";
+    await useConfig({ METRICS_TOKEN: TOKEN, DATABASE_URL: closed.toString(), DB_CONNECTION_TIMEOUT: "500" });
+    const { status, body } = await scrape(`Bearer ${TOKEN}`);
+    await useConfig({ DATABASE_URL: TEST_DATABASE_URL, DB_CONNECTION_TIMEOUT: "" });
+    expect(status).toBe(200);
+    expect(value(body, "pg_up")).toBe(0);
+    vi.restoreAllMocks();
+  });
+});
