@@ -81,6 +81,12 @@ const schema = z
     LOCAL_DATA_DIR: optional(z.string()),
     /** Port of the local platform's embedded PostgreSQL. @default 54329 */
     LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
+    /** Days ops.query_stats keeps per-statement history. @default 14 */
+    STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** Days ops.db_stats_snapshots keeps database history. @default 90 */
+    STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** Set by Vercel: the deploy a snapshot was taken under. */
+    VERCEL_GIT_COMMIT_SHA: optional(z.string()),
     /** Set by Vercel on its machines. */
     VERCEL: optional(z.string()),
   })
@@ -134,6 +140,7 @@ export interface Config {
   port: number;
   localDataDir: string;
   localPgPort: number;
+  stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -186,6 +193,11 @@ export function parseConfig(env: Env): Config {
     port: e.PORT ?? 3000,
     localDataDir: e.LOCAL_DATA_DIR ?? ".local",
     localPgPort: e.LOCAL_PG_PORT ?? 54329,
+    stats: {
+      queryRetentionDays: e.STATS_QUERY_RETENTION_DAYS ?? 14,
+      snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? 90,
+      deployId: e.VERCEL_GIT_COMMIT_SHA,
+    },
   };
 }
 

@@ -1,0 +1,147 @@
+/**
+ * Writing the statistics history (ops.*). Per-statement work is the difference of
+ * pg_stat_statements' cumulative counters between two snapshots, computed set-based in one
+ * statement, and never negative: a statement that is new, was evicted and came back, or
+ * whose counters were reset counts its counters as they are.
+ */
+import type postgres from "postgres";
+import type { DatabaseFigures } from "../metrics/database.js";
+
+type Tx = postgres.ISql;
+
+export interface SnapshotRow {
+  id: string;
+}
+
+/** The snapshot of `slot`, or nothing when a snapshot already holds that slot. */
+export function insertedSnapshot(
+  tx: Tx,
+  slot: Date,
+  deployId: string | undefined,
+  figures: DatabaseFigures,
+): postgres.PendingQuery<SnapshotRow[]> {
+  return tx<SnapshotRow[]>`
+    insert into ops.db_stats_snapshots (
+      slot, deploy_id, connections_by_state, database_size_bytes, table_cache_hit_ratio,
+      index_cache_hit_ratio, blocked_sessions, longest_transaction_seconds, xid_age,
+      statements_reset_at, statements_evicted)
+    select
+      ${slot.toISOString()}::text::timestamptz,
+      ${deployId ?? null},
+      ${tx.json(figures.activityByState)},
+      ${figures.sizeBytes},
+      ${figures.tableCacheHitRatio},
+      ${figures.indexCacheHitRatio},
+      ${figures.blockedSessions},
+      ${figures.longestTransactionSeconds},
+      (select age(datfrozenxid) from pg_database where datname = current_database()),
+      null,
+      null
+    on conflict (slot) do nothing
+    returning id::text as id`;
+}
+
+/** Records pg_stat_statements_info's last reset and eviction count on the snapshot. */
+export async function recordedStatementsInfo(tx: Tx, schema: string, snapshotId: string): Promise<void> {
+  await tx`
+    update ops.db_stats_snapshots
+    set
+      statements_reset_at = info.stats_reset,
+      statements_evicted = info.dealloc
+    from ${tx(schema)}.pg_stat_statements_info info
+    where id = ${snapshotId}`;
+}
+
+/** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
+export async function recordedQueryStats(tx: Tx, schema: string, snapshotId: string): Promise<number> {
+  await tx`
+    insert into ops.query_texts (queryid, query)
+    select queryid, min(query)
+    from ${tx(schema)}.pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database())
+      and queryid is not null
+    group by queryid
+    on conflict (queryid) do nothing`;
+  const inserted = await tx`
+    with snapshot as (
+      select id, taken_at, statements_reset_at
+      from ops.db_stats_snapshots
+      where id = ${snapshotId}
+    ),
+    previous as (
+      select s.id, s.taken_at
+      from ops.db_stats_snapshots s
+      where s.id < ${snapshotId}
+      order by s.id desc
+      limit 1
+    ),
+    reset_since_previous as (
+      select coalesce((select sn.statements_reset_at > p.taken_at from snapshot sn, previous p), false) as reset
+    ),
+    -- Statements first seen after the texts were stored (that insert is one) wait for the
+    -- next snapshot, which counts them from their start.
+    current_counters as (
+      select s.queryid, sum(s.calls) as calls, sum(s.total_exec_time) as total_ms
+      from ${tx(schema)}.pg_stat_statements s
+      join ops.query_texts t on t.queryid = s.queryid
+      where s.dbid = (select oid from pg_database where datname = current_database())
+      group by s.queryid
+    ),
+    work as (
+      select
+        c.queryid,
+        c.calls as cumulative_calls,
+        c.total_ms as cumulative_total_ms,
+        case
+          when not exists (select 1 from previous) then 0
+          when p.queryid is null or (select reset from reset_since_previous) or c.calls < p.cumulative_calls then c.calls
+          else c.calls - p.cumulative_calls
+        end as calls,
+        case
+          when not exists (select 1 from previous) then 0
+          when p.queryid is null or (select reset from reset_since_previous) or c.calls < p.cumulative_calls then c.total_ms
+          else greatest(c.total_ms - p.cumulative_total_ms, 0)
+        end as total_ms
+      from current_counters c
+      left join ops.query_stats p
+        on p.queryid = c.queryid
+        and p.snapshot_id = (select id from previous)
+    )
+    insert into ops.query_stats (
+      snapshot_id, queryid, calls, total_ms, mean_ms, cumulative_calls, cumulative_total_ms, taken_at)
+    select
+      ${snapshotId},
+      w.queryid,
+      w.calls,
+      w.total_ms,
+      case when w.calls > 0 then w.total_ms / w.calls end,
+      w.cumulative_calls,
+      w.cumulative_total_ms,
+      (select taken_at from snapshot)
+    from work w`;
+  return inserted.count;
+}
+
+/** Deletes up to `batch` rows older than `days` days; returns how many it deleted. */
+export async function prunedQueryStats(tx: Tx, days: number, batch: number): Promise<number> {
+  const deleted = await tx`
+    delete from ops.query_stats
+    where (snapshot_id, queryid) in (
+      select snapshot_id, queryid
+      from ops.query_stats
+      where taken_at < now() - make_interval(days => ${days})
+      limit ${batch})`;
+  return deleted.count;
+}
+
+export async function prunedSnapshots(tx: Tx, days: number, batch: number): Promise<number> {
+  const deleted = await tx`
+    delete from ops.db_stats_snapshots
+    where id in (
+      select id
+      from ops.db_stats_snapshots
+      where taken_at < now() - make_interval(days => ${days})
+      order by id
+      limit ${batch})`;
+  return deleted.count;
+}

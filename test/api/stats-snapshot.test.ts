@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { SNAPSHOT_INTERVAL_MS, slotOf, takeStatsSnapshot } from "../../functions/stats-snapshot.js";
+import { directDb } from "../../lib/db/pool.js";
+import { useConfig } from "../harness/config.js";
+import { serve, type RunningServer } from "../harness/http.js";
+
+const SECRET = "cron-secret-0123456789abcdef";
+let server: RunningServer;
+
+beforeAll(async () => {
+  await useConfig({ CRON_SECRET: SECRET, VERCEL_GIT_COMMIT_SHA: "abc123" });
+  server = await serve();
+});
+afterAll(() => server.close());
+
+async function cron(authorization?: string) {
+  const response = await fetch(`${server.baseUrl}/api/cron/stats-snapshot`, { headers: authorization ? { authorization } : {} });
+  return { status: response.status, body: JSON.parse(await response.text()) };
+}
+
+async function snapshotCount(): Promise<number> {
+  const [row] = await directDb()`select count(*)::int as n from ops.db_stats_snapshots`;
+  return row?.n ?? 0;
+}
+
+describe("GET /api/cron/stats-snapshot", () => {
+  it("refuses callers without the cron secret with 401", async () => {
+    expect((await cron()).status).toBe(401);
+    expect((await cron("Bearer wrong-secret-0123456789")).status).toBe(401);
+    expect(await snapshotCount()).toBe(0);
+  });
+
+  it("stores a snapshot once per 5-minute slot: a duplicate delivery changes nothing", async () => {
+    const first = await cron(`Bearer ${SECRET}`);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ status: "taken", slot: slotOf(new Date()).toISOString() });
+    const [snapshot] = await directDb()`select deploy_id, database_size_bytes, connections_by_state from ops.db_stats_snapshots`;
+    expect(snapshot?.deploy_id).toBe("abc123");
+    expect(Number(snapshot?.database_size_bytes)).toBeGreaterThan(1_000_000);
+    expect(snapshot?.connections_by_state).toHaveProperty("active");
+
+    const again = await cron(`Bearer ${SECRET}`);
+    expect(again.body).toMatchObject({ status: "duplicate" });
+    expect(await snapshotCount()).toBe(1);
+  });
+});
+
+describe.skipIf(!inject("embedded"))("statement work between snapshots", () => {
+  const later = (slots: number) => new Date(Date.now() + slots * SNAPSHOT_INTERVAL_MS);
+  const probe = (times: number) =>
+    Promise.all(Array.from({ length: times }, () => directDb()`select count(*) from agents as snapshot_delta_probe`));
+
+  async function probeWork(snapshotId: string) {
+    const [row] = await directDb()`
+      select s.calls::int as calls, s.total_ms, s.cumulative_calls::int as cumulative
+      from ops.query_stats s join ops.query_texts t using (queryid)
+      where s.snapshot_id = ${snapshotId} and t.query like '%snapshot_delta_probe%'`;
+    return row;
+  }
+
+  it("counts each statement's calls since the previous snapshot, and a reset as new work, never negative", async () => {
+    await takeStatsSnapshot({ at: later(1) });
+    await probe(5);
+    const second = await takeStatsSnapshot({ at: later(2) });
+    if (second.status !== "taken") throw new Error("expected a snapshot");
+    expect(await probeWork(second.snapshotId)).toMatchObject({ calls: 5, cumulative: 5 });
+
+    await probe(3);
+    const third = await takeStatsSnapshot({ at: later(3) });
+    if (third.status !== "taken") throw new Error("expected a snapshot");
+    expect(await probeWork(third.snapshotId)).toMatchObject({ calls: 3, cumulative: 8 });
+
+    const [{ queryid } = { queryid: "" }] = await directDb()`select queryid::text from ops.query_texts where query like '%snapshot_delta_probe%'`;
+    await directDb()`select pg_stat_statements_reset(0, 0, ${queryid}::bigint)`;
+    await probe(2);
+    const fourth = await takeStatsSnapshot({ at: later(4) });
+    if (fourth.status !== "taken") throw new Error("expected a snapshot");
+    expect(await probeWork(fourth.snapshotId)).toMatchObject({ calls: 2, cumulative: 2 });
+
+    const [negative] = await directDb()`select count(*)::int as n from ops.query_stats where calls < 0 or total_ms < 0`;
+    expect(negative?.n).toBe(0);
+    const [texts] = await directDb()`select count(*)::int as n from ops.query_texts where query like '%snapshot_delta_probe%'`;
+    expect(texts?.n).toBe(1);
+  });
+});
+
+describe("retention", () => {
+  it("prunes statement history past 14 days and snapshots past 90, keeping the rest", async () => {
+    const [old] = await directDb()`
+      insert into ops.db_stats_snapshots (slot, taken_at, connections_by_state, database_size_bytes, blocked_sessions, longest_transaction_seconds, xid_age)
+      values (now() - interval '100 days', now() - interval '100 days', '{}', 1, 0, 0, 1)
+      returning id`;
+    const [recent] = await directDb()`
+      insert into ops.db_stats_snapshots (slot, taken_at, connections_by_state, database_size_bytes, blocked_sessions, longest_transaction_seconds, xid_age)
+      values (now() - interval '20 days', now() - interval '20 days', '{}', 1, 0, 0, 1)
+      returning id`;
+    await directDb()`insert into ops.query_texts (queryid, query) values (-42, 'select retention') on conflict do nothing`;
+    await directDb()`
+      insert into ops.query_stats (snapshot_id, queryid, calls, total_ms, cumulative_calls, cumulative_total_ms, taken_at)
+      values (${recent?.id}, -42, 1, 1, 1, 1, now() - interval '20 days')`;
+    const result = await takeStatsSnapshot({ at: new Date(Date.now() + 40 * SNAPSHOT_INTERVAL_MS) });
+    expect(result).toMatchObject({ status: "taken", pruned: { queryStats: 1, snapshots: 1 } });
+    const left = await directDb()`select id from ops.db_stats_snapshots where id in (${old?.id}, ${recent?.id})`;
+    expect(left.map((r) => r.id)).toEqual([recent?.id]);
+  });
+});
