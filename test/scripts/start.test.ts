@@ -68,6 +68,10 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(await health.json()).toMatchObject({ status: "ok", db: { ok: true } });
 
     expect(run.output()).toContain("first run: seeding demo data");
+    expect(run.output()).toContain("cron      /api/cron/stats-snapshot (*/5 * * * *, UTC)");
+    const cronSecret = await readFile(path.join(dataDir, "cron-secret"), "utf8");
+    const snapshot = await fetch(`${url}/api/cron/stats-snapshot`, { headers: { authorization: `Bearer ${cronSecret}` } });
+    expect(snapshot.status).toBe(200);
     const token = /demo token for .*:\n\s+(\S+)/.exec(run.output())?.[1] ?? "";
     const secret = await readFile(path.join(dataDir, "jwt-secret"), "utf8");
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { audience: "authenticated" });
