@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   port: number;
   /** Keep the data folder after stop. @default true */
   persistent?: boolean;
+  /** Server settings beyond the defaults, as `-c name=value`. */
+  settings?: Record<string, string>;
 }
 
 const USER = "postgres";
@@ -59,7 +61,7 @@ function ensureSystemUser(): void {
   }
 }
 
-export async function startEmbeddedPostgres({ dataDir, port, persistent = true }: EmbeddedOptions): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres({ dataDir, port, persistent = true, settings = {} }: EmbeddedOptions): Promise<EmbeddedServer> {
   const absoluteDir = path.resolve(dataDir);
   const runningAsRoot = userInfo().uid === 0;
   if (runningAsRoot) ensureSystemUser();
@@ -80,6 +82,7 @@ export async function startEmbeddedPostgres({ dataDir, port, persistent = true }
       "-c", "listen_addresses=127.0.0.1",
       "-c", "unix_socket_directories=",
       "-c", "max_connections=200",
+      ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
     onLog: remember,
     onError: remember,
