@@ -5,7 +5,19 @@
  * Never resets pg_stat_statements.
  */
 import { config } from "../lib/config.js";
-import { prunedQueryStats, prunedSnapshots, insertedSnapshot, recordedQueryStats, recordedStatementsInfo } from "../lib/data/stats-snapshots.js";
+import {
+  insertedSnapshot,
+  prunedQueryStats,
+  prunedSnapshots,
+  recordedQueryStats,
+  recordedStatementsInfo,
+  storedThresholdResults,
+  windowFigures,
+} from "../lib/data/stats-snapshots.js";
+import type { Queryable } from "../lib/db/inspect/probe.js";
+import { log } from "../lib/log.js";
+import type { DatabaseFigures } from "../lib/metrics/database.js";
+import { evaluatedThresholds, type ThresholdResult } from "../lib/metrics/thresholds.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { databaseFigures } from "../lib/metrics/database.js";
@@ -14,9 +26,19 @@ export const SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000;
 const STATEMENT_TIMEOUT_MS = 20_000;
 const PRUNE_BATCH = 5000;
 const PRUNE_BATCHES_PER_RUN = 20;
+/** A statement averaging this much is slow (as in `npm run db:inspect`). */
+const SLOW_MEAN_MS = 20;
 
 export type SnapshotResult =
-  | { status: "taken"; snapshotId: string; slot: string; statements: number; statementsNote?: string; pruned: { queryStats: number; snapshots: number } }
+  | {
+      status: "taken";
+      snapshotId: string;
+      slot: string;
+      statements: number;
+      statementsNote?: string;
+      thresholds: ThresholdResult[];
+      pruned: { queryStats: number; snapshots: number };
+    }
   | { status: "duplicate"; slot: string };
 
 /** The 5-minute slot a time falls in. */
@@ -40,6 +62,29 @@ async function prune(): Promise<{ queryStats: number; snapshots: number }> {
   return pruned;
 }
 
+/** The Target Metrics judged over the window that ends with this snapshot, stored with it. */
+async function judged(tx: Queryable, snapshotId: string, figures: DatabaseFigures): Promise<ThresholdResult[]> {
+  const window = await windowFigures(tx, snapshotId, SLOW_MEAN_MS);
+  const clients = Object.values(figures.activityByState).reduce((sum, n) => sum + n, 0);
+  const results = evaluatedThresholds({
+    statement_p95_ms: window.statementP95Ms,
+    connection_pool_usage_ratio: clients / figures.usableConnections,
+    active_connections: figures.activityByState.active ?? 0,
+    slow_queries_per_hour: window.windowSeconds && window.slowCalls !== null ? (window.slowCalls * 3600) / window.windowSeconds : null,
+    lock_wait_ms: figures.longestLockWaitSeconds * 1000,
+  });
+  await storedThresholdResults(tx, snapshotId, results);
+  return results;
+}
+
+/** Until the alerting layer exists, a breach is a log line: warn for warn, error for alert. */
+function reported(results: ThresholdResult[]): void {
+  for (const result of results) {
+    if (result.status === "alert") log.error("threshold breached", { ...result });
+    else if (result.status === "warn") log.warn("threshold above target", { ...result });
+  }
+}
+
 export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {}): Promise<SnapshotResult> {
   const slot = slotOf(at);
   const taken = await directDb().begin(async (tx) => {
@@ -48,10 +93,14 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     const [snapshot] = await insertedSnapshot(tx, slot, config().stats.deployId, figures);
     if (!snapshot) return undefined;
     const availability = await statementsAvailability(tx);
-    if (!availability.available) return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason };
+    if (!availability.available) {
+      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judged(tx, snapshot.id, figures) };
+    }
     await recordedStatementsInfo(tx, availability.schema, snapshot.id);
-    return { snapshotId: snapshot.id, statements: await recordedQueryStats(tx, availability.schema, snapshot.id) };
+    const statements = await recordedQueryStats(tx, availability.schema, snapshot.id);
+    return { snapshotId: snapshot.id, statements, thresholds: await judged(tx, snapshot.id, figures) };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
+  reported(taken.thresholds);
   return { status: "taken", slot: slot.toISOString(), ...taken, pruned: await prune() };
 }

@@ -145,3 +145,47 @@ export async function prunedSnapshots(tx: Tx, days: number, batch: number): Prom
       limit ${batch})`;
   return deleted.count;
 }
+
+export interface WindowFigures {
+  windowSeconds: number | null;
+  statementP95Ms: number | null;
+  slowCalls: number | null;
+}
+
+/**
+ * The snapshot's window (since the previous snapshot): the p95 of statement time, taking each
+ * statement's mean for each of its calls, and the calls of statements averaging `slowMs` or more.
+ */
+export async function windowFigures(tx: Tx, snapshotId: string, slowMs: number): Promise<WindowFigures> {
+  const [row] = await tx<WindowFigures[]>`
+    with snapshot as (
+      select id, taken_at from ops.db_stats_snapshots where id = ${snapshotId}
+    ),
+    previous as (
+      select taken_at from ops.db_stats_snapshots where id < ${snapshotId} order by id desc limit 1
+    ),
+    work as (
+      select mean_ms, calls from ops.query_stats where snapshot_id = ${snapshotId} and calls > 0
+    ),
+    ranked as (
+      select mean_ms, sum(calls) over (order by mean_ms rows unbounded preceding) as running, sum(calls) over () as total
+      from work
+    )
+    select
+      (select extract(epoch from s.taken_at - p.taken_at)::float8 from snapshot s, previous p) as "windowSeconds",
+      (select min(mean_ms) from ranked where running >= 0.95 * total)::float8 as "statementP95Ms",
+      (select coalesce(sum(calls), 0) from work where mean_ms >= ${slowMs})::float8 as "slowCalls"`;
+  return row ?? { windowSeconds: null, statementP95Ms: null, slowCalls: null };
+}
+
+export async function storedThresholdResults(
+  tx: Tx,
+  snapshotId: string,
+  results: Array<{ metric: string; value: number; status: string; target: number; alert: number }>,
+): Promise<void> {
+  if (!results.length) return;
+  await tx`
+    insert into ops.threshold_results (snapshot_id, metric, value, status, target, alert_level)
+    select ${snapshotId}, r.metric, r.value, r.status, r.target, r.alert
+    from jsonb_to_recordset(${tx.json(results)}) as r (metric text, value float8, status text, target float8, alert float8)`;
+}

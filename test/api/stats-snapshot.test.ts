@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { SNAPSHOT_INTERVAL_MS, slotOf, takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
@@ -102,5 +104,42 @@ describe("retention", () => {
     expect(result).toMatchObject({ status: "taken", pruned: { queryStats: 1, snapshots: 1 } });
     const left = await directDb()`select id from ops.db_stats_snapshots where id in (${old?.id}, ${recent?.id})`;
     expect(left.map((r) => r.id)).toEqual([recent?.id]);
+  });
+});
+
+describe("thresholds", () => {
+  it("judges each snapshot's window, stores every result and logs a breach", async () => {
+    const holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    const waiter = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    await holder`create table threshold_locked (id int)`;
+    let release: () => void = () => undefined;
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const held = holder.begin(async (tx) => {
+      await tx`lock table threshold_locked in access exclusive mode`;
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    const blocked = waiter`select * from threshold_locked`.execute();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const result = await takeStatsSnapshot({ at: new Date(Date.now() + 60 * SNAPSHOT_INTERVAL_MS) });
+    release();
+    await held;
+    await blocked;
+    await Promise.all([holder.end(), waiter.end()]);
+    if (result.status !== "taken") throw new Error("expected a snapshot");
+
+    const metrics = result.thresholds.map((t) => t.metric);
+    expect(metrics).toEqual(expect.arrayContaining(["connection_pool_usage_ratio", "active_connections", "lock_wait_ms"]));
+    if (inject("embedded")) expect(metrics).toEqual(expect.arrayContaining(["statement_p95_ms", "slow_queries_per_hour"]));
+    expect(result.thresholds.find((t) => t.metric === "lock_wait_ms")).toMatchObject({ status: "alert" });
+    const stored = await directDb()`
+      select metric, status, value from ops.threshold_results where snapshot_id = ${result.snapshotId} order by metric`;
+    expect(stored.map((r) => r.metric)).toEqual([...metrics].sort());
+    const breach = logged.mock.calls.map((c) => String(c[0])).find((line) => line.includes("threshold breached"));
+    expect(breach).toContain('"metric":"lock_wait_ms"');
+    logged.mockRestore();
   });
 });
