@@ -48,6 +48,10 @@ function gauges(registry: Registry) {
     lockWait: gauge("gap_lock_wait_seconds", "Longest current wait for a lock"),
     cacheHit: gauge("gap_cache_hit_ratio", "Block reads served from shared buffers", ["kind"]),
     statementMean: gauge("gap_statement_mean_seconds", `Mean time of the ${TOP_STATEMENTS} statements with the most total time`, ["queryid"]),
+    /** Created only with a value: prom-client prints an unset gauge as 0, which would be a claim. */
+    whenKnown: (name: string, help: string, value: number | undefined | null) => {
+      if (value !== undefined && value !== null) gauge(name, help).set(value);
+    },
   };
 }
 
@@ -70,6 +74,10 @@ async function collect(registry: Registry): Promise<void> {
     g.lockWait.set(figures.longestLockWaitSeconds);
     if (figures.tableCacheHitRatio !== null) g.cacheHit.set({ kind: "table" }, figures.tableCacheHitRatio);
     if (figures.indexCacheHitRatio !== null) g.cacheHit.set({ kind: "index" }, figures.indexCacheHitRatio);
+    const { statement_p95_ms: p95Ms, slow_queries_per_hour: slowPerHour } = figures.latestJudgements;
+    g.whenKnown("gap_last_snapshot_timestamp_seconds", "Unix time of the newest stats snapshot", figures.lastSnapshotAt);
+    g.whenKnown("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", p95Ms === undefined ? undefined : p95Ms / 1000);
+    g.whenKnown("gap_slow_statements_per_hour", "Calls of statements averaging 20 ms or more, per hour, in the newest snapshot's window", slowPerHour);
     const statements = await probed(directDb(), async (tx) => {
       const availability = await statementsAvailability(tx);
       return availability.available ? topStatements(tx, availability.schema, { order: "total", limit: TOP_STATEMENTS }) : [];

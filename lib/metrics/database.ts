@@ -1,6 +1,7 @@
 /**
  * The database figures a scrape exposes, read in one statement: every view once
- * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*), returned as one JSON row.
+ * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot),
+ * returned as one JSON row.
  */
 import type { Queryable } from "../db/inspect/probe.js";
 
@@ -16,6 +17,10 @@ export interface DatabaseFigures {
   stats: Record<string, number>;
   tableCacheHitRatio: number | null;
   indexCacheHitRatio: number | null;
+  /** Unix time of the newest stats snapshot, null before the first. */
+  lastSnapshotAt: number | null;
+  /** The newest snapshot's judged figures (ops.threshold_results), by metric. */
+  latestJudgements: Record<string, number>;
 }
 
 export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> {
@@ -65,7 +70,12 @@ export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> 
       'tableCacheHitRatio', (
         select sum(heap_blks_hit)::float8 / nullif(sum(heap_blks_hit + heap_blks_read), 0) from pg_statio_user_tables),
       'indexCacheHitRatio', (
-        select sum(idx_blks_hit)::float8 / nullif(sum(idx_blks_hit + idx_blks_read), 0) from pg_statio_user_indexes)
+        select sum(idx_blks_hit)::float8 / nullif(sum(idx_blks_hit + idx_blks_read), 0) from pg_statio_user_indexes),
+      'lastSnapshotAt', (select extract(epoch from max(taken_at))::float8 from ops.db_stats_snapshots),
+      'latestJudgements', (
+        select coalesce(json_object_agg(metric, value), '{}')
+        from ops.threshold_results
+        where snapshot_id = (select max(snapshot_id) from ops.threshold_results))
     ) as figures`;
   if (!row) throw new Error("the metrics statement returned no row");
   return row.figures;

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { takeStatsSnapshot } from "../../functions/stats-snapshot.js";
+import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
@@ -78,6 +80,22 @@ describe("GET /api/metrics", () => {
     expect(value(body, "gap_blocked_sessions")).toBe(1);
     expect(value(body, "gap_lock_wait_seconds")).toBeGreaterThan(0.2);
     expect(value(body, "gap_longest_transaction_seconds")).toBeGreaterThan(0.2);
+  });
+
+  it("exposes the newest snapshot's time and judged figures once snapshots exist", async () => {
+    const before = await scrape(`Bearer ${TOKEN}`);
+    expect(before.body).not.toMatch(/^gap_last_snapshot_timestamp_seconds /m);
+    await takeStatsSnapshot();
+    await directDb()`
+      insert into ops.threshold_results (snapshot_id, metric, value, status, target, alert_level)
+      select max(id), 'statement_p95_ms', 250, 'warn', 100, 500 from ops.db_stats_snapshots
+      union all
+      select max(id), 'slow_queries_per_hour', 12, 'alert', 0, 5 from ops.db_stats_snapshots
+      on conflict (snapshot_id, metric) do update set value = excluded.value`;
+    const { body } = await scrape(`Bearer ${TOKEN}`);
+    expect(Math.abs((value(body, "gap_last_snapshot_timestamp_seconds") ?? 0) - Date.now() / 1000)).toBeLessThan(60);
+    expect(value(body, "gap_statement_p95_seconds")).toBe(0.25);
+    expect(value(body, "gap_slow_statements_per_hour")).toBe(12);
   });
 
   it.skipIf(!commandAvailable("promtool"))("passes promtool check metrics", async () => {
