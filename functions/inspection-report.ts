@@ -7,6 +7,7 @@ import { cacheHitRates, invalidIndexes, missingForeignKeyIndexes, redundantIndex
 import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
 import { probed, type Queryable } from "../lib/db/inspect/probe.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
+import { statementRegressions } from "../lib/db/inspect/regressions.js";
 import { databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
 import { slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import type { Sql } from "../lib/db/pool.js";
@@ -51,6 +52,7 @@ const READERS: Record<Section, SectionReader> = {
         byMeanTime: await topStatements(tx, schema, { order: "mean", limit: 10 }),
         byCalls: await topStatements(tx, schema, { order: "calls", limit: 10 }),
         slow: await slowStatements(tx, schema, { minCalls: slowMinCalls, minMeanMs: slowMinMeanMs }),
+        regressionsAfterDeploy: await statementRegressions(tx),
       },
       notes: [],
     };

@@ -14,7 +14,8 @@ import {
   storedThresholdResults,
   windowFigures,
 } from "../lib/data/stats-snapshots.js";
-import type { Queryable } from "../lib/db/inspect/probe.js";
+import { probed, type Queryable } from "../lib/db/inspect/probe.js";
+import { statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
 import { log } from "../lib/log.js";
 import type { DatabaseFigures } from "../lib/metrics/database.js";
 import { evaluatedThresholds, type ThresholdResult } from "../lib/metrics/thresholds.js";
@@ -37,6 +38,8 @@ export type SnapshotResult =
       statements: number;
       statementsNote?: string;
       thresholds: ThresholdResult[];
+      /** Statements slower since the newest deploy (see statementRegressions). */
+      regressions: StatementRegression[];
       pruned: { queryStats: number; snapshots: number };
     }
   | { status: "duplicate"; slot: string };
@@ -102,5 +105,7 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
   reported(taken.thresholds);
-  return { status: "taken", slot: slot.toISOString(), ...taken, pruned: await prune() };
+  const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
+  for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
+  return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune() };
 }

@@ -1,0 +1,75 @@
+/** Statements that got slower with the newest deploy, from the stats-snapshot history (ops.*). */
+import type { Queryable } from "./probe.js";
+
+export interface StatementRegression {
+  queryId: string;
+  query: string;
+  deployBefore: string | null;
+  deployAfter: string;
+  meanMsBefore: number;
+  meanMsAfter: number;
+  callsBefore: number;
+  callsAfter: number;
+}
+
+/**
+ * Compares each statement's mean over the snapshots of the newest deploy with its mean over
+ * the `windowHours` before that deploy: a regression is a mean up by `minIncreaseRatio` and by
+ * at least `minIncreaseMs`, with `minCalls` calls on each side.
+ * @default 0.5 (half), 5 ms, 10 calls, 24 h
+ */
+export async function statementRegressions(
+  sql: Queryable,
+  { minIncreaseRatio = 0.5, minIncreaseMs = 5, minCalls = 10, windowHours = 24 } = {},
+): Promise<StatementRegression[]> {
+  return sql<StatementRegression[]>`
+    with ordered as (
+      select id, taken_at, deploy_id, lag(deploy_id) over (order by id) as previous_deploy
+      from ops.db_stats_snapshots
+    ),
+    change as (
+      select id, taken_at, deploy_id, previous_deploy
+      from ordered
+      where deploy_id is not null and deploy_id is distinct from previous_deploy and previous_deploy is not null
+      order by id desc
+      limit 1
+    ),
+    sides as (
+      select
+        q.queryid,
+        case when s.id >= c.id then 'after' else 'before' end as side,
+        sum(q.calls) as calls,
+        sum(q.total_ms) as total_ms
+      from ops.query_stats q
+      join ops.db_stats_snapshots s on s.id = q.snapshot_id
+      cross join change c
+      where (s.id >= c.id and s.deploy_id = c.deploy_id)
+         or (s.id < c.id and s.taken_at >= c.taken_at - make_interval(hours => ${windowHours}))
+      group by 1, 2
+    ),
+    compared as (
+      select
+        b.queryid,
+        b.total_ms / b.calls as mean_before,
+        a.total_ms / a.calls as mean_after,
+        b.calls as calls_before,
+        a.calls as calls_after
+      from sides b
+      join sides a on a.queryid = b.queryid and a.side = 'after'
+      where b.side = 'before' and b.calls >= ${minCalls} and a.calls >= ${minCalls}
+    )
+    select
+      c.queryid::text as "queryId",
+      left(t.query, 1000) as query,
+      (select previous_deploy from change) as "deployBefore",
+      (select deploy_id from change) as "deployAfter",
+      round(c.mean_before::numeric, 3)::float8 as "meanMsBefore",
+      round(c.mean_after::numeric, 3)::float8 as "meanMsAfter",
+      c.calls_before::float8 as "callsBefore",
+      c.calls_after::float8 as "callsAfter"
+    from compared c
+    join ops.query_texts t on t.queryid = c.queryid
+    where c.mean_after >= c.mean_before * (1 + ${minIncreaseRatio}::float8)
+      and c.mean_after - c.mean_before >= ${minIncreaseMs}::float8
+    order by c.mean_after - c.mean_before desc, c.queryid`;
+}
