@@ -1,4 +1,4 @@
-/** What runs now: active queries, long-running ones, and who blocks whom. */
+/** What runs now in this database: active queries, long-running ones, and who blocks whom. */
 import type { Queryable } from "./probe.js";
 
 export interface RunningQuery {
@@ -22,6 +22,7 @@ export async function runningQueries(sql: Queryable, { minDurationSeconds = 0 } 
       left(query, 500) as query
     from pg_stat_activity
     where backend_type = 'client backend'
+      and datname = current_database()
       and pid <> pg_backend_pid()
       and state <> 'idle'
       and now() - coalesce(query_start, xact_start) >= make_interval(secs => ${minDurationSeconds})
@@ -60,7 +61,8 @@ export async function blockedSessions(sql: Queryable): Promise<BlockedSession[]>
         a.query,
         a.state_change
       from pg_stat_activity a
-      where cardinality(pg_blocking_pids(a.pid)) > 0
+      where a.datname = current_database()
+        and cardinality(pg_blocking_pids(a.pid)) > 0
     ),
     chain as (
       select w.pid, b as blocker, 1 as depth
