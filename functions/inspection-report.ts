@@ -8,7 +8,7 @@ import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../lib/
 import { probed, type Queryable } from "../lib/db/inspect/probe.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
-import { databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
+import { databaseGrowth, databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
 import { slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import type { Sql } from "../lib/db/pool.js";
 
@@ -57,10 +57,13 @@ const READERS: Record<Section, SectionReader> = {
       notes: [],
     };
   },
-  space: async (tx) => ({
-    tables: { database: [{ sizeBytes: await databaseSizeBytes(tx) }], relations: await relationSizes(tx, { limit: 20 }) },
-    notes: [],
-  }),
+  space: async (tx) => {
+    const growth = await databaseGrowth(tx);
+    return {
+      tables: { database: [{ sizeBytes: await databaseSizeBytes(tx) }], growth: growth ? [growth] : [], relations: await relationSizes(tx, { limit: 20 }) },
+      notes: growth ? [] : ["growth needs two stats snapshots in the last 7 days (the stats-snapshot cron)"],
+    };
+  },
   indexes: async (tx) => ({
     tables: {
       unused: await unusedIndexes(tx),

@@ -33,3 +33,41 @@ export async function relationSizes(sql: Queryable, { limit = 50 } = {}): Promis
     order by "totalBytes" desc, schema, name
     limit ${limit}`;
 }
+
+export interface DatabaseGrowth {
+  fromAt: string;
+  toAt: string;
+  fromBytes: number;
+  toBytes: number;
+  bytesPerDay: number;
+}
+
+/**
+ * Database size growth over the last `days`, from the stats snapshots (ops.db_stats_snapshots):
+ * the oldest and newest snapshot in the window. Undefined with fewer than two snapshots.
+ * @default 7 days
+ */
+export async function databaseGrowth(sql: Queryable, { days = 7 } = {}): Promise<DatabaseGrowth | undefined> {
+  const [row] = await sql<DatabaseGrowth[]>`
+    with window_snapshots as (
+      select taken_at, database_size_bytes
+      from ops.db_stats_snapshots
+      where taken_at >= now() - make_interval(days => ${days})
+    ),
+    ends as (
+      select
+        (select taken_at from window_snapshots order by taken_at limit 1) as from_at,
+        (select database_size_bytes from window_snapshots order by taken_at limit 1) as from_bytes,
+        (select taken_at from window_snapshots order by taken_at desc limit 1) as to_at,
+        (select database_size_bytes from window_snapshots order by taken_at desc limit 1) as to_bytes
+    )
+    select
+      api_timestamp(from_at) as "fromAt",
+      api_timestamp(to_at) as "toAt",
+      from_bytes::float8 as "fromBytes",
+      to_bytes::float8 as "toBytes",
+      round(((to_bytes - from_bytes) / (extract(epoch from to_at - from_at) / 86400))::numeric, 0)::float8 as "bytesPerDay"
+    from ends
+    where to_at > from_at`;
+  return row;
+}

@@ -12,7 +12,7 @@ import {
 import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../../../../lib/db/inspect/maintenance.js";
 import { probed } from "../../../../lib/db/inspect/probe.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../../../../lib/db/inspect/queries.js";
-import { databaseSizeBytes, relationSizes } from "../../../../lib/db/inspect/space.js";
+import { databaseGrowth, databaseSizeBytes, relationSizes } from "../../../../lib/db/inspect/space.js";
 import { slowStatements, statementsAvailability, topStatements } from "../../../../lib/db/inspect/statements.js";
 import { APPLICATION_NAME, directDb } from "../../../../lib/db/pool.js";
 import { TEST_DATABASE_URL } from "../../../harness/file-database.js";
@@ -197,6 +197,16 @@ describe("space and maintenance", () => {
     expect(await sequencesNearExhaustion(sql())).toEqual([
       expect.objectContaining({ sequence: "inspect_nearly_done", lastValue: 90, maxValue: 100, usedRatio: 0.9 }),
     ]);
+  });
+
+  it("computes growth per day from the stats snapshots, and nothing from fewer than two", async () => {
+    expect(await databaseGrowth(sql())).toBeUndefined();
+    await sql()`
+      insert into ops.db_stats_snapshots (slot, taken_at, connections_by_state, database_size_bytes, blocked_sessions, longest_transaction_seconds, xid_age)
+      values
+        (now() - interval '2 days', now() - interval '2 days', '{}', 1000000, 0, 0, 1),
+        (now(), now(), '{}', 3000000, 0, 0, 1)`;
+    expect(await databaseGrowth(sql())).toMatchObject({ fromBytes: 1_000_000, toBytes: 3_000_000, bytesPerDay: 1_000_000 });
   });
 
   it("runs each probe read-only under a statement timeout", async () => {
