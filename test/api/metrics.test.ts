@@ -2,11 +2,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
+import { blockedSession } from "../harness/locks.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { commandAvailable } from "../harness/services.js";
@@ -58,25 +58,9 @@ describe("GET /api/metrics", () => {
   });
 
   it("shows a blocked session and its lock wait", async () => {
-    const holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
-    const waiter = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
-    await holder`create table metrics_locked (id int)`;
-    let release: () => void = () => undefined;
-    let locked: () => void = () => undefined;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const held = holder.begin(async (tx) => {
-      await tx`lock table metrics_locked in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await isLocked;
-    const blocked = waiter`select * from metrics_locked`.execute();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const session = await blockedSession("metrics_locked");
     const { body } = await scrape(`Bearer ${TOKEN}`);
-    release();
-    await held;
-    await blocked;
-    await Promise.all([holder.end(), waiter.end()]);
+    await session.release();
     expect(value(body, "gap_blocked_sessions")).toBe(1);
     expect(value(body, "gap_lock_wait_seconds")).toBeGreaterThan(0.2);
     expect(value(body, "gap_longest_transaction_seconds")).toBeGreaterThan(0.2);

@@ -1,9 +1,8 @@
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { SNAPSHOT_INTERVAL_MS, slotOf, takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
-import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { blockedSession } from "../harness/locks.js";
 import { serve, type RunningServer } from "../harness/http.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
@@ -109,26 +108,10 @@ describe("retention", () => {
 
 describe("thresholds", () => {
   it("judges each snapshot's window, stores every result and logs a breach", async () => {
-    const holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
-    const waiter = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
-    await holder`create table threshold_locked (id int)`;
-    let release: () => void = () => undefined;
-    let locked: () => void = () => undefined;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const held = holder.begin(async (tx) => {
-      await tx`lock table threshold_locked in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await isLocked;
-    const blocked = waiter`select * from threshold_locked`.execute();
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    const session = await blockedSession("threshold_locked", { settleMs: 250 });
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const result = await takeStatsSnapshot({ at: new Date(Date.now() + 60 * SNAPSHOT_INTERVAL_MS) });
-    release();
-    await held;
-    await blocked;
-    await Promise.all([holder.end(), waiter.end()]);
+    await session.release();
     if (result.status !== "taken") throw new Error("expected a snapshot");
 
     const metrics = result.thresholds.map((t) => t.metric);

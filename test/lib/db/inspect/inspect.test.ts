@@ -16,6 +16,7 @@ import { databaseGrowth, databaseSizeBytes, relationSizes } from "../../../../li
 import { slowStatements, statementsAvailability, topStatements } from "../../../../lib/db/inspect/statements.js";
 import { APPLICATION_NAME, directDb } from "../../../../lib/db/pool.js";
 import { TEST_DATABASE_URL } from "../../../harness/file-database.js";
+import { blockedSession, type BlockedSession } from "../../../harness/locks.js";
 
 const sql = () => directDb();
 
@@ -98,33 +99,11 @@ describe("index analysis", () => {
 });
 
 describe("connections and queries", () => {
-  let holder: postgres.Sql;
-  let waiter: postgres.Sql;
-  let release: () => void = () => undefined;
-  let held: Promise<unknown>;
-  let blocked: Promise<unknown>;
-
+  let session: BlockedSession;
   beforeAll(async () => {
-    await sql()`create table inspect_locked (id int primary key)`;
-    holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined, connection: { application_name: "inspect-holder" } });
-    waiter = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined, connection: { application_name: "inspect-waiter" } });
-    let locked: () => void = () => undefined;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    held = holder.begin(async (tx) => {
-      await tx`lock table inspect_locked in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await isLocked;
-    blocked = waiter`select count(*) from inspect_locked`.execute();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    session = await blockedSession("inspect_locked", { names: ["inspect-holder", "inspect-waiter"] });
   });
-  afterAll(async () => {
-    release();
-    await held;
-    await blocked;
-    await Promise.all([holder.end(), waiter.end()]);
-  });
+  afterAll(() => session.release());
 
   it("builds the blocking tree from pg_blocking_pids, relation locks included", async () => {
     const [holderPid] = await sql()`select pid from pg_stat_activity where application_name = 'inspect-holder'`;
