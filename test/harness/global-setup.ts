@@ -46,6 +46,16 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const server = await startServer();
+  try {
+    return await prepared(project, server);
+  } catch (error) {
+    // Without a teardown, a server started here would outlive the run.
+    await server.stop();
+    throw error;
+  }
+}
+
+async function prepared(project: TestProject, server: { url: string; stop: () => Promise<void> }): Promise<() => Promise<void>> {
   const admin = adminConnection(server.url);
   const template = `${TEST_DATABASE_PREFIX}template_${process.pid}`;
   await dropDatabase(admin, template);
