@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
+import { testTempDir } from "../harness/temp.js";
 import { blockedSession } from "../harness/locks.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
@@ -84,7 +84,7 @@ describe("GET /api/metrics", () => {
 
   it.skipIf(!commandAvailable("promtool"))("passes promtool check metrics", async () => {
     const { body } = await scrape(`Bearer ${TOKEN}`);
-    const file = path.join(await mkdtemp(path.join(tmpdir(), "gap-metrics-")), "metrics.txt");
+    const file = path.join(await testTempDir("gap-metrics-"), "metrics.txt");
     await writeFile(file, body);
     const output = execFileSync("sh", ["-c", `promtool check metrics < ${file} 2>&1; echo "exit=$?"`]).toString();
     expect(output.trim()).toBe("exit=0");

@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CONFIG_VARIABLES, ConfigError, loadDotEnv, parseConfig } from "../../lib/config.js";
+import { testTempDir } from "../harness/temp.js";
 
 const BASE = { DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres" };
 
@@ -109,7 +109,7 @@ describe("loadDotEnv", () => {
   });
 
   it("reads .env into the environment, with values already set in the shell winning", async () => {
-    const file = path.join(await mkdtemp(path.join(tmpdir(), "gap-env-")), ".env");
+    const file = path.join(await testTempDir("gap-env-"), ".env");
     await writeFile(file, "GAP_TEST_FROM_FILE=file\nGAP_TEST_FROM_SHELL=file\n");
     process.env.GAP_TEST_FROM_SHELL = "shell";
     loadDotEnv(file);

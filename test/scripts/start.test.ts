@@ -3,15 +3,15 @@
  * embedded PostgreSQL in a fresh data folder, HTTP on a free port, Ctrl-C to stop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_USER } from "../../functions/demo-data.js";
 import { freePort, portAnswers, sharedTempDir } from "../harness/net.js";
+import { testTempDir } from "../harness/temp.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
 
@@ -105,7 +105,7 @@ describe("npm start with DATABASE_URL", () => {
     const run = start({
       DATABASE_URL: databaseUrl(inject("serverUrl"), name),
       PORT: "0",
-      LOCAL_DATA_DIR: await mkdtemp(path.join(tmpdir(), "gap-start-")),
+      LOCAL_DATA_DIR: await testTempDir("gap-start-"),
       DB_POOL_PROFILE: "worker",
       DB_POOL_MIN: "3",
     });

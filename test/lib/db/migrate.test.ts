@@ -1,9 +1,9 @@
-import { cp, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { appliedVersions, migrate, MigrationError, migrationFiles, MIGRATIONS_DIR } from "../../../lib/db/migrate.js";
+import { testTempDir } from "../../harness/temp.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName, type AdminSql } from "../../harness/postgres-admin.js";
 
 /** Every index the schema must have: name, table and leading columns. */
@@ -80,7 +80,7 @@ describe("migrate", () => {
   });
 
   it("rolls a failing migration back whole and records nothing for it", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "gap-migrations-"));
+    const dir = await testTempDir("gap-migrations-");
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
     await writeFile(
       path.join(dir, "29990101000000_broken.sql"),
@@ -97,7 +97,7 @@ describe("migrate", () => {
   });
 
   it("refuses a misnamed migration file instead of skipping it", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "gap-migrations-"));
+    const dir = await testTempDir("gap-migrations-");
     await writeFile(path.join(dir, "add_things.sql"), "select 1;");
     await expect(migrationFiles(dir)).rejects.toThrow(/add_things\.sql: migration files are named/);
   });
