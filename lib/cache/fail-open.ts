@@ -16,7 +16,6 @@ export interface FailOpenCache {
   del(keys: string[]): Promise<boolean>;
   acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult>;
   setIfLockHeld(key: string, value: string, ttlSeconds: number, lockKey: string, token: string): Promise<boolean>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
 }
 
 export interface FailOpenOptions {
@@ -59,6 +58,5 @@ export function failOpen(store: CacheStore, { openForMs = 2000, now = Date.now }
       attempt<LockResult>("lock", async () => ((await store.acquireLock(key, token, ttlMs)) ? "acquired" : "held"), "unavailable"),
     setIfLockHeld: (key, value, ttlSeconds, lockKey, token) =>
       attempt("fill", () => store.setIfLockHeld(key, value, ttlSeconds, lockKey, token), false),
-    set: (key, value, ttlSeconds) => attempt("set", () => store.set(key, value, ttlSeconds), undefined),
   };
 }
