@@ -6,6 +6,7 @@
 import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { config } from "../config.js";
+import { UUID_PATTERN } from "../uuid.js";
 
 export class AuthError extends Error {
   override name = "AuthError";
@@ -20,7 +21,6 @@ export interface Caller {
   userId: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ASYMMETRIC = ["RS256", "ES256", "EdDSA"];
 
 let jwks: { url: string; keys: JWTVerifyGetKey } | undefined;
@@ -30,12 +30,17 @@ function remoteKeys(url: string): JWTVerifyGetKey {
   return jwks.keys;
 }
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerOf(header: string | null): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? "")?.[1];
+}
+
 /** The bearer token of an `Authorization` header, or an AuthError saying what is wrong with it. */
-export function bearerToken(header: string | null): string {
+function bearerToken(header: string | null): string {
   if (!header) throw new AuthError("Authorization header is missing");
-  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  if (!match?.[1]) throw new AuthError("Authorization header must be 'Bearer <access token>'");
-  return match[1];
+  const token = bearerOf(header);
+  if (!token) throw new AuthError("Authorization header must be 'Bearer <access token>'");
+  return token;
 }
 
 /** Keys and verified tokens of one configuration: a changed secret starts afresh. */
@@ -128,7 +133,7 @@ async function callerOf(token: string): Promise<Caller> {
     throw new AuthError(reasonOf(error));
   }
   if (payload.role !== "authenticated") throw new AuthError("access token role must be 'authenticated'");
-  if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) throw new AuthError("access token subject must be a user id");
+  if (typeof payload.sub !== "string" || !UUID_PATTERN.test(payload.sub)) throw new AuthError("access token subject must be a user id");
   const caller = { userId: payload.sub.toLowerCase() };
   remember(token, caller, (payload.exp ?? 0) * 1000);
   return caller;

@@ -5,12 +5,6 @@
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
 
-export interface AgentRecord {
-  organizationId: string;
-  /** `{id, organization_id, ..., workflows: [...]}` as JSON text. */
-  json: string;
-}
-
 /** The JSON object of agent `a` with its workflows in position order. */
 function agentJson(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
   return sql`

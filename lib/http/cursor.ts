@@ -4,6 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { config, ConfigError } from "../config.js";
+import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
 
 export interface Position {
@@ -13,7 +14,6 @@ export interface Position {
 
 const MAX_CURSOR_LENGTH = 256;
 const SIGNATURE_BYTES = 16;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const API_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 function secret(): string {
@@ -51,7 +51,7 @@ export function decodeCursor(scope: string, cursor: string): Position {
   }
   if (!Array.isArray(decoded) || decoded.length !== 2) throw invalid();
   const [createdAt, id] = decoded as unknown[];
-  if (typeof createdAt !== "string" || !API_TIMESTAMP.test(createdAt) || typeof id !== "string" || !UUID.test(id)) {
+  if (typeof createdAt !== "string" || !API_TIMESTAMP.test(createdAt) || typeof id !== "string" || !UUID_PATTERN.test(id)) {
     throw invalid();
   }
   return { createdAt, id };

@@ -3,9 +3,10 @@
  * whose message names the field.
  */
 import { z } from "zod";
+import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
 
-export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID");
+export const uuid = z.string().regex(UUID_PATTERN, "must be a UUID");
 
 /** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters). */
 export function routeUuid(request: Request, name = "id"): string {

@@ -3,6 +3,7 @@
  * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot),
  * returned as one JSON row.
  */
+import { usableConnections } from "../db/inspect/connections.js";
 import type { Queryable } from "../db/inspect/probe.js";
 
 export interface DatabaseFigures {
@@ -38,10 +39,7 @@ export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> 
     select json_build_object(
       'database', current_database(),
       'sizeBytes', pg_database_size(current_database()),
-      'usableConnections',
-        current_setting('max_connections')::int
-        - current_setting('superuser_reserved_connections')::int
-        - coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
+      'usableConnections', ${usableConnections(sql)},
       'activityByState', (
         select coalesce(json_object_agg(state, n), '{}')
         from (select coalesce(state, 'unknown') as state, count(*) as n from activity group by 1) s),

@@ -1,5 +1,14 @@
 /** Who is connected, doing what, and how close the server is to its connection limit. */
+import type postgres from "postgres";
 import type { Queryable } from "./probe.js";
+
+/** max_connections minus the slots reserved for superusers (and, on PostgreSQL 16, for reserved roles). */
+export function usableConnections(sql: Queryable): postgres.PendingQuery<postgres.Row[]> {
+  return sql`(
+    current_setting('max_connections')::int
+    - current_setting('superuser_reserved_connections')::int
+    - coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int)`;
+}
 
 export interface ConnectionUsage {
   total: number;
@@ -15,10 +24,7 @@ export interface ConnectionUsage {
 export async function connectionUsage(sql: Queryable): Promise<ConnectionUsage> {
   const [row] = await sql<ConnectionUsage[]>`
     with settings as (
-      select
-        current_setting('max_connections')::int
-          - current_setting('superuser_reserved_connections')::int
-          - coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int as usable
+      select ${usableConnections(sql)} as usable
     )
     select
       count(*)::int as total,

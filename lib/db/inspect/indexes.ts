@@ -26,11 +26,10 @@ export async function unusedIndexes(sql: Queryable, { maxScans = 50, minSizeByte
       pg_get_indexdef(s.indexrelid) as definition
     from pg_stat_user_indexes s
     join pg_index i on i.indexrelid = s.indexrelid
-    join pg_namespace n on n.nspname = s.schemaname
     where not i.indisunique
       and s.idx_scan <= ${maxScans}
       and pg_relation_size(s.indexrelid) >= ${minSizeBytes}
-      and ${ownSchema(sql)}
+      and ${ownSchema(sql, "s.schemaname")}
     order by "sizeBytes" desc, schema, "table", index`;
 }
 
@@ -180,10 +179,9 @@ export async function sequentialScanTables(sql: Queryable, { minRows = 10_000 } 
       coalesce(s.idx_scan, 0)::float8 as "indexScans",
       s.n_live_tup::float8 as "estimatedRows"
     from pg_stat_user_tables s
-    join pg_namespace n on n.nspname = s.schemaname
     where s.n_live_tup >= ${minRows}
       and s.seq_scan > coalesce(s.idx_scan, 0)
-      and ${ownSchema(sql)}
+      and ${ownSchema(sql, "s.schemaname")}
     order by "sequentialScans" desc, schema, "table"`;
 }
 

@@ -27,8 +27,7 @@ export async function vacuumStats(sql: Queryable, { limit = 50 } = {}): Promise<
       api_timestamp(s.last_analyze) as "lastAnalyze",
       api_timestamp(s.last_autoanalyze) as "lastAutoanalyze"
     from pg_stat_user_tables s
-    join pg_namespace n on n.nspname = s.schemaname
-    where ${ownSchema(sql)}
+    where ${ownSchema(sql, "s.schemaname")}
     order by "deadRows" desc, schema, "table"
     limit ${limit}`;
 }
@@ -69,10 +68,9 @@ export async function sequencesNearExhaustion(sql: Queryable, { minUsedRatio = 0
       s.max_value::float8 as "maxValue",
       round((s.last_value::numeric / s.max_value), 6)::float8 as "usedRatio"
     from pg_sequences s
-    join pg_namespace n on n.nspname = s.schemaname
     where s.last_value is not null
       and s.increment_by > 0
       and s.last_value::numeric / s.max_value >= ${minUsedRatio}
-      and ${ownSchema(sql)}
+      and ${ownSchema(sql, "s.schemaname")}
     order by "usedRatio" desc, schema, sequence`;
 }

@@ -34,7 +34,7 @@ export const INTERNAL_SCHEMAS = [
   "pgbouncer",
 ] as const;
 
-/** `n.nspname` is a schema of the platform's own, not an internal one. */
+/** The schema in `column` (default `n.nspname`) is the platform's own, not an internal one. */
 export function ownSchema(sql: Queryable, column = "n.nspname"): postgres.PendingQuery<postgres.Row[]> {
   return sql`${sql(column)} not in ${sql([...INTERNAL_SCHEMAS])} and ${sql(column)} not like 'pg\_%'`;
 }
