@@ -2,10 +2,11 @@
  * The database explained, section by section: each section is read in one read-only
  * transaction on the direct connection, under a statement timeout.
  */
+import { adviceCandidates, hypopgAvailability, indexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionSources, connectionUsage } from "../lib/db/inspect/connections.js";
 import { cacheHitRates, invalidIndexes, missingForeignKeyIndexes, redundantIndexes, sequentialScanTables, unusedIndexes } from "../lib/db/inspect/indexes.js";
 import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
-import { probed, type Queryable } from "../lib/db/inspect/probe.js";
+import { probed, type InspectionTransaction } from "../lib/db/inspect/probe.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
 import { databaseGrowth, databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
@@ -28,9 +29,11 @@ export interface ReportOptions {
   slowMinCalls?: number;
   /** @default 20 */
   slowMinMeanMs?: number;
+  /** The share of a plan's cost an advised index must remove. @default 0.5 */
+  adviceMinCostCut?: number;
 }
 
-type SectionReader = (tx: Queryable, options: ReportOptions) => Promise<SectionReport>;
+type SectionReader = (tx: InspectionTransaction, options: ReportOptions) => Promise<SectionReport>;
 
 const READERS: Record<Section, SectionReader> = {
   connections: async (tx) => ({
@@ -79,11 +82,22 @@ const READERS: Record<Section, SectionReader> = {
     tables: { vacuum: await vacuumStats(tx, { limit: 20 }), transactionIdAge: await transactionIdAges(tx), sequences: await sequencesNearExhaustion(tx) },
     notes: [],
   }),
-  advice: async (tx) => {
-    const [hypopg] = await tx<{ installed: boolean }[]>`select exists (select 1 from pg_extension where extname = 'hypopg') as installed`;
+  advice: async (tx, { slowMinCalls = 100, slowMinMeanMs = 20, adviceMinCostCut = 0.5 }): Promise<SectionReport> => {
+    const hypopg = await hypopgAvailability(tx);
+    if (!hypopg.available) return { tables: {}, notes: [`index advice skipped: ${hypopg.reason}`] };
+    const statements = await statementsAvailability(tx);
+    if (!statements.available) return { tables: {}, notes: [`index advice skipped: statement statistics unavailable: ${statements.reason}`] };
+    const candidates = await adviceCandidates(tx, statements.schema, { minCalls: slowMinCalls, minMeanMs: slowMinMeanMs });
+    const { advice, skipped } = await indexAdvice(tx, hypopg.schema, candidates, { minCostCut: adviceMinCostCut });
     return {
-      tables: {},
-      notes: [hypopg?.installed ? "index advice with hypopg is not implemented yet" : "hypopg is not installed on this server: index advice skipped"],
+      tables: {
+        indexes: advice,
+        skipped,
+      },
+      notes: [
+        `${candidates.length} slow statement(s) (at least ${slowMinCalls} calls, ${slowMinMeanMs} ms mean) tried with hypothetical indexes; ` +
+          `${advice.length} index(es) cut a plan's cost by at least ${Math.round(adviceMinCostCut * 100)}%`,
+      ],
     };
   },
 };

@@ -16,12 +16,14 @@ export function cell(column: string, value: unknown): string {
   if (Array.isArray(value)) return value.join(",");
   if (typeof value === "number") {
     if (/Bytes$/.test(column)) return bytes(value);
-    if (/(Ratio|^shareOfTotal|^table$|^index$)/.test(column) && value <= 1) return `${(value * 100).toFixed(1)}%`;
+    if (/(Ratio|^shareOfTotal|^costCut$|^table$|^index$)/.test(column) && value <= 1) return `${(value * 100).toFixed(1)}%`;
     if (/Seconds$/.test(column)) return `${value.toFixed(1)} s`;
     if (/Ms$/.test(column)) return `${value.toFixed(1)} ms`;
     return Number.isInteger(value) ? String(value) : value.toFixed(2);
   }
-  return String(value).replace(/\s+/g, " ").slice(0, 80);
+  const text = String(value).replace(/\s+/g, " ");
+  // A statement to run is shown whole, to be copied.
+  return /Statement$/.test(column) ? text : text.slice(0, 80);
 }
 
 export function formatTable(rows: object[]): string {

