@@ -1,6 +1,6 @@
 /**
  * The database figures a scrape exposes, read in one statement: every view once
- * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot),
+ * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot and backup),
  * returned as one JSON row.
  */
 import { usableConnections } from "../db/inspect/connections.js";
@@ -20,6 +20,8 @@ export interface DatabaseFigures {
   indexCacheHitRatio: number | null;
   /** Unix time of the newest stats snapshot, null before the first. */
   lastSnapshotAt: number | null;
+  /** Unix time the newest successful backup finished, null before the first. */
+  lastSuccessfulBackupAt: number | null;
   /** The newest snapshot's judged figures (ops.threshold_results), by metric. */
   latestJudgements: Record<string, number>;
 }
@@ -70,6 +72,7 @@ export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> 
       'indexCacheHitRatio', (
         select sum(idx_blks_hit)::float8 / nullif(sum(idx_blks_hit + idx_blks_read), 0) from pg_statio_user_indexes),
       'lastSnapshotAt', (select extract(epoch from max(taken_at))::float8 from ops.db_stats_snapshots),
+      'lastSuccessfulBackupAt', (select extract(epoch from max(finished_at))::float8 from ops.backups where status = 'succeeded'),
       'latestJudgements', (
         select coalesce(json_object_agg(metric, value), '{}')
         from ops.threshold_results

@@ -82,6 +82,19 @@ describe("GET /api/metrics", () => {
     expect(value(body, "gap_slow_statements_per_hour")).toBe(12);
   });
 
+  it("exposes when the newest successful backup finished, leaving failures and runs in progress out", async () => {
+    const before = await scrape(`Bearer ${TOKEN}`);
+    expect(before.body).not.toMatch(/^gap_last_successful_backup_timestamp_seconds /m);
+    await directDb()`
+      insert into ops.backups (requested_at, started_at, finished_at, status, location, size_bytes, sha256, error) values
+        ('2026-11-27 01:00Z', '2026-11-27 01:00Z', '2026-11-27 01:02Z', 'succeeded', 'file:///backups/a.dump', 1024, ${"a".repeat(64)}, null),
+        ('2026-11-27 02:00Z', '2026-11-27 02:00Z', '2026-11-27 02:01Z', 'failed', null, null, null, 'pg_dump exited with code 1'),
+        ('2026-11-27 03:00Z', '2026-11-27 03:00Z', null, 'running', null, null, null, null)`;
+    const { body } = await scrape(`Bearer ${TOKEN}`);
+    expect(value(body, "gap_last_successful_backup_timestamp_seconds")).toBe(Date.parse("2026-11-27T01:02:00Z") / 1000);
+    await directDb()`delete from ops.backups`;
+  });
+
   it.skipIf(!commandAvailable("promtool"))("passes promtool check metrics", async () => {
     const { body } = await scrape(`Bearer ${TOKEN}`);
     const file = path.join(await testTempDir("gap-metrics-"), "metrics.txt");
