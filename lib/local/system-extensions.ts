@@ -60,9 +60,27 @@ export interface AdoptedExtensions {
   missing: Record<string, string>;
 }
 
+async function adopted(name: string, system: Installation, embedded: Installation, major: string): Promise<string | undefined> {
+  const library = path.join(system.libDir, `${name}.so`);
+  const scripts = (await readdir(system.extensionDir).catch(() => [])).filter(
+    (file) => file === `${name}.control` || (file.startsWith(`${name}--`) && file.endsWith(".sql")),
+  );
+  if (!scripts.includes(`${name}.control`) || !(await stat(library).catch(() => undefined))) {
+    return `${name} is not installed for the system's PostgreSQL ${major} (Debian: apt-get install postgresql-${major}-${name})`;
+  }
+  try {
+    await copied(library, path.join(embedded.libDir, `${name}.so`));
+    for (const file of scripts) await copied(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
+  } catch (error) {
+    return `could not copy it into the embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  return undefined;
+}
+
 /**
  * Copies each extension found in the system's PostgreSQL of the same major version into the
- * embedded server. An extension the system does not have is reported, not an error.
+ * embedded server. An extension that cannot be had is reported with the reason, never an error:
+ * the platform runs without it.
  */
 export async function adoptSystemExtensions(names: readonly string[]): Promise<AdoptedExtensions> {
   const embedded = await embeddedInstallation();
@@ -70,21 +88,11 @@ export async function adoptSystemExtensions(names: readonly string[]): Promise<A
   const system = systemInstallation(major);
   const result: AdoptedExtensions = { adopted: [], missing: {} };
   for (const name of names) {
-    if (!system) {
-      result.missing[name] = `no PostgreSQL ${major} installation on this machine to take ${name} from`;
-      continue;
-    }
-    const library = path.join(system.libDir, `${name}.so`);
-    const scripts = (await readdir(system.extensionDir).catch(() => [])).filter(
-      (file) => file === `${name}.control` || (file.startsWith(`${name}--`) && file.endsWith(".sql")),
-    );
-    if (!scripts.includes(`${name}.control`) || !(await stat(library).catch(() => undefined))) {
-      result.missing[name] = `${name} is not installed for the system's PostgreSQL ${major}`;
-      continue;
-    }
-    await copied(library, path.join(embedded.libDir, `${name}.so`));
-    for (const file of scripts) await copied(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
-    result.adopted.push(name);
+    const failure = system
+      ? await adopted(name, system, embedded, major)
+      : `no PostgreSQL ${major} installation on this machine to take ${name} from (Debian: apt-get install postgresql-${major}-${name})`;
+    if (failure) result.missing[name] = failure;
+    else result.adopted.push(name);
   }
   return result;
 }
