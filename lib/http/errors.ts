@@ -4,7 +4,7 @@
  */
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
 import { ConfigError } from "../config.js";
-import { DbUnavailableError } from "../db/errors.js";
+import { classifiedDbError, DbUnavailableError } from "../db/errors.js";
 import { log } from "../log.js";
 
 export const ERROR_STATUS = {
@@ -37,8 +37,10 @@ export const RETRY_AFTER_SECONDS = 2;
 
 function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
-  if (error instanceof DbUnavailableError || error instanceof AuthUnavailableError) {
-    return new ApiError("SERVICE_UNAVAILABLE", error.message, { "retry-after": String(RETRY_AFTER_SECONDS) });
+  // A path that did not classify its database errors (a job, say) still answers "retry later" for an outage.
+  const unavailable = classifiedDbError(error);
+  if (unavailable instanceof DbUnavailableError || unavailable instanceof AuthUnavailableError) {
+    return new ApiError("SERVICE_UNAVAILABLE", unavailable.message, { "retry-after": String(RETRY_AFTER_SECONDS) });
   }
   if (error instanceof AuthError) {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });

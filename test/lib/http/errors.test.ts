@@ -16,6 +16,17 @@ describe("errorResponse", () => {
     vi.restoreAllMocks();
   });
 
+  it("maps a driver's raw connection error (a path that did not classify it) to 503 too", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const response = errorResponse(refused, "req-5");
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      error: { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable, retry shortly", request_id: "req-5" },
+    });
+    vi.restoreAllMocks();
+  });
+
   it("keeps an ApiError's status and message", async () => {
     const response = errorResponse(new ApiError("BAD_REQUEST", "limit must be at most 100"), "req-2");
     expect(response.status).toBe(400);
