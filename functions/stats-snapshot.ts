@@ -4,6 +4,7 @@
  * batches. Safe to run twice: a second delivery within the same 5-minute slot changes nothing.
  * Never resets pg_stat_statements.
  */
+import { platformAlerts } from "../lib/alerts/alerts.js";
 import { config } from "../lib/config.js";
 import {
   insertedSnapshot,
@@ -16,9 +17,10 @@ import {
 } from "../lib/data/stats-snapshots.js";
 import { probed, type Queryable } from "../lib/db/inspect/probe.js";
 import { statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
+import { monitored } from "../lib/jobs/monitored.js";
 import { log } from "../lib/log.js";
 import type { DatabaseFigures } from "../lib/metrics/database.js";
-import { evaluatedThresholds, type ThresholdResult } from "../lib/metrics/thresholds.js";
+import { evaluatedThresholds, THRESHOLDS, type ThresholdResult } from "../lib/metrics/thresholds.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { databaseFigures } from "../lib/metrics/database.js";
@@ -80,11 +82,26 @@ async function judged(tx: Queryable, snapshotId: string, figures: DatabaseFigure
   return results;
 }
 
-/** Until the alerting layer exists, a breach is a log line: warn for warn, error for alert. */
-function reported(results: ThresholdResult[]): void {
+/**
+ * Every judgement above target is a log line (warn for warn, error for alert); a figure
+ * above its alert level fires `threshold:<metric>` until a snapshot finds it back under.
+ */
+async function reported(results: ThresholdResult[], slot: Date): Promise<void> {
+  const alerts = platformAlerts();
   for (const result of results) {
     if (result.status === "alert") log.error("threshold breached", { ...result });
     else if (result.status === "warn") log.warn("threshold above target", { ...result });
+    const key = `threshold:${result.metric}`;
+    if (result.status !== "alert") {
+      await alerts.clear(key);
+      continue;
+    }
+    const { unit } = THRESHOLDS[result.metric];
+    await alerts.raise({
+      key,
+      summary: `${result.metric} is ${Number(result.value.toPrecision(4))} ${unit}, above its alert level of ${result.alert} (target ${result.target})`,
+      details: { ...result, slot: slot.toISOString() },
+    });
   }
 }
 
@@ -104,8 +121,13 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     return { snapshotId: snapshot.id, statements, thresholds: await judged(tx, snapshot.id, figures) };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
-  reported(taken.thresholds);
+  await reported(taken.thresholds, slot);
   const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
   for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
   return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune() };
+}
+
+/** The cron's entry: a snapshot whose failure fires `job:stats-snapshot`, resolved by the next success. */
+export function statsSnapshotJob(): Promise<SnapshotResult> {
+  return monitored("stats-snapshot", () => takeStatsSnapshot());
 }

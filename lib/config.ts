@@ -74,7 +74,10 @@ const schema = z
     QSTASH_TOKEN: optional(z.string()),
     QSTASH_CURRENT_SIGNING_KEY: optional(z.string()),
     QSTASH_NEXT_SIGNING_KEY: optional(z.string()),
+    /** Where alerts are posted (Slack-compatible JSON). Unset = alerts are log lines only. */
     ALERT_WEBHOOK_URL: optional(httpUrl),
+    /** An alert still firing is sent again after this many minutes. @default 240 */
+    ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
     /** Port of the local platform (`npm start`). @default 3000 */
     PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
     /** Folder of the local platform's embedded PostgreSQL and secrets. @default ".local" */
@@ -136,7 +139,7 @@ export interface Config {
   qstash: { token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
   cronSecret: string | undefined;
   metricsToken: string | undefined;
-  alertWebhookUrl: string | undefined;
+  alerts: { webhookUrl: string | undefined; repeatMs: number };
   port: number;
   localDataDir: string;
   localPgPort: number;
@@ -189,7 +192,7 @@ export function parseConfig(env: Env): Config {
     },
     cronSecret: e.CRON_SECRET,
     metricsToken: e.METRICS_TOKEN,
-    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? 240) * 60_000 },
     port: e.PORT ?? 3000,
     localDataDir: e.LOCAL_DATA_DIR ?? ".local",
     localPgPort: e.LOCAL_PG_PORT ?? 54329,

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { SNAPSHOT_INTERVAL_MS, slotOf, takeStatsSnapshot } from "../../functions/stats-snapshot.js";
-import { directDb } from "../../lib/db/pool.js";
+import { overrideConfig } from "../../lib/config.js";
+import { closeDbPools, directDb } from "../../lib/db/pool.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { freePort } from "../harness/net.js";
+import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
 import { useConfig } from "../harness/config.js";
 import { blockedSession } from "../harness/locks.js";
 import { serve, type RunningServer } from "../harness/http.js";
@@ -124,5 +128,52 @@ describe("thresholds", () => {
     const breach = logged.mock.calls.map((c) => String(c[0])).find((line) => line.includes("threshold breached"));
     expect(breach).toContain('"metric":"lock_wait_ms"');
     logged.mockRestore();
+  });
+});
+
+describe("alerts", () => {
+  let hook: WebhookReceiver;
+  type Sent = { alert: { key: string; status: string; summary: string } };
+  const sent = (key: string) => hook.received.map((r) => (r.body as Sent).alert).filter((alert) => alert.key === key);
+  beforeAll(async () => {
+    hook = await webhookReceiver();
+    await useConfig({ ALERT_WEBHOOK_URL: hook.url });
+  });
+  afterAll(async () => {
+    await useConfig({ ALERT_WEBHOOK_URL: "" });
+    await hook.close();
+  });
+
+  it("fires a threshold alert once while the figure stays above its alert level, and resolves it when it falls back", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const session = await blockedSession("alert_locked", { settleMs: 250 });
+    await takeStatsSnapshot({ at: new Date(Date.now() + 100 * SNAPSHOT_INTERVAL_MS) });
+    await takeStatsSnapshot({ at: new Date(Date.now() + 101 * SNAPSHOT_INTERVAL_MS) });
+    await session.release();
+    expect(sent("threshold:lock_wait_ms").map((a) => a.status)).toEqual(["firing"]);
+    expect(sent("threshold:lock_wait_ms")[0]?.summary).toMatch(/^lock_wait_ms is \d+(\.\d+)? ms, above its alert level of 100 \(target 10\)$/);
+    await takeStatsSnapshot({ at: new Date(Date.now() + 102 * SNAPSHOT_INTERVAL_MS) });
+    expect(sent("threshold:lock_wait_ms").map((a) => a.status)).toEqual(["firing", "resolved"]);
+    vi.restoreAllMocks();
+  });
+
+  it("fires job:stats-snapshot when the cron's snapshot fails, once, and resolves it with the next success", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const closed = new URL(TEST_DATABASE_URL);
+    closed.port = String(await freePort());
+    // The alert state lives in the cache store: only the database moves away (useConfig would reset the store).
+    await closeDbPools(0);
+    overrideConfig({ DATABASE_URL: closed.toString(), DB_CONNECTION_TIMEOUT: "500" });
+    const refused = await cron(`Bearer ${SECRET}`);
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: "SERVICE_UNAVAILABLE" } } });
+    expect((await cron(`Bearer ${SECRET}`)).status).toBe(503);
+    await closeDbPools(0);
+    overrideConfig({ DATABASE_URL: TEST_DATABASE_URL, DB_CONNECTION_TIMEOUT: "" });
+    expect((await cron(`Bearer ${SECRET}`)).status).toBe(200);
+    expect(sent("job:stats-snapshot").map((a) => [a.status, a.summary])).toEqual([
+      ["firing", expect.stringMatching(/^job stats-snapshot failed: .*\(ECONNREFUSED|POOL_TIMEOUT|DB_UNAVAILABLE/)],
+      ["resolved", expect.stringMatching(/^job stats-snapshot failed/)],
+    ]);
+    vi.restoreAllMocks();
   });
 });

@@ -1,0 +1,48 @@
+/** A real HTTP endpoint standing in for Slack: records every request, answers as told. */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  body: unknown;
+}
+
+export interface WebhookReceiver {
+  /** A URL with a secret-looking path, as a Slack hook has. */
+  url: string;
+  received: ReceivedRequest[];
+  /** The status the next requests get, and how long they wait for it. */
+  answer(status: number, delayMs?: number): void;
+  close(): Promise<void>;
+}
+
+export async function webhookReceiver(): Promise<WebhookReceiver> {
+  const received: ReceivedRequest[] = [];
+  let status = 200;
+  let delayMs = 0;
+  const server: Server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    received.push({ method: request.method ?? "", path: request.url ?? "", contentType: request.headers["content-type"], body: text ? JSON.parse(text) : null });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (!response.destroyed) response.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "no");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/services/T0000/B0000/hook-secret-0123456789`,
+    received,
+    answer(nextStatus, nextDelayMs = 0) {
+      status = nextStatus;
+      delayMs = nextDelayMs;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
