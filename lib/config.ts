@@ -88,6 +88,14 @@ const schema = z
     STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Days ops.db_stats_snapshots keeps database history. @default 90 */
     STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** Folder the backup worker writes archives to (a mounted volume on a worker machine). @default LOCAL_DATA_DIR/backups */
+    BACKUP_DIR: optional(z.string()),
+    /** Days a backup archive is kept; the newest three successes are kept whatever their age. @default 14 */
+    BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** Recovery point objective: the newest successful backup older than this fires `backup:rpo`. @default 24 */
+    BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
+    /** Folder of pg_dump and pg_restore, when not on the PATH. */
+    PG_BIN_DIR: optional(z.string()),
     /** Set by Vercel: the deploy a snapshot was taken under. */
     VERCEL_GIT_COMMIT_SHA: optional(z.string()),
     /** Set by Vercel on its machines. */
@@ -144,6 +152,7 @@ export interface Config {
   localDataDir: string;
   localPgPort: number;
   stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
+  backups: { dir: string; retentionDays: number; rpoMs: number; pgBinDir: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -200,6 +209,12 @@ export function parseConfig(env: Env): Config {
       queryRetentionDays: e.STATS_QUERY_RETENTION_DAYS ?? 14,
       snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? 90,
       deployId: e.VERCEL_GIT_COMMIT_SHA,
+    },
+    backups: {
+      dir: e.BACKUP_DIR ?? `${e.LOCAL_DATA_DIR ?? ".local"}/backups`,
+      retentionDays: e.BACKUP_RETENTION_DAYS ?? 14,
+      rpoMs: (e.BACKUP_RPO_HOURS ?? 24) * 3_600_000,
+      pgBinDir: e.PG_BIN_DIR,
     },
   };
 }

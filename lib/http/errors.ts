@@ -3,6 +3,7 @@
  * `{ "error": { "code", "message", "request_id" } }`.
  */
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
+import { PgToolError } from "../backups/pg-tools.js";
 import { ConfigError } from "../config.js";
 import { classifiedDbError, DbUnavailableError } from "../db/errors.js";
 import { log } from "../log.js";
@@ -44,6 +45,9 @@ function asApiError(error: unknown): ApiError | undefined {
   }
   if (error instanceof AuthError) {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+  }
+  if (error instanceof PgToolError) {
+    return new ApiError("SERVICE_UNAVAILABLE", error.message);
   }
   if (error instanceof ConfigError) {
     return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");
