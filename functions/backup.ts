@@ -9,14 +9,25 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { platformAlerts } from "../lib/alerts/alerts.js";
 import { writeBackup } from "../lib/backups/archive.js";
 import { config, ConfigError } from "../lib/config.js";
-import { deletedBackup, expiredBackups, failedBackup, recoveryPointAge, startedBackup, succeededBackup } from "../lib/data/backups.js";
+import {
+  claimedBackup,
+  deletedBackup,
+  expiredBackups,
+  failedBackup,
+  recoveryPointAge,
+  requestedBackup,
+  startedBackup,
+  succeededBackup,
+} from "../lib/data/backups.js";
 import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
+import { publishedJob } from "../lib/jobs/qstash.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
 
 export interface BackupResult {
+  status: "succeeded";
   id: string;
   location: string;
   sizeBytes: number;
@@ -51,11 +62,11 @@ async function prunedArchives(): Promise<number> {
   return expired.length;
 }
 
-export async function takeBackup(): Promise<BackupResult> {
+/** Runs backup `id` (already recorded as running) to its end, success or failure. */
+async function backedUp(id: string): Promise<BackupResult> {
   const { databaseUrl, backups } = config();
   if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to take a backup");
   const started = performance.now();
-  const { id } = await startedBackup(directDb());
   let written;
   try {
     written = await writeBackup({ url: databaseUrl, dir: backups.dir, name: archiveName(id, new Date()), binDir: backups.pgBinDir });
@@ -67,6 +78,7 @@ export async function takeBackup(): Promise<BackupResult> {
   const location = pathToFileURL(archivePath).toString();
   await succeededBackup(directDb(), id, { location, sizeBytes: manifest.sizeBytes, sha256: manifest.sha256 });
   return {
+    status: "succeeded",
     id,
     location,
     sizeBytes: manifest.sizeBytes,
@@ -78,9 +90,59 @@ export async function takeBackup(): Promise<BackupResult> {
   };
 }
 
+/** A backup here and now. */
+export async function takeBackup(): Promise<BackupResult> {
+  const { id } = await startedBackup(directDb());
+  return backedUp(id);
+}
+
 /** The backup cron's entry: a failing run fires `job:backup`, resolved by the next success. */
 export function backupJob(): Promise<BackupResult> {
   return monitored("backup", takeBackup);
+}
+
+/** Where the worker takes handed-off runs. */
+export const BACKUP_JOB_PATH = "/api/jobs/backup";
+
+export function backupJobUrl(workerUrl: string): string {
+  return new URL(BACKUP_JOB_PATH, workerUrl).toString();
+}
+
+export interface HandedOffBackup {
+  status: "handed-off";
+  id: string;
+  messageId: string;
+}
+
+/** Records a requested run and publishes it to the worker through QStash. */
+async function handedOffBackup(workerUrl: string): Promise<HandedOffBackup> {
+  const { id } = await requestedBackup(directDb());
+  try {
+    const { messageId } = await publishedJob(backupJobUrl(workerUrl), { backupId: id }, `backup-${id}`);
+    return { status: "handed-off", id, messageId };
+  } catch (error) {
+    await failedBackup(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * What the daily cron does: with BACKUP_WORKER_URL (on Vercel, where there is no pg_dump and a
+ * function lives 30 s), hand the run to the worker; without, run it here.
+ */
+export function backupCron(): Promise<BackupResult | HandedOffBackup> {
+  const { workerUrl } = config().backups;
+  return workerUrl ? monitored("backup", () => handedOffBackup(workerUrl)) : backupJob();
+}
+
+export interface SkippedBackup {
+  status: "not-pending";
+  id: string;
+}
+
+/** The worker's entry for a handed-off run; a redelivery of a run already running or done does nothing. */
+export function requestedBackupJob(id: string): Promise<BackupResult | SkippedBackup> {
+  return monitored("backup", async () => ((await claimedBackup(directDb(), id)) ? backedUp(id) : { status: "not-pending", id }));
 }
 
 export interface RecoveryPoint {

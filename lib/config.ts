@@ -71,6 +71,8 @@ const schema = z
     UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
     CRON_SECRET: optional(secret),
     METRICS_TOKEN: optional(secret),
+    /** QStash's API. @default "https://qstash.upstash.io" */
+    QSTASH_URL: optional(httpUrl),
     QSTASH_TOKEN: optional(z.string()),
     QSTASH_CURRENT_SIGNING_KEY: optional(z.string()),
     QSTASH_NEXT_SIGNING_KEY: optional(z.string()),
@@ -88,6 +90,8 @@ const schema = z
     STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Days ops.db_stats_snapshots keeps database history. @default 90 */
     STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
+    BACKUP_WORKER_URL: optional(httpUrl),
     /** Folder the backup worker writes archives to (a mounted volume on a worker machine). @default LOCAL_DATA_DIR/backups */
     BACKUP_DIR: optional(z.string()),
     /** Days a backup archive is kept; the newest three successes are kept whatever their age. @default 14 */
@@ -144,7 +148,7 @@ export interface Config {
   };
   cursorSecret: string | undefined;
   upstash: { url: string; token: string } | undefined;
-  qstash: { token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
+  qstash: { url: string; token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
   cronSecret: string | undefined;
   metricsToken: string | undefined;
   alerts: { webhookUrl: string | undefined; repeatMs: number };
@@ -152,7 +156,7 @@ export interface Config {
   localDataDir: string;
   localPgPort: number;
   stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
-  backups: { dir: string; retentionDays: number; rpoMs: number; pgBinDir: string | undefined };
+  backups: { workerUrl: string | undefined; dir: string; retentionDays: number; rpoMs: number; pgBinDir: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -195,6 +199,7 @@ export function parseConfig(env: Env): Config {
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
         : undefined,
     qstash: {
+      url: e.QSTASH_URL ?? "https://qstash.upstash.io",
       token: e.QSTASH_TOKEN,
       currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
@@ -211,6 +216,7 @@ export function parseConfig(env: Env): Config {
       deployId: e.VERCEL_GIT_COMMIT_SHA,
     },
     backups: {
+      workerUrl: e.BACKUP_WORKER_URL,
       dir: e.BACKUP_DIR ?? `${e.LOCAL_DATA_DIR ?? ".local"}/backups`,
       retentionDays: e.BACKUP_RETENTION_DAYS ?? 14,
       rpoMs: (e.BACKUP_RPO_HOURS ?? 24) * 3_600_000,

@@ -10,6 +10,25 @@ export async function startedBackup(sql: Sql): Promise<{ id: string }> {
   return row;
 }
 
+/** A run handed to the worker: it waits as `requested` until the worker claims it. */
+export async function requestedBackup(sql: Sql): Promise<{ id: string }> {
+  const [row] = await sql<{ id: string }[]>`insert into ops.backups (status) values ('requested') returning id::text as id`;
+  if (!row) throw new Error("ops.backups returned no row");
+  return row;
+}
+
+/**
+ * Claims a requested run (or a failed one, which a redelivery retries): true when this caller
+ * now runs it, false when it is running or done already (a duplicate delivery).
+ */
+export async function claimedBackup(sql: Sql, id: string): Promise<boolean> {
+  const rows = await sql`
+    update ops.backups set status = 'running', started_at = now(), finished_at = null, error = null
+    where id = ${id} and status in ('requested', 'failed')
+    returning id`;
+  return rows.length === 1;
+}
+
 export async function succeededBackup(sql: Sql, id: string, done: { location: string; sizeBytes: number; sha256: string }): Promise<void> {
   await sql`
     update ops.backups

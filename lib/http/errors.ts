@@ -5,6 +5,7 @@
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
 import { PgToolError } from "../backups/pg-tools.js";
 import { ConfigError } from "../config.js";
+import { JobPublishError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError } from "../db/errors.js";
 import { log } from "../log.js";
 
@@ -46,7 +47,7 @@ function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof AuthError) {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
   }
-  if (error instanceof PgToolError) {
+  if (error instanceof PgToolError || error instanceof JobPublishError) {
     return new ApiError("SERVICE_UNAVAILABLE", error.message);
   }
   if (error instanceof ConfigError) {

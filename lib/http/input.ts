@@ -57,6 +57,11 @@ export async function jsonBody<T extends z.ZodType>(request: Request, schema: T,
   if (declared > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
   const text = await request.text();
   if (Buffer.byteLength(text) > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
+  return parsedJson(text, schema);
+}
+
+/** A body already read (a signed one, say) as JSON of the schema; 400 naming the first problem. */
+export function parsedJson<T extends z.ZodType>(text: string, schema: T): z.output<T> {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,0 +1,6 @@
+/** Errors of handing work over, in a module of their own: every function's error mapping imports it, not the QStash client. */
+
+/** QStash refused or could not be reached: the work was not handed over. */
+export class JobPublishError extends Error {
+  override name = "JobPublishError";
+}

@@ -1,0 +1,30 @@
+/**
+ * Handing work to another machine through QStash: a message published here is delivered (and
+ * retried) to the destination, which checks QStash's signature before doing anything.
+ */
+import { Client } from "@upstash/qstash";
+import { config, ConfigError } from "../config.js";
+import { JobPublishError } from "./errors.js";
+
+/** Deliveries QStash tries after the first fails. */
+export const JOB_RETRIES = 3;
+
+export interface PublishedJob {
+  messageId: string;
+}
+
+/**
+ * Publishes `body` to `destination`. The deduplication id makes a repeated publish of the
+ * same job (a cron delivered twice) one delivery.
+ */
+export async function publishedJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
+  const { url, token } = config().qstash;
+  if (!token) throw new ConfigError("Invalid configuration: QSTASH_TOKEN must be set to hand work to a worker");
+  const client = new Client({ baseUrl: url, token, devMode: false, enableTelemetry: false, retry: { retries: 2, backoff: () => 250 } });
+  try {
+    const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId });
+    return { messageId: response.messageId };
+  } catch (error) {
+    throw new JobPublishError(`QStash did not take the job: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

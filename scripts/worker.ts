@@ -1,0 +1,43 @@
+/**
+ * `npm run worker`: the functions served on a machine of your own, for the work Vercel cannot
+ * do (pg_dump backups handed over by the backup cron through QStash). It needs DATABASE_URL,
+ * runs no crons (Vercel's do) and applies no migrations. Put it behind HTTPS at BACKUP_WORKER_URL.
+ */
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { config, ConfigError } from "../lib/config.js";
+import { closeDbPools } from "../lib/db/pool.js";
+import { redactedUrl } from "../lib/db/target.js";
+import { createLocalServer } from "../lib/local/server.js";
+import { runCli } from "./cli.js";
+
+const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
+
+await runCli(async () => {
+  const { databaseUrl, backups, qstash } = config();
+  const missing = [
+    ...(databaseUrl ? [] : ["DATABASE_URL"]),
+    ...(backups.workerUrl ? [] : ["BACKUP_WORKER_URL"]),
+    ...(qstash.currentSigningKey && qstash.nextSigningKey ? [] : ["QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"]),
+  ];
+  if (missing.length) throw new ConfigError(`Invalid configuration: the worker needs ${missing.join(", ")}`);
+  const server = await createLocalServer({ apiDir: API_DIR });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${config().port} is in use; set PORT to a free one`) : error),
+    );
+    server.listen(config().port, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  console.log(`worker ready on http://localhost:${port} (public URL ${backups.workerUrl}), database ${redactedUrl(databaseUrl ?? "")}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await closeDbPools();
+  console.log("worker stopped");
+});
