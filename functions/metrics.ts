@@ -77,6 +77,8 @@ async function collect(registry: Registry): Promise<void> {
     const { statement_p95_ms: p95Ms, slow_queries_per_hour: slowPerHour } = figures.latestJudgements;
     g.whenKnown("gap_last_snapshot_timestamp_seconds", "Unix time of the newest stats snapshot", figures.lastSnapshotAt);
     g.whenKnown("gap_last_successful_backup_timestamp_seconds", "Unix time the newest successful backup finished", figures.lastSuccessfulBackupAt);
+    g.whenKnown("gap_last_dr_drill_timestamp_seconds", "Unix time the newest successful disaster-recovery drill finished", figures.lastDrillAt);
+    g.whenKnown("gap_dr_drill_recovery_seconds", "Recovery time the newest successful disaster-recovery drill measured", figures.lastDrillRecoverySeconds);
     g.whenKnown("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", p95Ms === undefined ? undefined : p95Ms / 1000);
     g.whenKnown("gap_slow_statements_per_hour", "Calls of statements averaging 20 ms or more, per hour, in the newest snapshot's window", slowPerHour);
     const statements = await probed(directDb(), async (tx) => {

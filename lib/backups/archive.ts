@@ -167,6 +167,8 @@ export async function verifiedBackup(file: string): Promise<WrittenBackup> {
 }
 
 export interface RestoreResult {
+  /** When the archive's data was read: the point it recovers to. */
+  takenAt: string;
   tables: number;
   rows: number;
   seconds: number;
@@ -231,6 +233,7 @@ export async function restoreBackup({ file, targetUrl, binDir }: { file: string;
       );
     }
     return {
+      takenAt: manifest.finishedAt,
       tables: Object.keys(restored).length,
       rows: Object.values(restored).reduce((sum, n) => sum + n, 0),
       seconds: Math.round((performance.now() - started) / 10) / 100,

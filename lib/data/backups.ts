@@ -71,3 +71,36 @@ export async function recoveryPointAge(sql: Sql): Promise<{ seconds: number | nu
       (select at from newest)::text as "newestBackupAt"`;
   return row ?? { seconds: null, newestBackupAt: null };
 }
+
+/** The newest successful backup whose archive is still kept. */
+export async function newestKeptBackup(sql: Sql): Promise<{ id: string; location: string; finishedAt: string; ageSeconds: number } | undefined> {
+  const [row] = await sql<{ id: string; location: string; finishedAt: string; ageSeconds: number }[]>`
+    select id::text as id, location, finished_at::text as "finishedAt", extract(epoch from now() - finished_at)::float8 as "ageSeconds"
+    from ops.backups
+    where status = 'succeeded' and deleted_at is null
+    order by finished_at desc
+    limit 1`;
+  return row;
+}
+
+export async function startedDrill(sql: Sql, backupId: string | null): Promise<{ id: string }> {
+  const [row] = await sql<{ id: string }[]>`insert into ops.dr_drills (backup_id) values (${backupId}) returning id::text as id`;
+  if (!row) throw new Error("ops.dr_drills returned no row");
+  return row;
+}
+
+export async function succeededDrill(
+  sql: Sql,
+  id: string,
+  done: { recoverySeconds: number; dataAgeSeconds: number | null; tables: number; rows: number },
+): Promise<void> {
+  await sql`
+    update ops.dr_drills
+    set status = 'succeeded', finished_at = now(), recovery_seconds = ${done.recoverySeconds},
+      data_age_seconds = ${done.dataAgeSeconds}, tables = ${done.tables}, row_count = ${done.rows}
+    where id = ${id}`;
+}
+
+export async function failedDrill(sql: Sql, id: string, error: string): Promise<void> {
+  await sql`update ops.dr_drills set status = 'failed', finished_at = now(), error = ${error} where id = ${id}`;
+}

@@ -1,6 +1,6 @@
 /**
  * The database figures a scrape exposes, read in one statement: every view once
- * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot and backup),
+ * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot, backup and drill),
  * returned as one JSON row.
  */
 import { usableConnections } from "../db/inspect/connections.js";
@@ -22,6 +22,9 @@ export interface DatabaseFigures {
   lastSnapshotAt: number | null;
   /** Unix time the newest successful backup finished, null before the first. */
   lastSuccessfulBackupAt: number | null;
+  /** Unix time the newest successful disaster-recovery drill finished, and how long its recovery took. */
+  lastDrillAt: number | null;
+  lastDrillRecoverySeconds: number | null;
   /** The newest snapshot's judged figures (ops.threshold_results), by metric. */
   latestJudgements: Record<string, number>;
 }
@@ -73,6 +76,9 @@ export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> 
         select sum(idx_blks_hit)::float8 / nullif(sum(idx_blks_hit + idx_blks_read), 0) from pg_statio_user_indexes),
       'lastSnapshotAt', (select extract(epoch from max(taken_at))::float8 from ops.db_stats_snapshots),
       'lastSuccessfulBackupAt', (select extract(epoch from max(finished_at))::float8 from ops.backups where status = 'succeeded'),
+      'lastDrillAt', (select extract(epoch from max(finished_at))::float8 from ops.dr_drills where status = 'succeeded'),
+      'lastDrillRecoverySeconds', (
+        select recovery_seconds from ops.dr_drills where status = 'succeeded' order by finished_at desc limit 1),
       'latestJudgements', (
         select coalesce(json_object_agg(metric, value), '{}')
         from ops.threshold_results

@@ -1,0 +1,31 @@
+/**
+ * `npm run db:drill -- [archive] [--server <postgres-url>] [--keep]`: a disaster-recovery
+ * drill of the newest kept backup (or the archive given), measured and recorded in ops.dr_drills.
+ */
+import { parseArgs } from "node:util";
+import { drillJob } from "../functions/dr-drill.js";
+import { closeDbPools } from "../lib/db/pool.js";
+import { runCli, UsageError } from "./cli.js";
+
+const USAGE = "usage: npm run db:drill -- [archive.dump|manifest.json] [--server <postgres-url>] [--keep]";
+
+await runCli(async () => {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } });
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+  const [file, ...extra] = parsed.positionals;
+  if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
+  const { server, keep } = parsed.values;
+  if (server !== undefined && !/^postgres(ql)?:\/\//.test(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
+  const result = await drillJob({ file, serverUrl: server, keep });
+  await closeDbPools();
+  const hours = (result.dataAgeSeconds / 3600).toFixed(1);
+  console.log(
+    `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows in ${result.recoverySeconds} s ` +
+      `(data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
+  );
+  console.log(result.kept ? `  scratch database kept: ${result.scratchDatabase}` : `  scratch database ${result.scratchDatabase} dropped`);
+});

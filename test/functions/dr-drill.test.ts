@@ -1,0 +1,112 @@
+/** The disaster-recovery drill against a real PostgreSQL with the real pg_dump and pg_restore. */
+import { spawn } from "node:child_process";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { takeBackup } from "../../functions/backup.js";
+import { disasterRecoveryDrill, DrillError, drillJob } from "../../functions/dr-drill.js";
+import { BackupIntegrityError } from "../../lib/backups/archive.js";
+import { probed } from "../../lib/db/inspect/probe.js";
+import { directDb } from "../../lib/db/pool.js";
+import { databaseFigures } from "../../lib/metrics/database.js";
+import { useConfig } from "../harness/config.js";
+import { seededDemo } from "../harness/demo.js";
+import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { adminConnection, dropDatabase } from "../harness/postgres-admin.js";
+import { commandAvailable } from "../harness/services.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
+const admin = adminConnection(inject("serverUrl"));
+let backupDir: string;
+
+async function databaseExists(name: string): Promise<boolean> {
+  const rows = await admin`select 1 from pg_database where datname = ${name}`;
+  return rows.length === 1;
+}
+
+beforeAll(async () => {
+  backupDir = await mkdtemp(path.join(tmpdir(), "gap-drill-"));
+  await seededDemo();
+  await useConfig({ BACKUP_DIR: backupDir });
+});
+afterAll(async () => {
+  await admin.end();
+  await rm(backupDir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  vi.spyOn(console, "error").mockImplementation(() => undefined);
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  return () => {
+    vi.restoreAllMocks();
+  };
+});
+
+describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
+  it("says there is nothing to drill with before the first backup", async () => {
+    await expect(disasterRecoveryDrill()).rejects.toThrow(DrillError);
+    await expect(disasterRecoveryDrill()).rejects.toThrow("no successful backup with its archive kept here: take one first (npm run db:backup)");
+  });
+
+  it("restores the newest kept backup into a scratch database, reads it as the application does, records the recovery time, and drops it", async () => {
+    const backup = await takeBackup();
+    const result = await disasterRecoveryDrill();
+    expect(result).toMatchObject({ backupId: backup.id, tables: backup.tables, rows: backup.rows, kept: false });
+    expect(result.applicationCheck).toMatch(/^read agent [0-9a-f-]{36} with 3 workflow\(s\)$/);
+    expect(result.recoverySeconds).toBeGreaterThan(0);
+    expect(result.dataAgeSeconds).toBeLessThan(60);
+    expect(await databaseExists(result.scratchDatabase)).toBe(false);
+    const [row] = await directDb()`
+      select status, backup_id::text as backup, recovery_seconds as seconds, tables, row_count::float8 as rows
+      from ops.dr_drills where id = ${result.id}`;
+    expect(row).toEqual({ status: "succeeded", backup: backup.id, seconds: result.recoverySeconds, tables: result.tables, rows: result.rows });
+    const figures = await probed(directDb(), (tx) => databaseFigures(tx));
+    expect(figures.lastDrillRecoverySeconds).toBe(result.recoverySeconds);
+    expect(Math.abs((figures.lastDrillAt ?? 0) - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it("keeps the scratch database when asked", async () => {
+    const result = await disasterRecoveryDrill({ keep: true });
+    expect(await databaseExists(result.scratchDatabase)).toBe(true);
+    await dropDatabase(admin, result.scratchDatabase);
+  });
+
+  it("records a failed drill on a damaged archive, drops the scratch database and alerts", async () => {
+    const { location } = await takeBackup();
+    const damagedDir = await mkdtemp(path.join(tmpdir(), "gap-drill-damaged-"));
+    const archive = path.join(damagedDir, path.basename(fileURLToPath(location)));
+    await copyFile(fileURLToPath(location), archive);
+    await copyFile(fileURLToPath(location).replace(/\.dump$/, ".json"), archive.replace(/\.dump$/, ".json"));
+    await writeFile(archive, Buffer.concat([await readFile(archive), Buffer.from("tail")]));
+    await expect(drillJob({ file: archive })).rejects.toThrow(BackupIntegrityError);
+    const [row] = await directDb()`select status, error from ops.dr_drills order by id desc limit 1`;
+    expect(row).toMatchObject({ status: "failed", error: expect.stringContaining("does not match its manifest") });
+    const drills = await admin`select datname from pg_database where datname like 'gap\\_drill\\_%'`;
+    expect(drills).toEqual([]);
+    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0]));
+    expect(logged.find((line) => line.includes('"message":"alert firing"'))).toContain('"key":"job:dr-drill"');
+    await rm(damagedDir, { recursive: true, force: true });
+  });
+
+  it("runs from the command line: one line of figures, exit 0; a bad option, exit 2", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/drill.ts", ...args], {
+          cwd: ROOT,
+          env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once("exit", (code) => resolve({ code, stdout, stderr }));
+      });
+    const drilled = await run([]);
+    expect(drilled.code).toBe(0);
+    expect(drilled.stdout).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows in [\d.]+ s \(data [\d.]+ h old, backup \d+\); row counts match; read agent /m);
+    expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
+    expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
+  });
+});
