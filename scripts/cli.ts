@@ -2,6 +2,7 @@
  * Shared ending of every command-line entry point: a failure prints one clear line and
  * exits non-zero, never a stack trace.
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { config, ConfigError, loadDotEnv } from "../lib/config.js";
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { closeDbPools } from "../lib/db/pool.js";
@@ -10,6 +11,15 @@ import { redactedUrl } from "../lib/db/target.js";
 /** A mistake in the command line itself: exits with 2 after printing the usage hint. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** node's parseArgs, with a mistake in the command line reported as a UsageError carrying the usage. */
+export function commandLine<T extends ParseArgsConfig>(options: T, usage: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(options);
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  }
 }
 
 function databaseName(): string {

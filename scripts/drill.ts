@@ -2,20 +2,14 @@
  * `npm run db:drill -- [archive] [--server <postgres-url>] [--keep]`: a disaster-recovery
  * drill of the newest kept backup (or the archive given), measured and recorded in ops.dr_drills.
  */
-import { parseArgs } from "node:util";
 import { drillJob } from "../functions/dr-drill.js";
 import { closeDbPools } from "../lib/db/pool.js";
-import { runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, UsageError } from "./cli.js";
 
 const USAGE = "usage: npm run db:drill -- [archive.dump|manifest.json] [--server <postgres-url>] [--keep]";
 
 await runCli(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } });
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  }
+  const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } }, USAGE);
   const [file, ...extra] = parsed.positionals;
   if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
   const { server, keep } = parsed.values;

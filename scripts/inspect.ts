@@ -1,8 +1,7 @@
 /** `npm run db:inspect [section ...] [--json]`: the database at DATABASE_URL, explained. */
-import { parseArgs } from "node:util";
 import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "../functions/inspection-report.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
-import { runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, UsageError } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
@@ -46,9 +45,8 @@ function sectionsOf(names: string[]): Section[] {
 }
 
 await runCli(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = commandLine(
+    {
       args: process.argv.slice(2),
       allowPositionals: true,
       options: {
@@ -56,10 +54,9 @@ await runCli(async () => {
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((flag) => [flag, { type: "string" as const }])),
       },
-    });
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  }
+    },
+    USAGE,
+  );
   if (parsed.values.help) {
     console.log(USAGE);
     return;

@@ -3,12 +3,11 @@
  * archive against its manifest, restores it into an empty database in one transaction, and
  * checks every table's row count. `--verify` only checks the archive.
  */
-import { parseArgs } from "node:util";
 import { restoreBackup, verifiedBackup } from "../lib/backups/archive.js";
 import { config } from "../lib/config.js";
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { redactedUrl } from "../lib/db/target.js";
-import { runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, UsageError } from "./cli.js";
 
 const USAGE = `usage: npm run db:restore -- <archive.dump|manifest.json> --target <postgres-url>
        npm run db:restore -- <archive.dump|manifest.json> --verify`;
@@ -22,12 +21,7 @@ function isPostgresUrl(value: string): boolean {
 }
 
 await runCli(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { target: { type: "string" }, verify: { type: "boolean" } } });
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  }
+  const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { target: { type: "string" }, verify: { type: "boolean" } } }, USAGE);
   const [file, ...extra] = parsed.positionals;
   const { target, verify } = parsed.values;
   if (!file || extra.length) throw new UsageError(`give one archive or manifest\n${USAGE}`);

@@ -1,7 +1,6 @@
 /** The flags of `npm run db:seed`. */
-import { parseArgs } from "node:util";
 import { DEFAULT_DEMO_SIZES, type DemoSizes } from "../functions/demo-data.js";
-import { UsageError } from "./cli.js";
+import { commandLine, UsageError } from "./cli.js";
 
 export function seedUsage(): string {
   return `usage: npm run db:seed -- [--messages N] [--conversations N] [--agents N]
@@ -35,9 +34,8 @@ function count(flag: string, raw: string): number {
 }
 
 export function parseSeedArgs(argv: string[]): SeedArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = commandLine(
+    {
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -46,10 +44,9 @@ export function parseSeedArgs(argv: string[]): SeedArgs {
         reset: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
-    });
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${seedUsage()}`);
-  }
+    },
+    seedUsage(),
+  );
   const sizes = { ...DEFAULT_DEMO_SIZES };
   for (const [flag, key] of Object.entries(SIZE_FLAGS)) {
     const raw = (parsed.values as Record<string, unknown>)[flag];

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "../functions/demo-data.js";
@@ -16,7 +15,7 @@ import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../li
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
 import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
-import { createLocalServer } from "../lib/local/server.js";
+import { createLocalServer, listening } from "../lib/local/server.js";
 import { runCli } from "./cli.js";
 
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
@@ -88,13 +87,7 @@ await runCli(async () => {
   try {
     await prepareDatabase(Boolean(embedded));
     const server = await createLocalServer({ apiDir: API_DIR });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (error: NodeJS.ErrnoException) =>
-        reject(error.code === "EADDRINUSE" ? new Error(`port ${config().port} is in use; set PORT to a free one`) : error),
-      );
-      server.listen(config().port, resolve);
-    });
-    const { port } = server.address() as AddressInfo;
+    const { port } = await listening(server, config().port);
     const crons = await vercelCrons(VERCEL_JSON);
     const scheduled = scheduleCrons(crons, {
       baseUrl: `http://127.0.0.1:${port}`,

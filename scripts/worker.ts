@@ -3,12 +3,11 @@
  * do (pg_dump backups handed over by the backup cron through QStash). It needs DATABASE_URL,
  * runs no crons (Vercel's do) and applies no migrations. Put it behind HTTPS at BACKUP_WORKER_URL.
  */
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { config, ConfigError } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
-import { createLocalServer } from "../lib/local/server.js";
+import { createLocalServer, listening } from "../lib/local/server.js";
 import { runCli } from "./cli.js";
 
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
@@ -22,13 +21,7 @@ await runCli(async () => {
   ];
   if (missing.length) throw new ConfigError(`Invalid configuration: the worker needs ${missing.join(", ")}`);
   const server = await createLocalServer({ apiDir: API_DIR });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new Error(`port ${config().port} is in use; set PORT to a free one`) : error),
-    );
-    server.listen(config().port, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listening(server, config().port);
   console.log(`worker ready on http://localhost:${port} (public URL ${backups.workerUrl}), database ${redactedUrl(databaseUrl ?? "")}`);
   await new Promise<void>((resolve) => {
     const stop = () => {

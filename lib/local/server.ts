@@ -4,6 +4,7 @@
  * @hono/node-server does the Request/Response conversion: it builds them lazily and writes
  * string bodies without streams, so the local server costs little next to the handlers.
  */
+import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
@@ -106,4 +107,14 @@ export async function createLocalServer({ apiDir }: LocalServerOptions): Promise
   });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerUnparsable(error, socket));
   return server;
+}
+
+/** Listens on `port`; a port in use is one clear error. Resolves with the address taken. */
+export function listening(server: Server, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${port} is in use; set PORT to a free one`) : error),
+    );
+    server.listen(port, () => resolve(server.address() as AddressInfo));
+  });
 }
