@@ -5,6 +5,7 @@
  * Running the job twice makes two archives, never a half one.
  */
 import { rm } from "node:fs/promises";
+import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { platformAlerts } from "../lib/alerts/alerts.js";
 import { writeBackup } from "../lib/backups/archive.js";
@@ -20,6 +21,7 @@ import {
   succeededBackup,
 } from "../lib/data/backups.js";
 import { directDb } from "../lib/db/pool.js";
+import { log } from "../lib/log.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishedJob } from "../lib/jobs/qstash.js";
 
@@ -47,19 +49,31 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The archive at `location` when it is one of ours inside `dir`: only those are ever deleted. */
+function prunableArchive(location: string, dir: string): string | undefined {
+  if (!location.startsWith("file:")) return undefined;
+  const archive = fileURLToPath(location);
+  const inside = path.relative(path.resolve(dir), archive);
+  return archive.endsWith(".dump") && !inside.startsWith("..") && !path.isAbsolute(inside) ? archive : undefined;
+}
+
 /** Removes each expired archive and its manifest, and records the removal. */
 async function prunedArchives(): Promise<number> {
-  const { retentionDays } = config().backups;
+  const { retentionDays, dir } = config().backups;
   const expired = await expiredBackups(directDb(), retentionDays, KEEP_NEWEST);
+  let pruned = 0;
   for (const { id, location } of expired) {
-    if (location.startsWith("file:")) {
-      const archive = fileURLToPath(location);
-      await rm(archive, { force: true });
-      await rm(archive.replace(/\.dump$/, ".json"), { force: true });
+    const archive = prunableArchive(location, dir);
+    if (!archive) {
+      log.warn("expired backup left in place: its archive is not in BACKUP_DIR", { id, location });
+      continue;
     }
+    await rm(archive, { force: true });
+    await rm(archive.replace(/\.dump$/, ".json"), { force: true });
     await deletedBackup(directDb(), id);
+    pruned++;
   }
-  return expired.length;
+  return pruned;
 }
 
 /** Runs backup `id` (already recorded as running) to its end, success or failure. */

@@ -151,9 +151,21 @@ describe.skipIf(!withPgTools)("backups", () => {
         returning id::text as id`;
       old.push({ id: row?.id, file });
     }
+    // An archive outside BACKUP_DIR is never deleted, whatever its row says.
+    const elsewhere = await mkdtemp(path.join(tmpdir(), "gap-elsewhere-"));
+    const foreign = path.join(elsewhere, "precious.dump");
+    await writeFile(foreign, "not ours");
+    const [foreignRow] = await directDb()`
+      insert into ops.backups (requested_at, started_at, finished_at, status, location, size_bytes, sha256)
+      values (now() - interval '60 days', now() - interval '60 days', now() - interval '60 days', 'succeeded', ${`file://${foreign}`}, 8, ${"1".repeat(64)})
+      returning id::text as id`;
     const result = await takeBackup();
     // The new one and the two youngest old ones are the newest three: the other three go.
     expect(result.pruned).toBe(3);
+    expect(await readFile(foreign, "utf8")).toBe("not ours");
+    const [kept] = await directDb()`select deleted_at from ops.backups where id = ${foreignRow?.id}`;
+    expect(kept?.deleted_at).toBeNull();
+    await rm(elsewhere, { recursive: true, force: true });
     const rows = await directDb()`select id::text as id, deleted_at is not null as deleted from ops.backups where id in ${directDb()(old.map((o) => o.id))}`;
     const deleted = new Map(rows.map((r) => [r.id, r.deleted]));
     expect(old.map((o) => deleted.get(o.id))).toEqual([false, false, true, true, true]);
