@@ -10,6 +10,7 @@ import { probed } from "../lib/db/inspect/probe.js";
 import { statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { log } from "../lib/log.js";
+import { MODES, platformMode } from "../lib/platform/mode.js";
 
 /** Per-statement series only for this many statements: bounded cardinality. */
 export const TOP_STATEMENTS = 10;
@@ -47,6 +48,7 @@ function gauges(registry: Registry) {
     blocked: gauge("gap_blocked_sessions", "Sessions waiting for a lock another session holds"),
     lockWait: gauge("gap_lock_wait_seconds", "Longest current wait for a lock"),
     cacheHit: gauge("gap_cache_hit_ratio", "Block reads served from shared buffers", ["kind"]),
+    mode: gauge("gap_platform_mode", "1 for the platform's current mode, 0 for the others", ["mode"]),
     statementMean: gauge("gap_statement_mean_seconds", `Mean time of the ${TOP_STATEMENTS} statements with the most total time`, ["queryid"]),
     /** Created only with a value: prom-client prints an unset gauge as 0, which would be a claim. */
     whenKnown: (name: string, help: string, value: number | undefined | null) => {
@@ -57,6 +59,8 @@ function gauges(registry: Registry) {
 
 async function collect(registry: Registry): Promise<void> {
   const g = gauges(registry);
+  const { mode } = await platformMode();
+  for (const each of MODES) g.mode.set({ mode: each }, each === mode ? 1 : 0);
   try {
     const figures = await probed(directDb(), (tx) => databaseFigures(tx), SCRAPE_TIMEOUT_MS);
     const datname = figures.database;

@@ -71,6 +71,8 @@ const schema = z
     UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
     CRON_SECRET: optional(secret),
     METRICS_TOKEN: optional(secret),
+    /** Bearer token of the operations endpoints that change the platform (the mode). */
+    ADMIN_TOKEN: optional(secret),
     /** QStash's API. @default "https://qstash.upstash.io" */
     QSTASH_URL: optional(httpUrl),
     QSTASH_TOKEN: optional(z.string()),
@@ -151,6 +153,7 @@ export interface Config {
   qstash: { url: string; token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
   cronSecret: string | undefined;
   metricsToken: string | undefined;
+  adminToken: string | undefined;
   alerts: { webhookUrl: string | undefined; repeatMs: number };
   port: number;
   localDataDir: string;
@@ -206,6 +209,7 @@ export function parseConfig(env: Env): Config {
     },
     cronSecret: e.CRON_SECRET,
     metricsToken: e.METRICS_TOKEN,
+    adminToken: e.ADMIN_TOKEN,
     alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? 240) * 60_000 },
     port: e.PORT ?? 3000,
     localDataDir: e.LOCAL_DATA_DIR ?? ".local",

@@ -3,8 +3,6 @@
  * PostgreSQL 15 (data kept in LOCAL_DATA_DIR), migrates, seeds demo data on first run and
  * serves every `api/` function on http://localhost:PORT. Ctrl-C stops it all cleanly.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "../functions/demo-data.js";
@@ -15,6 +13,7 @@ import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../li
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
 import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
+import { localSecret } from "../lib/local/secrets.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
 import { runCli } from "./cli.js";
 
@@ -42,18 +41,6 @@ async function startEmbedded(): Promise<EmbeddedServer> {
   return server;
 }
 
-/** A secret the configuration gives, else one generated once and kept beside the local data. */
-async function localSecret(configured: string | undefined, fileName: string): Promise<string> {
-  if (configured) return configured;
-  const file = path.join(config().localDataDir, fileName);
-  const kept = await readFile(file, "utf8").catch(() => undefined);
-  if (kept?.trim()) return kept.trim();
-  const secret = randomBytes(32).toString("base64url");
-  await mkdir(config().localDataDir, { recursive: true });
-  await writeFile(file, secret, { mode: 0o600 });
-  return secret;
-}
-
 async function prepareDatabase(embedded: boolean): Promise<void> {
   const applied = await migrate(directDb(), {
     onApplied: (file) => console.log(`applied migration ${file.version}_${file.name}`),
@@ -79,6 +66,7 @@ await runCli(async () => {
   overrideConfig({
     SUPABASE_JWT_SECRET: await localSecret(config().supabase.jwtSecret, "jwt-secret"),
     CRON_SECRET: await localSecret(config().cronSecret, "cron-secret"),
+    ADMIN_TOKEN: await localSecret(config().adminToken, "admin-token"),
   });
   const stopDatabase = async () => {
     await closeDbPools(1);

@@ -3,7 +3,7 @@ import { agentForCaller, updateAgentForCaller } from "../../functions/agents.js"
 import { authenticatedCaller } from "../../lib/auth/verify.js";
 import { ApiError } from "../../lib/http/errors.js";
 import { jsonBody, routeUuid } from "../../lib/http/input.js";
-import { route } from "../../lib/http/route.js";
+import { apiRoute } from "../../lib/http/api-route.js";
 import { AGENT_STATUSES, jsonObject, text } from "../../lib/http/schemas.js";
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -24,7 +24,7 @@ function agentResponse(json: string, headers: Record<string, string> = {}): Resp
 }
 
 /** GET /api/agents/:id: the agent and its workflows (x-cache: hit|miss). */
-export const GET = route(async (request) => {
+export const GET = apiRoute("read", async (request) => {
   const agentId = routeUuid(request);
   const caller = await authenticatedCaller(request.headers.get("authorization"));
   const agent = await agentForCaller(caller, agentId);
@@ -33,7 +33,7 @@ export const GET = route(async (request) => {
 });
 
 /** PATCH /api/agents/:id: changes name, status, model, system_prompt or config. */
-export const PATCH = route(async (request) => {
+export const PATCH = apiRoute("write", async (request) => {
   const agentId = routeUuid(request);
   const caller = await authenticatedCaller(request.headers.get("authorization"));
   const fields = await jsonBody(request, changes, MAX_BODY_BYTES);

@@ -3,7 +3,7 @@ import { agentsForCaller } from "../../functions/agents.js";
 import { authenticatedCaller } from "../../lib/auth/verify.js";
 import { decodeCursor, pageOf } from "../../lib/http/cursor.js";
 import { queryInt, queryOf } from "../../lib/http/input.js";
-import { route } from "../../lib/http/route.js";
+import { apiRoute } from "../../lib/http/api-route.js";
 import { AGENT_STATUSES } from "../../lib/http/schemas.js";
 
 const query = z.object({
@@ -13,7 +13,7 @@ const query = z.object({
 });
 
 /** GET /api/agents?status=&limit=&cursor=: the caller's organizations' agents, newest first. */
-export const GET = route(async (request) => {
+export const GET = apiRoute("read", async (request) => {
   const { status, limit, cursor } = queryOf(request, query);
   const caller = await authenticatedCaller(request.headers.get("authorization"));
   const scope = `agents:${caller.userId}:${status ?? ""}`;

@@ -4,7 +4,7 @@ import { authenticatedCaller } from "../../../lib/auth/verify.js";
 import { decodeCursor, pageOf } from "../../../lib/http/cursor.js";
 import { ApiError } from "../../../lib/http/errors.js";
 import { queryInt, queryOf, routeUuid } from "../../../lib/http/input.js";
-import { route } from "../../../lib/http/route.js";
+import { apiRoute } from "../../../lib/http/api-route.js";
 
 const query = z.object({
   limit: queryInt(1, 100).default(50),
@@ -13,7 +13,7 @@ const query = z.object({
 });
 
 /** GET /api/conversations/:id/messages?limit=&cursor=&count=exact: newest first, keyset-paginated. */
-export const GET = route(async (request) => {
+export const GET = apiRoute("read", async (request) => {
   const conversationId = routeUuid(request);
   const { limit, cursor, count } = queryOf(request, query, ["id"]);
   const caller = await authenticatedCaller(request.headers.get("authorization"));

@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { config } from "../../lib/config.js";
+import { requireBearer } from "../../lib/http/bearer.js";
+import { jsonBody } from "../../lib/http/input.js";
+import { route } from "../../lib/http/route.js";
+import { text } from "../../lib/http/schemas.js";
+import { MODES, platformMode, setPlatformMode } from "../../lib/platform/mode.js";
+
+const change = z.strictObject({
+  mode: z.enum(MODES, `must be one of ${MODES.join(", ")}`),
+  reason: text(1, 200).optional(),
+});
+
+/** GET /api/admin/mode: the platform's mode; Bearer ADMIN_TOKEN. */
+export const GET = route(async (request) => {
+  requireBearer(request, config().adminToken, "ADMIN_TOKEN");
+  return Response.json(await platformMode());
+});
+
+/** PUT /api/admin/mode: {"mode": "normal|read-only|maintenance", "reason"?}; Bearer ADMIN_TOKEN. */
+export const PUT = route(async (request) => {
+  requireBearer(request, config().adminToken, "ADMIN_TOKEN");
+  const { mode, reason } = await jsonBody(request, change, 4096);
+  return Response.json(await setPlatformMode(mode, reason ?? null));
+});
