@@ -106,6 +106,12 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
     },
 
     async clear(key) {
+      // Most clears find nothing firing: one read, no lock (every snapshot clears every figure under its level).
+      const firing = await store.mget([stateKey(key)]).then(
+        ([raw]) => raw !== null && raw !== undefined,
+        () => true,
+      );
+      if (!firing) return "not-firing";
       const outcome = await locked(key, async (state): Promise<ClearOutcome> => {
         if (!state) return "not-firing";
         const forget = () => store.del([stateKey(key)]).catch(() => undefined);
