@@ -90,6 +90,8 @@ await runCli(async () => {
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
         ...crons.map((cron) => `  cron      ${cron.path} (${cron.schedule}, UTC)`),
+        `  backups   ${path.resolve(config().backups.dir)} (npm run db:backup, db:restore, db:drill)`,
+        `  mode      npm run platform:mode (token in ${path.join(config().localDataDir, "admin-token")})`,
         ...(token ? [`  demo token for ${DEMO_USER.email} (24 h):`, `    ${token}`] : []),
         "Press Ctrl-C to stop.",
         "",
