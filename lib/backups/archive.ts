@@ -176,11 +176,15 @@ export interface RestoreResult {
   missingExtensions: string[];
 }
 
-/** pg_restore's table of contents without the schema every database already has. */
-function restorableList(toc: string): string {
+/** pg_restore's table of contents without the schemas the target has already (public, at least). */
+function restorableList(toc: string, existingSchemas: readonly string[]): string {
+  const existing = new Set(existingSchemas);
   return toc
     .split("\n")
-    .filter((line) => !/^\d+; \d+ \d+ (SCHEMA - public|COMMENT - SCHEMA public) /.test(line))
+    .filter((line) => {
+      const schema = /^\d+; \d+ \d+ (?:SCHEMA - |COMMENT - SCHEMA )(\S+) /.exec(line)?.[1];
+      return schema === undefined || !existing.has(schema);
+    })
     .join("\n");
 }
 
@@ -215,7 +219,9 @@ export async function restoreBackup({ file, targetUrl, binDir }: { file: string;
     const tool = pgTool("pg_restore", server?.major ?? 0, binDir);
     const connection = libpqConnection(targetUrl, APPLICATION_NAME);
     const listPath = `${archivePath}.${process.pid}.list`;
-    await writeFile(listPath, restorableList(await runPgTool(tool, ["--list", archivePath], connection.env)));
+    const existingSchemas = (await client<{ name: string }[]>`
+      select nspname as name from pg_namespace where nspname in ${client(manifest.schemas)}`).map((row) => row.name);
+    await writeFile(listPath, restorableList(await runPgTool(tool, ["--list", archivePath], connection.env), existingSchemas));
     try {
       await runPgTool(
         tool,

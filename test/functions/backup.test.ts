@@ -91,6 +91,17 @@ describe.skipIf(!withPgTools)("backups", () => {
     expect(copied?.digest).toBe(original?.digest);
   });
 
+  it("restores into a database that has the schemas already, empty (a new Supabase project has supabase_migrations)", async () => {
+    const { location } = await takeBackup();
+    const target = await emptyDatabase();
+    const prepared = adminConnection(target);
+    await prepared`create schema supabase_migrations`;
+    await prepared`create schema ops`;
+    await prepared.end();
+    const restored = await restoreBackup({ file: fileURLToPath(location), targetUrl: target });
+    expect(restored.tables).toBeGreaterThanOrEqual(15);
+  });
+
   it("dumps and counts one snapshot: rows written while it runs are in neither, and the restore matches", async () => {
     await directDb()`create table backup_probe (id bigint generated always as identity primary key, at timestamptz default now())`;
     let writing = true;
