@@ -23,7 +23,7 @@ import {
 import { directDb } from "../lib/db/pool.js";
 import { log } from "../lib/log.js";
 import { monitored } from "../lib/jobs/monitored.js";
-import { publishedJob } from "../lib/jobs/qstash.js";
+import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
@@ -115,13 +115,6 @@ export function backupJob(): Promise<BackupResult> {
   return monitored("backup", takeBackup);
 }
 
-/** Where the worker takes handed-off runs. */
-export const BACKUP_JOB_PATH = "/api/jobs/backup";
-
-export function backupJobUrl(workerUrl: string): string {
-  return new URL(BACKUP_JOB_PATH, workerUrl).toString();
-}
-
 export interface HandedOffBackup {
   status: "handed-off";
   id: string;
@@ -132,7 +125,7 @@ export interface HandedOffBackup {
 async function handedOffBackup(workerUrl: string): Promise<HandedOffBackup> {
   const { id } = await requestedBackup(directDb());
   try {
-    const { messageId } = await publishedJob(backupJobUrl(workerUrl), { backupId: id }, `backup-${id}`);
+    const { messageId } = await publishedJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
     return { status: "handed-off", id, messageId };
   } catch (error) {
     await failedBackup(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);

@@ -6,11 +6,13 @@
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { restoreBackup } from "../lib/backups/archive.js";
+import { DrillError } from "../lib/backups/errors.js";
 import { config, ConfigError } from "../lib/config.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
 import { failedDrill, newestKeptBackup, startedDrill, succeededDrill } from "../lib/data/backups.js";
 import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
+import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
 
 export interface DrillOptions {
   /** An archive or manifest to restore instead of the newest kept backup. */
@@ -33,11 +35,6 @@ export interface DrillResult {
   rows: number;
   applicationCheck: string;
   kept: boolean;
-}
-
-/** No backup to drill with. */
-export class DrillError extends Error {
-  override name = "DrillError";
 }
 
 function urlOfDatabase(serverUrl: string, database: string): string {
@@ -96,4 +93,22 @@ export async function disasterRecoveryDrill({ file, serverUrl, keep = false }: D
 /** A drill whose failure fires `job:dr-drill`, resolved by the next drill that succeeds. */
 export function drillJob(options: DrillOptions = {}): Promise<DrillResult> {
   return monitored("dr-drill", () => disasterRecoveryDrill(options));
+}
+
+export interface HandedOffDrill {
+  status: "handed-off";
+  messageId: string;
+}
+
+/**
+ * What the weekly cron does: with BACKUP_WORKER_URL, hand the drill to the worker (where the
+ * archives and pg_restore are), one per day however often the cron fires; without, run it here.
+ */
+export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedOffDrill> {
+  const { workerUrl } = config().backups;
+  if (!workerUrl) return drillJob();
+  return monitored("dr-drill", async () => {
+    const { messageId } = await publishedJob(workerJobUrl(workerUrl, "dr-drill"), {}, `dr-drill-${now.toISOString().slice(0, 10)}`);
+    return { status: "handed-off", messageId };
+  });
 }

@@ -3,6 +3,7 @@
  * `{ "error": { "code", "message", "request_id" } }`.
  */
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
+import { DrillError } from "../backups/errors.js";
 import { PgToolError } from "../backups/pg-tools.js";
 import { ConfigError } from "../config.js";
 import { JobPublishError } from "../jobs/errors.js";
@@ -49,7 +50,7 @@ function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof AuthError) {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
   }
-  if (error instanceof PgToolError || error instanceof JobPublishError) {
+  if (error instanceof PgToolError || error instanceof JobPublishError || error instanceof DrillError) {
     return new ApiError("SERVICE_UNAVAILABLE", error.message);
   }
   if (error instanceof ConfigError) {

@@ -9,6 +9,15 @@ import { JobPublishError } from "./errors.js";
 /** Deliveries QStash tries after the first fails. */
 export const JOB_RETRIES = 3;
 
+/** The worker's job endpoints, by job. */
+export const WORKER_JOB_PATHS = { backup: "/api/jobs/backup", "dr-drill": "/api/jobs/dr-drill" } as const;
+export type WorkerJob = keyof typeof WORKER_JOB_PATHS;
+
+/** Where the worker at `workerUrl` takes `job`: the URL messages are published to and signed for. */
+export function workerJobUrl(workerUrl: string, job: WorkerJob): string {
+  return new URL(WORKER_JOB_PATHS[job], workerUrl).toString();
+}
+
 export interface PublishedJob {
   messageId: string;
 }

@@ -145,3 +145,26 @@ describe.skipIf(!withPgTools)("the worker's job endpoint", () => {
     expect(await deliver("not json")).toMatchObject({ status: 400, body: { error: { message: "body is not valid JSON" } } });
   });
 });
+
+describe.skipIf(!withPgTools)("the weekly drill with a worker", () => {
+  it("publishes one drill a day to the worker, which runs it when QStash delivers it signed", async () => {
+    const cronResponse = await fetch(`${worker.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
+    expect(cronResponse.status).toBe(200);
+    expect(await cronResponse.json()).toEqual({ status: "handed-off", messageId: "msg_1" });
+    const drillUrl = `${worker.baseUrl}/api/jobs/dr-drill`;
+    expect(qstash.published.map((r) => [r.path, r.headers["upstash-deduplication-id"], r.body])).toEqual([
+      [`/v2/publish/${drillUrl}`, `dr-drill-${new Date().toISOString().slice(0, 10)}`, "{}"],
+    ]);
+    const unsigned = await fetch(drillUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(unsigned.status).toBe(401);
+    const delivered = await fetch(drillUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "upstash-signature": await qstashSignature(CURRENT_KEY, drillUrl, "{}") },
+      body: "{}",
+    });
+    expect(delivered.status).toBe(200);
+    expect(await delivered.json()).toMatchObject({ applicationCheck: expect.stringMatching(/^(read agent|no agents to read)/), kept: false });
+    const [drill] = await directDb()`select status from ops.dr_drills order by id desc limit 1`;
+    expect(drill?.status).toBe("succeeded");
+  });
+});
