@@ -8,6 +8,7 @@ import { ConfigError } from "../lib/config.js";
 import { DbUnavailableError } from "../lib/db/errors.js";
 import { requestDb } from "../lib/db/pool.js";
 import { log } from "../lib/log.js";
+import { platformMode, type Mode } from "../lib/platform/mode.js";
 
 export interface PartHealth {
   ok: boolean;
@@ -17,6 +18,8 @@ export interface PartHealth {
 
 export interface Health {
   status: "ok" | "degraded" | "down";
+  /** The platform's mode: in maintenance the API is closed though every part is healthy. */
+  mode: Mode;
   db: PartHealth;
   cache: PartHealth & { driver: string };
 }
@@ -46,10 +49,11 @@ function messageOf(error: unknown): string {
 
 export async function health(): Promise<Health> {
   const store = cacheStore();
-  const [db, cache] = await Promise.all([
+  const [db, cache, { mode }] = await Promise.all([
     probe(() => bounded(requestDb()`select 1`, { startWithinMs: PROBE_TIMEOUT_MS, finishWithinMs: PROBE_TIMEOUT_MS })),
     probe(() => store.ping()),
+    platformMode(),
   ]);
   const status = !db.ok ? "down" : cache.ok ? "ok" : "degraded";
-  return { status, db, cache: { driver: store.driver, ...cache } };
+  return { status, mode, db, cache: { driver: store.driver, ...cache } };
 }

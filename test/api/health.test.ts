@@ -17,6 +17,7 @@ describe("GET /api/health", () => {
     const body = await response.json();
     expect(body).toEqual({
       status: "ok",
+      mode: "normal",
       db: { ok: true, latency_ms: expect.any(Number) },
       cache: { driver: "memory", ok: true, latency_ms: expect.any(Number) },
     });

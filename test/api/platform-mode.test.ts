@@ -73,7 +73,7 @@ describe("maintenance", () => {
     for (const pathname of [agentPath, "/api/agents", `/api/conversations/${crypto.randomUUID()}/messages`]) {
       expect(await call(pathname, { token: callers.demo.token })).toMatchObject({ status: 503, retryAfter: "30", body: { error: { code: "MAINTENANCE", message: "The platform is in maintenance" } } });
     }
-    expect((await call("/api/health")).status).toBe(200);
+    expect(await call("/api/health")).toMatchObject({ status: 200, body: { status: "ok", mode: "maintenance" } });
     const metrics = await call("/api/metrics", { token: METRICS });
     expect(metrics.body).toContain('gap_platform_mode{mode="maintenance"} 1');
     expect(metrics.body).toContain('gap_platform_mode{mode="normal"} 0');
