@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { freePort } from "../harness/net.js";
 
@@ -36,6 +36,10 @@ describe("npm run worker", () => {
       BACKUP_WORKER_URL: "https://backup-worker.example.com",
       QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789abcdefghij",
       QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789abcdefghijklm",
+    });
+    // A failed assertion must not leave the worker running.
+    onTestFinished(() => {
+      if (run.child.exitCode === null) run.child.kill("SIGKILL");
     });
     await expect.poll(() => run.output(), { timeout: 20_000 }).toContain("worker ready on http://localhost:");
     expect(run.output()).toContain("(public URL https://backup-worker.example.com)");
