@@ -1,7 +1,4 @@
 /** Read-only and maintenance modes, switched through the admin endpoint and the command line. */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cacheStore } from "../../lib/cache/store.js";
 import { MODE_MEMO_MS, platformMode, resetPlatformMode, setPlatformMode } from "../../lib/platform/mode.js";
@@ -9,8 +6,8 @@ import { useConfig } from "../harness/config.js";
 import { seededDemo, type DemoCallers } from "../harness/demo.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { freePort } from "../harness/net.js";
+import { runScript } from "../harness/scripts.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ADMIN = "admin-token-0123456789abcdef";
 const METRICS = "metrics-token-0123456789abcdef";
 let server: RunningServer;
@@ -100,16 +97,7 @@ describe("the mode across instances", () => {
 });
 
 describe("npm run platform:mode", () => {
-  function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/mode.ts", ...args], { cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: ADMIN, ...env } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once("exit", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const run = (args: string[], env: Record<string, string> = {}) => runScript("mode", args, { ADMIN_TOKEN: ADMIN, ...env });
 
   it("sets and shows the mode of the platform at --url, and fails with one line", async () => {
     const set = await run(["read-only", "--reason", "migrating", "--url", server.baseUrl]);

@@ -3,7 +3,6 @@
  * restore whole, checksums that catch damage, retention, and the alerts of a failing job and
  * of a recovery point past its objective.
  */
-import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,10 +16,10 @@ import { seededDemo } from "../harness/demo.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SECRET = "cron-secret-0123456789abcdef";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const admin = adminConnection(inject("serverUrl"));
@@ -228,16 +227,7 @@ describe.skipIf(!withPgTools)("backups", () => {
 });
 
 describe.skipIf(!withPgTools)("npm run db:restore", () => {
-  function restore(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/restore.ts", ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: "" } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once("exit", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "" });
 
   it("verifies, restores with exit 0, and refuses with one line and exit 1 or 2", async () => {
     const { location } = await takeBackup();

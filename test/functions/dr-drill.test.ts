@@ -1,5 +1,4 @@
 /** The disaster-recovery drill against a real PostgreSQL with the real pg_dump and pg_restore. */
-import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -16,9 +15,9 @@ import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { adminConnection, dropDatabase } from "../harness/postgres-admin.js";
+import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const admin = adminConnection(inject("serverUrl"));
 let backupDir: string;
@@ -92,18 +91,7 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
   });
 
   it("runs from the command line: one line of figures, exit 0; a bad option, exit 2", async () => {
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/drill.ts", ...args], {
-          cwd: ROOT,
-          env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        child.once("exit", (code) => resolve({ code, stdout, stderr }));
-      });
+    const run = (args: string[]) => runScript("drill", args, { DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir });
     const drilled = await run([]);
     expect(drilled.code).toBe(0);
     expect(drilled.stdout).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows in [\d.]+ s \(data [\d.]+ h old, backup \d+\); row counts match; read agent /m);

@@ -1,26 +1,12 @@
 /** `npm run db:inspect` as a person and a machine run it. */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { SECTIONS } from "../../functions/inspection-report.js";
 import { cell, formatTable } from "../../scripts/format-table.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { runScript, type ScriptRun } from "../harness/scripts.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-function inspect(args: string[], databaseUrl = TEST_DATABASE_URL): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/inspect.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, SUPABASE_POOLER_URL: "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function inspect(args: string[], databaseUrl = TEST_DATABASE_URL): Promise<ScriptRun> {
+  return runScript("inspect", args, { DATABASE_URL: databaseUrl, SUPABASE_POOLER_URL: "" });
 }
 
 describe("npm run db:inspect", () => {
