@@ -7,7 +7,7 @@ import { z } from "zod";
 
 const POSTGRES_PROTOCOLS = new Set(["postgres:", "postgresql:"]);
 
-function isPostgresUrl(value: string): boolean {
+export function isPostgresUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return POSTGRES_PROTOCOLS.has(url.protocol) && url.hostname !== "";

@@ -3,6 +3,7 @@
  * drill of the newest kept backup (or the archive given), measured and recorded in ops.dr_drills.
  */
 import { drillJob } from "../functions/dr-drill.js";
+import { isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { commandLine, runCli, UsageError } from "./cli.js";
 
@@ -13,7 +14,7 @@ await runCli(async () => {
   const [file, ...extra] = parsed.positionals;
   if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
   const { server, keep } = parsed.values;
-  if (server !== undefined && !/^postgres(ql)?:\/\//.test(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
+  if (server !== undefined && !isPostgresUrl(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
   const result = await drillJob({ file, serverUrl: server, keep });
   await closeDbPools();
   const hours = (result.dataAgeSeconds / 3600).toFixed(1);

@@ -4,17 +4,13 @@
  * platform by default or on a deployment with --url.
  */
 import { config, ConfigError } from "../lib/config.js";
+import { fetchFailureOf } from "../lib/http/fetch-failure.js";
 import { keptLocalSecret } from "../lib/local/secrets.js";
 import { MODES, type Mode, type ModeState } from "../lib/platform/mode.js";
 import { commandLine, runCli, UsageError } from "./cli.js";
 
 const USAGE = `usage: npm run platform:mode -- [${MODES.join("|")}] [--reason text] [--url https://your-deployment]
   without a mode, shows the current one; --url defaults to the local platform`;
-
-function failureOf(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  return typeof cause?.code === "string" ? cause.code : error instanceof Error ? error.message : String(error);
-}
 
 await runCli(async () => {
   const { positionals, values } = commandLine(
@@ -43,7 +39,7 @@ await runCli(async () => {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
-    throw new Error(`cannot reach ${endpoint.origin} (${failureOf(error)}): is the platform running there?`);
+    throw new Error(`cannot reach ${endpoint.origin} (${fetchFailureOf(error)}): is the platform running there?`);
   }
   const body = (await response.json().catch(() => ({}))) as ModeState & { error?: { message?: string } };
   if (!response.ok) throw new Error(`${endpoint.origin} answered ${response.status}: ${body.error?.message ?? "no reason given"}`);

@@ -4,21 +4,13 @@
  * checks every table's row count. `--verify` only checks the archive.
  */
 import { restoreBackup, verifiedBackup } from "../lib/backups/archive.js";
-import { config } from "../lib/config.js";
+import { config, isPostgresUrl } from "../lib/config.js";
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { redactedUrl } from "../lib/db/target.js";
 import { commandLine, runCli, UsageError } from "./cli.js";
 
 const USAGE = `usage: npm run db:restore -- <archive.dump|manifest.json> --target <postgres-url>
        npm run db:restore -- <archive.dump|manifest.json> --verify`;
-
-function isPostgresUrl(value: string): boolean {
-  try {
-    return ["postgres:", "postgresql:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
 
 await runCli(async () => {
   const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { target: { type: "string" }, verify: { type: "boolean" } } }, USAGE);

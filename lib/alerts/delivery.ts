@@ -3,6 +3,7 @@
  * (Slack-compatible: `text` for people, `alert` for machines). The webhook URL is a secret
  * (a Slack hook URL is its own credential): it never reaches a log line or a reason.
  */
+import { fetchFailureOf } from "../http/fetch-failure.js";
 import { log } from "../log.js";
 
 export interface AlertMessage {
@@ -28,15 +29,6 @@ function text({ status, summary, since, at }: AlertMessage): string {
   return `[RESOLVED] ${summary} (fired for ${minutes} min)`;
 }
 
-function failureOf(error: unknown): string {
-  if (!(error instanceof Error)) return "unknown error";
-  if (error.name === "TimeoutError" || error.name === "AbortError") return "timed out";
-  // fetch's own message is only "fetch failed": the cause says what (never the URL's path).
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (typeof cause?.code === "string") return cause.code;
-  return typeof cause?.message === "string" ? cause.message : error.name;
-}
-
 /** Posts the message to the webhook; a non-2xx answer, a network error or a timeout is a failed delivery. */
 export function webhookDelivery(url: string, timeoutMs = WEBHOOK_TIMEOUT_MS): Deliver {
   return async (message) => {
@@ -50,7 +42,7 @@ export function webhookDelivery(url: string, timeoutMs = WEBHOOK_TIMEOUT_MS): De
       await response.arrayBuffer().catch(() => undefined);
       return response.ok ? { ok: true } : { ok: false, reason: `webhook answered ${response.status}` };
     } catch (error) {
-      return { ok: false, reason: `webhook unreachable: ${failureOf(error)}` };
+      return { ok: false, reason: `webhook unreachable: ${fetchFailureOf(error)}` };
     }
   };
 }

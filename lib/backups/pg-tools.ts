@@ -7,17 +7,13 @@ import { execFile, execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { PgToolError } from "./errors.js";
 
 export type PgProgram = "pg_dump" | "pg_restore";
 
 export interface PgTool {
   path: string;
   major: number;
-}
-
-/** A program missing, too old, or failing: the message says what to install or set. */
-export class PgToolError extends Error {
-  override name = "PgToolError";
 }
 
 const DEBIAN_ROOT = "/usr/lib/postgresql";

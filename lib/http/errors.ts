@@ -3,8 +3,7 @@
  * `{ "error": { "code", "message", "request_id" } }`.
  */
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
-import { DrillError } from "../backups/errors.js";
-import { PgToolError } from "../backups/pg-tools.js";
+import { DrillError, PgToolError } from "../backups/errors.js";
 import { ConfigError } from "../config.js";
 import { JobPublishError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError } from "../db/errors.js";

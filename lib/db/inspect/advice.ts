@@ -220,6 +220,7 @@ async function distinctValues(sql: Queryable, { schema, table }: Relation, colum
   return new Map(rows.map((row) => [row.name, row.distinct]));
 }
 
+/** Deallocates the advice's statement if a failed step left it prepared. */
 async function deallocated(sql: Queryable): Promise<void> {
   const [prepared] = await sql`select 1 as present from pg_prepared_statements where name = ${STATEMENT_NAME}`;
   if (prepared) await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
@@ -238,10 +239,10 @@ function plannableText(query: string): string {
 
 /**
  * The statement's generic plan as it would be made now (a prepared statement keeps its
- * plan, and hypothetical indexes do not invalidate it, so it is prepared afresh each time).
+ * plan, and hypothetical indexes do not invalidate it, so it is prepared afresh each time,
+ * and deallocated after; when a step fails, `indexAdvice` deallocates it after the rollback).
  */
 async function genericPlan(sql: Queryable, query: string): Promise<PlanNode> {
-  await deallocated(sql);
   await sql.unsafe(`prepare ${STATEMENT_NAME} as ${plannableText(query)}`, [], ONE_STATEMENT);
   const [types] = await sql<{ count: number }[]>`
     select cardinality(parameter_types) as count from pg_prepared_statements where name = ${STATEMENT_NAME}`;
@@ -251,6 +252,7 @@ async function genericPlan(sql: Queryable, query: string): Promise<PlanNode> {
     [],
     ONE_STATEMENT,
   );
+  await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
   const plan = row?.["QUERY PLAN"][0]?.Plan;
   if (!plan) throw new Error("EXPLAIN returned no plan");
   return plan;
