@@ -4,13 +4,12 @@
  * recovery took and how old the recovered data was. The scratch database is dropped after.
  */
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { restoreBackup } from "../lib/backups/archive.js";
 import { DrillError } from "../lib/backups/errors.js";
 import { config, ConfigError } from "../lib/config.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
 import { failedDrill, newestKeptBackup, startedDrill, succeededDrill } from "../lib/data/backups.js";
-import { directDb } from "../lib/db/pool.js";
+import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
 
@@ -45,7 +44,7 @@ function urlOfDatabase(serverUrl: string, database: string): string {
 
 /** The application's own read of the newest agent, against the restored database. */
 async function applicationCheck(targetUrl: string): Promise<string> {
-  const sql = postgres(targetUrl, { max: 1, prepare: false, onnotice: () => undefined });
+  const sql = singleConnection(targetUrl);
   try {
     const [newest] = await sql<{ id: string }[]>`select id from agents order by created_at desc, id limit 1`;
     if (!newest) return "no agents to read";
@@ -69,7 +68,7 @@ export async function disasterRecoveryDrill({ file, serverUrl, keep = false }: D
   const { id } = await startedDrill(directDb(), newest?.id ?? null);
   const scratchDatabase = `gap_drill_${id}_${Date.now()}`;
   const server = serverUrl ?? databaseUrl;
-  const admin = postgres(server, { max: 1, prepare: false, onnotice: () => undefined });
+  const admin = singleConnection(server);
   let created = false;
   try {
     await admin`create database ${admin(scratchDatabase)}`;

@@ -9,8 +9,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { z } from "zod";
+import { singleConnection } from "../db/pool.js";
 import { libpqConnection, pgTool, runPgTool } from "./pg-tools.js";
 
 /** The platform's own data: its tables, its ops history and its migration history. */
@@ -82,7 +83,7 @@ export async function writeBackup({ url, dir, name, binDir }: { url: string; dir
   const archivePath = path.resolve(dir, `${name}.dump`);
   const manifestPath = path.resolve(dir, `${name}.json`);
   const partial = `${archivePath}.partial`;
-  const client = postgres(url, { max: 1, prepare: false, connection: { application_name: APPLICATION_NAME }, onnotice: () => undefined });
+  const client = singleConnection(url, APPLICATION_NAME);
   try {
     const manifest = await client.begin("isolation level repeatable read read only", async (tx) => {
       // The snapshot must outlive the dump, however long it takes.
@@ -195,7 +196,7 @@ function restorableList(toc: string, existingSchemas: readonly string[]): string
 export async function restoreBackup({ file, targetUrl, binDir }: { file: string; targetUrl: string; binDir?: string }): Promise<RestoreResult> {
   const started = performance.now();
   const { manifest, archivePath } = await verifiedBackup(file);
-  const client = postgres(targetUrl, { max: 1, prepare: false, connection: { application_name: APPLICATION_NAME }, onnotice: () => undefined });
+  const client = singleConnection(targetUrl, APPLICATION_NAME);
   try {
     const existing = await client<{ name: string }[]>`
       select format('%s.%s', n.nspname, c.relname) as name

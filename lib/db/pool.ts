@@ -143,3 +143,11 @@ export async function closeDbPools(timeoutSeconds = 5): Promise<void> {
   pools.clear();
   await Promise.all(open.map((sql) => sql.end({ timeout: timeoutSeconds })));
 }
+
+/**
+ * One connection of its own to `url`, outside the pools: another database (a restore's
+ * target), or a transaction held for long (a backup's snapshot). The caller ends it.
+ */
+export function singleConnection(url: string, applicationName = APPLICATION_NAME): Sql {
+  return postgres(url, { max: 1, prepare: false, connection: { application_name: applicationName }, onnotice: () => undefined });
+}
