@@ -1,29 +1,36 @@
 /**
- * Backups: the job that dumps the platform's schemas into BACKUP_DIR (an archive and its
- * manifest, recorded in ops.backups) and removes archives past retention, and the recovery
- * point watchdog that alerts when the newest success is older than BACKUP_RPO_HOURS.
- * Running the job twice makes two archives, never a half one.
+ * Backups: the job that dumps the platform's schemas into BACKUP_DIR (an archive, encrypted
+ * when recipients are set, and its signed manifest), copies both to the bucket when one is
+ * set, records every copy in ops.backup_copies, and removes copies past retention; and the
+ * recovery point watchdog that alerts when the newest success is older than BACKUP_RPO_HOURS.
+ * A run succeeds only once every copy is verified. Running the job twice makes two backups,
+ * never a half one.
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { platformAlerts } from "../lib/alerts/alerts.js";
-import { writeBackup } from "../lib/backups/archive.js";
-import { config, ConfigError } from "../lib/config.js";
+import { writeBackup, type WrittenBackup } from "../lib/backups/dump.js";
+import { BackupStoreError } from "../lib/backups/errors.js";
+import { objectStore, parsedS3Url, type ObjectStore } from "../lib/backups/object-store.js";
+import { regularFileStream } from "../lib/backups/private-files.js";
+import { config, ConfigError, type BucketSettings } from "../lib/config.js";
 import {
-  claimedBackup,
-  deletedBackup,
+  claimBackup,
   expiredBackups,
-  failedBackup,
+  markBackupDeleted,
+  markBackupFailed,
+  markBackupSucceeded,
+  recordBackupCopy,
+  recordBackupRequested,
+  recordBackupStarted,
   recoveryPointAge,
-  requestedBackup,
-  startedBackup,
-  succeededBackup,
 } from "../lib/data/backups.js";
 import { directDb } from "../lib/db/pool.js";
-import { log } from "../lib/log.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
+import { log } from "../lib/log.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
@@ -31,14 +38,20 @@ export const KEEP_NEWEST = 3;
 export interface BackupResult {
   status: "succeeded";
   id: string;
+  /** The archive on this machine (file://). */
   location: string;
+  /** Every verified copy: the local archive, and the bucket's (s3://) when one is set. */
+  copies: string[];
   sizeBytes: number;
   sha256: string;
+  encrypted: boolean;
   tables: number;
   rows: number;
   seconds: number;
-  /** Archives past retention removed by this run. */
+  /** Backups past retention whose copies this run removed. */
   pruned: number;
+  /** Why removing expired copies failed (logged and alerted on its own; the backup still succeeded). */
+  pruneError?: string;
 }
 
 function archiveName(id: string, at: Date): string {
@@ -49,65 +62,146 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function signingKey(): string {
+  const key = config().backups.signingKey;
+  if (!key) {
+    throw new ConfigError("Invalid configuration: BACKUP_SIGNING_KEY must be set to sign backups (npm start and npm run db:backup make one in LOCAL_DATA_DIR)");
+  }
+  return key;
+}
+
+const manifestKeyOf = (archiveKey: string) => archiveKey.replace(/\.dump(\.age)?$/, ".json");
+
+/**
+ * Copies the archive and its manifest to the bucket and reads the archive back: the copy
+ * counts only when the store holds the same size and SHA-256 as was written. The manifest goes
+ * last, so a manifest in the bucket always stands beside a verified archive.
+ */
+async function copyToBucket(id: string, written: WrittenBackup, settings: BucketSettings): Promise<string> {
+  const store = objectStore(settings);
+  const archiveKey = `${settings.prefix}${written.manifest.archive}`;
+  const location = store.location(archiveKey);
+  await recordBackupCopy(directDb(), id, location, { status: "uploading" });
+  try {
+    await store.upload(archiveKey, await regularFileStream(written.archivePath));
+    const stored = await store.digest(archiveKey);
+    if (stored.sizeBytes !== written.manifest.sizeBytes || stored.sha256 !== written.manifest.sha256) {
+      throw new BackupStoreError(
+        `the bucket holds ${location} as ${stored.sizeBytes} bytes with sha256 ${stored.sha256}, not the ${written.manifest.sizeBytes} bytes written`,
+      );
+    }
+    await store.upload(manifestKeyOf(archiveKey), Readable.from([written.manifestText]), { contentType: "application/json" });
+    await recordBackupCopy(directDb(), id, location, { status: "verified", ...stored });
+    return location;
+  } catch (error) {
+    const reason = `${messageOf(error)}; the archive is kept at ${written.archivePath}`;
+    await recordBackupCopy(directDb(), id, location, { status: "failed", error: reason }).catch(() => undefined);
+    throw new BackupStoreError(reason, { cause: error });
+  }
+}
+
+/** Runs backup `id` (already recorded as running) to its end, success or failure. */
+async function runBackup(id: string): Promise<BackupResult> {
+  const { databaseUrl, backups } = config();
+  const started = performance.now();
+  let written: WrittenBackup;
+  const copies: string[] = [];
+  try {
+    if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to take a backup");
+    written = await writeBackup({
+      url: databaseUrl,
+      dir: backups.dir,
+      name: archiveName(id, new Date()),
+      backupId: id,
+      signingKey: signingKey(),
+      recipients: backups.ageRecipients,
+      binDir: backups.pgBinDir,
+    });
+    const { sizeBytes, sha256 } = written.manifest;
+    const local = pathToFileURL(written.archivePath).toString();
+    await recordBackupCopy(directDb(), id, local, { status: "verified", sizeBytes, sha256 });
+    copies.push(local);
+    if (backups.s3) copies.push(await copyToBucket(id, written, backups.s3));
+    await markBackupSucceeded(directDb(), id, { location: local, sizeBytes, sha256, encrypted: written.manifest.encryption !== null, signed: true });
+  } catch (error) {
+    await markBackupFailed(directDb(), id, messageOf(error)).catch(() => undefined);
+    throw error;
+  }
+  const { manifest } = written;
+  return {
+    status: "succeeded",
+    id,
+    location: copies[0] ?? "",
+    copies,
+    sizeBytes: manifest.sizeBytes,
+    sha256: manifest.sha256,
+    encrypted: manifest.encryption !== null,
+    tables: Object.keys(manifest.tables).length,
+    rows: Object.values(manifest.tables).reduce((sum, n) => sum + n, 0),
+    seconds: Math.round((performance.now() - started) / 10) / 100,
+    ...(await pruneAfterBackup()),
+  };
+}
+
 /** The archive at `location` when it is one of ours inside `dir`: only those are ever deleted. */
 function prunableArchive(location: string, dir: string): string | undefined {
   if (!location.startsWith("file:")) return undefined;
   const archive = fileURLToPath(location);
   const inside = path.relative(path.resolve(dir), archive);
-  return archive.endsWith(".dump") && !inside.startsWith("..") && !path.isAbsolute(inside) ? archive : undefined;
+  return /\.dump(\.age)?$/.test(archive) && !inside.startsWith("..") && !path.isAbsolute(inside) ? archive : undefined;
 }
 
-/** Removes each expired archive and its manifest, and records the removal. */
-async function prunedArchives(): Promise<number> {
-  const { retentionDays, dir } = config().backups;
-  const expired = await expiredBackups(directDb(), retentionDays, KEEP_NEWEST);
-  let pruned = 0;
-  for (const { id, location } of expired) {
-    const archive = prunableArchive(location, dir);
-    if (!archive) {
-      log.warn("expired backup left in place: its archive is not in BACKUP_DIR", { id, location });
-      continue;
-    }
+/** Removes one copy if it is ours to remove (in BACKUP_DIR, or under this bucket's prefix); false when it is not. */
+async function removeCopy(location: string, dir: string, store: ObjectStore | undefined): Promise<boolean> {
+  const archive = prunableArchive(location, dir);
+  if (archive) {
     await rm(archive, { force: true });
-    await rm(archive.replace(/\.dump$/, ".json"), { force: true });
-    await deletedBackup(directDb(), id);
-    pruned++;
+    await rm(manifestKeyOf(archive), { force: true });
+    return true;
+  }
+  const object = parsedS3Url(location);
+  if (!store || !object || object.bucket !== store.bucket || !object.key.startsWith(store.prefix)) return false;
+  await store.remove([object.key, manifestKeyOf(object.key)]);
+  return true;
+}
+
+/** Removes each expired backup's copies and records the removals; a backup is deleted once all its copies are. */
+async function pruneExpired(): Promise<number> {
+  const { retentionDays, dir, s3 } = config().backups;
+  const store = s3 ? objectStore(s3) : undefined;
+  let pruned = 0;
+  for (const { id, locations } of await expiredBackups(directDb(), retentionDays, KEEP_NEWEST)) {
+    let keptAny = false;
+    for (const location of locations) {
+      if (await removeCopy(location, dir, store)) {
+        await recordBackupCopy(directDb(), id, location, { status: "deleted" });
+      } else {
+        keptAny = true;
+        log.warn("expired backup copy left in place: it is not in BACKUP_DIR or under this bucket's prefix", { id, location });
+      }
+    }
+    if (!keptAny) {
+      await markBackupDeleted(directDb(), id);
+      pruned++;
+    }
   }
   return pruned;
 }
 
-/** Runs backup `id` (already recorded as running) to its end, success or failure. */
-async function backedUp(id: string): Promise<BackupResult> {
-  const { databaseUrl, backups } = config();
-  if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to take a backup");
-  const started = performance.now();
-  let written;
+/** Pruning after a backup that succeeded: its failure is logged and fires `job:backup-prune`, never fails the backup. */
+async function pruneAfterBackup(): Promise<{ pruned: number; pruneError?: string }> {
   try {
-    written = await writeBackup({ url: databaseUrl, dir: backups.dir, name: archiveName(id, new Date()), binDir: backups.pgBinDir });
+    return { pruned: await monitored("backup-prune", pruneExpired) };
   } catch (error) {
-    await failedBackup(directDb(), id, messageOf(error)).catch(() => undefined);
-    throw error;
+    log.error("removing expired backups failed; the backup itself succeeded", { error });
+    return { pruned: 0, pruneError: messageOf(error) };
   }
-  const { manifest, archivePath } = written;
-  const location = pathToFileURL(archivePath).toString();
-  await succeededBackup(directDb(), id, { location, sizeBytes: manifest.sizeBytes, sha256: manifest.sha256 });
-  return {
-    status: "succeeded",
-    id,
-    location,
-    sizeBytes: manifest.sizeBytes,
-    sha256: manifest.sha256,
-    tables: Object.keys(manifest.tables).length,
-    rows: Object.values(manifest.tables).reduce((sum, n) => sum + n, 0),
-    seconds: Math.round((performance.now() - started) / 10) / 100,
-    pruned: await prunedArchives(),
-  };
 }
 
 /** A backup here and now. */
 export async function takeBackup(): Promise<BackupResult> {
-  const { id } = await startedBackup(directDb());
-  return backedUp(id);
+  const { id } = await recordBackupStarted(directDb());
+  return runBackup(id);
 }
 
 /** The backup cron's entry: a failing run fires `job:backup`, resolved by the next success. */
@@ -121,14 +215,14 @@ export interface HandedOffBackup {
   messageId: string;
 }
 
-/** Records a requested run and publishes it to the worker through QStash. */
-async function handedOffBackup(workerUrl: string): Promise<HandedOffBackup> {
-  const { id } = await requestedBackup(directDb());
+/** Records a requested run and publishes it to the worker through QStash, which reports back if it gives up. */
+async function handOffBackup(workerUrl: string): Promise<HandedOffBackup> {
+  const { id } = await recordBackupRequested(directDb());
   try {
     const { messageId } = await publishedJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
     return { status: "handed-off", id, messageId };
   } catch (error) {
-    await failedBackup(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);
+    await markBackupFailed(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);
     throw error;
   }
 }
@@ -139,17 +233,17 @@ async function handedOffBackup(workerUrl: string): Promise<HandedOffBackup> {
  */
 export function backupCron(): Promise<BackupResult | HandedOffBackup> {
   const { workerUrl } = config().backups;
-  return workerUrl ? monitored("backup", () => handedOffBackup(workerUrl)) : backupJob();
+  return workerUrl ? monitored("backup", () => handOffBackup(workerUrl)) : backupJob();
 }
 
-export interface SkippedBackup {
+export interface SkippedJob {
   status: "not-pending";
   id: string;
 }
 
 /** The worker's entry for a handed-off run; a redelivery of a run already running or done does nothing. */
-export function requestedBackupJob(id: string): Promise<BackupResult | SkippedBackup> {
-  return monitored("backup", async () => ((await claimedBackup(directDb(), id)) ? backedUp(id) : { status: "not-pending", id }));
+export function requestedBackupJob(id: string): Promise<BackupResult | SkippedJob> {
+  return monitored("backup", async () => ((await claimBackup(directDb(), id)) ? runBackup(id) : { status: "not-pending", id }));
 }
 
 export interface RecoveryPoint {

@@ -1,20 +1,25 @@
 /**
- * The disaster-recovery drill: restore a backup (the newest kept one, or an archive given)
- * into a scratch database, check it the way the application reads it, and record how long
- * recovery took and how old the recovered data was. The scratch database is dropped after.
+ * The disaster-recovery drill: restore the backup a disaster would use (the newest signed one
+ * in the bucket when one is set, else in BACKUP_DIR, or an archive given) into a scratch
+ * database, check it the way the application reads it, and record how long recovery took
+ * (download included) and how old the recovered data was. The scratch database is dropped after.
  */
-import { fileURLToPath } from "node:url";
-import { restoreBackup } from "../lib/backups/archive.js";
-import { DrillError } from "../lib/backups/errors.js";
-import { config, ConfigError } from "../lib/config.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
-import { failedDrill, newestKeptBackup, startedDrill, succeededDrill } from "../lib/data/backups.js";
+import { type ArchiveSource } from "../lib/backups/catalog.js";
+import { configuredIdentities } from "../lib/backups/encryption.js";
+import { DrillError } from "../lib/backups/errors.js";
+import type { ExtensionOutcome } from "../lib/backups/extensions.js";
+import { restoreBackup } from "../lib/backups/restore.js";
+import { config, ConfigError } from "../lib/config.js";
+import { backupRecorded } from "../lib/data/backups.js";
+import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillStarted } from "../lib/data/dr-drills.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
+import { newestBackupSource, sourceOf } from "./backup-catalog.js";
 
 export interface DrillOptions {
-  /** An archive or manifest to restore instead of the newest kept backup. */
+  /** An archive or manifest (a path, or an s3:// URL) to restore instead of the newest backup. */
   file?: string;
   /** The server to restore on (its database is only used to create the scratch one). @default DATABASE_URL */
   serverUrl?: string;
@@ -25,13 +30,16 @@ export interface DrillOptions {
 export interface DrillResult {
   id: string;
   backupId: string | null;
+  /** Where the archive was read from: file://... or s3://... */
+  source: string;
   scratchDatabase: string;
-  /** From the drill's start to a restored database that passed its checks. */
+  /** From the drill's start (download included) to a restored database that passed its checks. */
   recoverySeconds: number;
   /** How old the recovered data was when the drill began. */
   dataAgeSeconds: number;
   tables: number;
   rows: number;
+  extensions: ExtensionOutcome[];
   applicationCheck: string;
   kept: boolean;
 }
@@ -57,36 +65,45 @@ async function applicationCheck(targetUrl: string): Promise<string> {
   }
 }
 
-export async function disasterRecoveryDrill({ file, serverUrl, keep = false }: DrillOptions = {}): Promise<DrillResult> {
+async function runDrill(id: string, { file, serverUrl, keep = false }: DrillOptions): Promise<DrillResult> {
   const { databaseUrl, backups } = config();
-  if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to run a drill");
   const started = performance.now();
   const startedAt = Date.now();
-  const newest = file ? undefined : await newestKeptBackup(directDb());
-  const archive = file ?? (newest?.location.startsWith("file:") ? fileURLToPath(newest.location) : undefined);
-  if (!archive) throw new DrillError("no successful backup with its archive kept here: take one first (npm run db:backup)");
-  const { id } = await startedDrill(directDb(), newest?.id ?? null);
-  const scratchDatabase = `gap_drill_${id}_${Date.now()}`;
-  const server = serverUrl ?? databaseUrl;
-  const admin = singleConnection(server);
+  const scratchDatabase = `gap_drill_${id}_${startedAt}`;
+  let source: ArchiveSource | undefined;
   let created = false;
+  const server = serverUrl ?? databaseUrl;
+  const admin = server ? singleConnection(server) : undefined;
   try {
+    if (!server || !admin) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to run a drill");
+    source = file ? sourceOf(file) : await newestBackupSource();
+    const identities = await configuredIdentities({ identity: backups.ageIdentity, identityFile: backups.ageIdentityFile });
     await admin`create database ${admin(scratchDatabase)}`;
     created = true;
     const targetUrl = urlOfDatabase(server, scratchDatabase);
-    const restored = await restoreBackup({ file: archive, targetUrl, binDir: backups.pgBinDir });
+    const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, signingKey: backups.signingKey, identities, binDir: backups.pgBinDir });
     const check = await applicationCheck(targetUrl);
     const recoverySeconds = Math.round((performance.now() - started) / 10) / 100;
     const dataAgeSeconds = Math.max(0, Math.round((startedAt - Date.parse(restored.takenAt)) / 1000));
-    await succeededDrill(directDb(), id, { recoverySeconds, dataAgeSeconds, tables: restored.tables, rows: restored.rows });
-    return { id, backupId: newest?.id ?? null, scratchDatabase, recoverySeconds, dataAgeSeconds, tables: restored.tables, rows: restored.rows, applicationCheck: check, kept: keep };
+    const backupId = (await backupRecorded(directDb(), restored.manifest.backupId)) ? restored.manifest.backupId : null;
+    const done = { backupId, source: restored.archiveLocation, recoverySeconds, dataAgeSeconds, tables: restored.tables, rows: restored.rows };
+    await markDrillSucceeded(directDb(), id, done);
+    return { id, ...done, scratchDatabase, extensions: restored.extensions, applicationCheck: check, kept: keep };
   } catch (error) {
-    await failedDrill(directDb(), id, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+    await markDrillFailed(directDb(), id, error instanceof Error ? error.message : String(error), source?.manifestLocation ?? null).catch(() => undefined);
     throw error;
   } finally {
-    if (created && !keep) await admin`drop database if exists ${admin(scratchDatabase)} with (force)`.catch(() => undefined);
-    await admin.end();
+    if (admin) {
+      if (created && !keep) await admin`drop database if exists ${admin(scratchDatabase)} with (force)`.catch(() => undefined);
+      await admin.end();
+    }
   }
+}
+
+/** A drill here and now. */
+export async function disasterRecoveryDrill(options: DrillOptions = {}): Promise<DrillResult> {
+  const { id } = await recordDrillStarted(directDb());
+  return runDrill(id, options);
 }
 
 /** A drill whose failure fires `job:dr-drill`, resolved by the next drill that succeeds. */
@@ -94,20 +111,44 @@ export function drillJob(options: DrillOptions = {}): Promise<DrillResult> {
   return monitored("dr-drill", () => disasterRecoveryDrill(options));
 }
 
+export interface SkippedDrill {
+  status: "not-pending";
+  id: string;
+}
+
+/** The worker's entry for a handed-off drill; a redelivery of a drill already running or done does nothing. */
+export function requestedDrillJob(id: string): Promise<DrillResult | SkippedDrill> {
+  return monitored("dr-drill", async () => ((await claimDrill(directDb(), id)) ? runDrill(id, {}) : { status: "not-pending", id }));
+}
+
 export interface HandedOffDrill {
   status: "handed-off";
+  id: string;
   messageId: string;
 }
 
+export interface DuplicateDrill {
+  status: "duplicate";
+  day: string;
+}
+
 /**
- * What the weekly cron does: with BACKUP_WORKER_URL, hand the drill to the worker (where the
- * archives and pg_restore are), one per day however often the cron fires; without, run it here.
+ * What the weekly cron does: with BACKUP_WORKER_URL, hand the drill to the worker (where
+ * pg_restore is), one per day however often the cron fires; without, run it here.
  */
-export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedOffDrill> {
+export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedOffDrill | DuplicateDrill> {
   const { workerUrl } = config().backups;
   if (!workerUrl) return drillJob();
   return monitored("dr-drill", async () => {
-    const { messageId } = await publishedJob(workerJobUrl(workerUrl, "dr-drill"), {}, `dr-drill-${now.toISOString().slice(0, 10)}`);
-    return { status: "handed-off", messageId };
+    const day = now.toISOString().slice(0, 10);
+    const requested = await recordDrillRequested(directDb(), `dr-drill-${day}`);
+    if (!requested) return { status: "duplicate", day };
+    try {
+      const { messageId } = await publishedJob(workerJobUrl(workerUrl, "dr-drill"), { drillId: requested.id }, `dr-drill-${requested.id}`);
+      return { status: "handed-off", id: requested.id, messageId };
+    } catch (error) {
+      await markDrillFailed(directDb(), requested.id, `could not hand the drill to the worker: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    }
   });
 }

@@ -31,12 +31,35 @@ const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.
 const postgresUrl = z.string().refine(isPostgresUrl, "must be a postgres:// or postgresql:// URL");
 const httpUrl = z.string().refine(isHttpUrl, "must be an http:// or https:// URL");
 const secret = z.string().min(16, "must be at least 16 characters");
+/** "true" or "false", spelled out: every non-empty string would be true to z.coerce.boolean(). */
+const flag = z.enum(["true", "false"], "must be true or false").transform((value) => value === "true");
+/** Bucket names as S3, R2, Supabase Storage and MinIO all accept them. */
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens");
+const objectPrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()\/-]*$/, "must be an object key prefix such as backups/ (letters, digits, / - _ . ! * ' ( ), not starting with /)");
+/** age recipients (`age1...`, X25519 or the post-quantum hybrid), separated by commas or spaces; each is checked fully when used. */
+const AGE_RECIPIENT = /^age1(?:pq1)?[02-9ac-hj-np-z]{20,}$/;
+const ageRecipients = z
+  .string()
+  .transform((value) => value.split(/[\s,]+/).filter(Boolean))
+  .refine((list) => list.length > 0 && list.every((r) => AGE_RECIPIENT.test(r)), "must be one or more age public keys (age1...), separated by commas");
+const ageIdentity = z.string().regex(/^AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{20,}$/, "must be an age secret key (AGE-SECRET-KEY-1...)");
 const wholeNumber = (what: string, min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, `must be a whole number of ${what}`)
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`);
+
+const S3_SETTINGS = [
+  "BACKUP_S3_PREFIX",
+  "BACKUP_S3_ENDPOINT",
+  "BACKUP_S3_REGION",
+  "BACKUP_S3_ACCESS_KEY_ID",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
+  "BACKUP_S3_FORCE_PATH_STYLE",
+] as const;
 
 const schema = z
   .object({
@@ -102,6 +125,33 @@ const schema = z
     BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
     /** Folder of pg_dump and pg_restore, when not on the PATH. */
     PG_BIN_DIR: optional(z.string()),
+    /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
+    BACKUP_S3_BUCKET: optional(bucketName),
+    /** Where in the bucket the archives go. @default "backups/" */
+    BACKUP_S3_PREFIX: optional(objectPrefix),
+    /** The store's S3 endpoint; unset = AWS S3 in BACKUP_S3_REGION. */
+    BACKUP_S3_ENDPOINT: optional(httpUrl),
+    /** The bucket's region. @default "us-east-1" with BACKUP_S3_ENDPOINT (R2 reads it as "auto"); required for AWS S3 */
+    BACKUP_S3_REGION: optional(z.string().regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1")),
+    /** Both or neither; neither = the AWS SDK's own credential chain (an instance role, say). */
+    BACKUP_S3_ACCESS_KEY_ID: optional(z.string()),
+    BACKUP_S3_SECRET_ACCESS_KEY: optional(z.string()),
+    /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need. @default true with BACKUP_S3_ENDPOINT, else false */
+    BACKUP_S3_FORCE_PATH_STYLE: optional(flag),
+    /** age public keys every archive is encrypted to as it is written. Unset = archives in clear. */
+    BACKUP_AGE_RECIPIENTS: optional(ageRecipients),
+    /** The age secret key that decrypts archives, for restores and drills (never needed to take a backup). */
+    BACKUP_AGE_IDENTITY: optional(ageIdentity),
+    /** A file holding the age secret key (age-keygen's output), instead of BACKUP_AGE_IDENTITY. */
+    BACKUP_AGE_IDENTITY_FILE: optional(z.string()),
+    /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
+    BACKUP_SIGNING_KEY: optional(z.string().min(32, "must be at least 32 characters")),
+    /** The deployment's public base URL (QStash calls back here). @default https://VERCEL_PROJECT_PRODUCTION_URL on Vercel */
+    PUBLIC_URL: optional(httpUrl),
+    /** Set by Vercel: the production domain, without a scheme. */
+    VERCEL_PROJECT_PRODUCTION_URL: optional(z.string()),
+    /** Where programs are looked for: pg_dump and pg_restore are found here and run by absolute path. */
+    PATH: optional(z.string()),
     /** Set by Vercel: the deploy a snapshot was taken under. */
     VERCEL_GIT_COMMIT_SHA: optional(z.string()),
     /** Set by Vercel on its machines. */
@@ -115,6 +165,18 @@ const schema = z
         path: [env.DB_POOL_MAX !== undefined ? "DB_POOL_MAX" : "DB_POOL_SIZE"],
         message: `(${max}) must not be below DB_POOL_MIN (${env.DB_POOL_MIN})`,
       });
+    }
+    const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+    if (!env.BACKUP_S3_BUCKET) {
+      for (const variable of S3_SETTINGS) if (env[variable] !== undefined) problem(variable, "is set but BACKUP_S3_BUCKET is not");
+    } else if (!env.BACKUP_S3_ENDPOINT && !env.BACKUP_S3_REGION) {
+      problem("BACKUP_S3_REGION", "must be set for AWS S3 (or set BACKUP_S3_ENDPOINT for another store)");
+    }
+    if ((env.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (env.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
+      problem(env.BACKUP_S3_ACCESS_KEY_ID === undefined ? "BACKUP_S3_ACCESS_KEY_ID" : "BACKUP_S3_SECRET_ACCESS_KEY", "must be set together with the other BACKUP_S3_ key variable");
+    }
+    if (env.BACKUP_AGE_IDENTITY && env.BACKUP_AGE_IDENTITY_FILE) {
+      problem("BACKUP_AGE_IDENTITY_FILE", "must not be set together with BACKUP_AGE_IDENTITY: give the key one way");
     }
     if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
       ctx.addIssue({
@@ -159,7 +221,33 @@ export interface Config {
   localDataDir: string;
   localPgPort: number;
   stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
-  backups: { workerUrl: string | undefined; dir: string; retentionDays: number; rpoMs: number; pgBinDir: string | undefined };
+  backups: {
+    workerUrl: string | undefined;
+    dir: string;
+    retentionDays: number;
+    rpoMs: number;
+    pgBinDir: string | undefined;
+    s3: BucketSettings | undefined;
+    /** age recipients archives are encrypted to; empty = archives in clear. */
+    ageRecipients: string[];
+    ageIdentity: string | undefined;
+    ageIdentityFile: string | undefined;
+    signingKey: string | undefined;
+  };
+  /** The deployment's public base URL, without a trailing slash. */
+  publicUrl: string | undefined;
+  /** The folders of the PATH, in order. */
+  searchPath: string[];
+}
+
+export interface BucketSettings {
+  bucket: string;
+  /** Ends with "/" (or is empty). */
+  prefix: string;
+  endpoint: string | undefined;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
 }
 
 export class ConfigError extends Error {
@@ -225,8 +313,31 @@ export function parseConfig(env: Env): Config {
       retentionDays: e.BACKUP_RETENTION_DAYS ?? 14,
       rpoMs: (e.BACKUP_RPO_HOURS ?? 24) * 3_600_000,
       pgBinDir: e.PG_BIN_DIR,
+      s3: e.BACKUP_S3_BUCKET
+        ? {
+            bucket: e.BACKUP_S3_BUCKET,
+            prefix: withTrailingSlash(e.BACKUP_S3_PREFIX ?? "backups/"),
+            endpoint: e.BACKUP_S3_ENDPOINT,
+            region: e.BACKUP_S3_REGION ?? "us-east-1",
+            credentials:
+              e.BACKUP_S3_ACCESS_KEY_ID && e.BACKUP_S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: e.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: e.BACKUP_S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: e.BACKUP_S3_FORCE_PATH_STYLE ?? Boolean(e.BACKUP_S3_ENDPOINT),
+          }
+        : undefined,
+      ageRecipients: e.BACKUP_AGE_RECIPIENTS ?? [],
+      ageIdentity: e.BACKUP_AGE_IDENTITY,
+      ageIdentityFile: e.BACKUP_AGE_IDENTITY_FILE,
+      signingKey: e.BACKUP_SIGNING_KEY,
     },
+    publicUrl: (e.PUBLIC_URL ?? (e.VERCEL_PROJECT_PRODUCTION_URL ? `https://${e.VERCEL_PROJECT_PRODUCTION_URL}` : undefined))?.replace(/\/+$/, ""),
+    searchPath: (e.PATH ?? "").split(":").filter(Boolean),
   };
+}
+
+function withTrailingSlash(prefix: string): string {
+  return prefix.endsWith("/") ? prefix : `${prefix}/`;
 }
 
 /**

@@ -3,10 +3,11 @@
  * exits non-zero, never a stack trace.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { config, ConfigError, loadDotEnv } from "../lib/config.js";
+import { config, ConfigError, loadDotEnv, overrideConfig } from "../lib/config.js";
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
+import { keptLocalSecret, localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 
 /** A mistake in the command line itself: exits with 2 after printing the usage hint. */
 export class UsageError extends Error {
@@ -50,4 +51,16 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
     process.exitCode = error instanceof UsageError ? 2 : 1;
     await closeDbPools(0).catch(() => undefined);
   }
+}
+
+/**
+ * BACKUP_SIGNING_KEY for a command on this machine: the configured one, else the one `npm
+ * start` keeps in LOCAL_DATA_DIR; `create` makes and keeps one when there is none (a backup
+ * must be signed; a restore only reads).
+ */
+export async function useLocalSigningKey({ create }: { create: boolean }): Promise<void> {
+  const configured = config().backups.signingKey;
+  if (configured) return;
+  const key = create ? await localSecret(undefined, SIGNING_KEY_FILE) : await keptLocalSecret(SIGNING_KEY_FILE);
+  if (key) overrideConfig({ BACKUP_SIGNING_KEY: key });
 }

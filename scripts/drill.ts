@@ -1,13 +1,14 @@
 /**
- * `npm run db:drill -- [archive] [--server <postgres-url>] [--keep]`: a disaster-recovery
- * drill of the newest kept backup (or the archive given), measured and recorded in ops.dr_drills.
+ * `npm run db:drill -- [archive | s3://bucket/key] [--server <postgres-url>] [--keep]`: a
+ * disaster-recovery drill of the newest backup (from the bucket when one is set) or the one
+ * given, measured and recorded in ops.dr_drills.
  */
 import { drillJob } from "../functions/dr-drill.js";
 import { isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
-import { commandLine, runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, UsageError, useLocalSigningKey } from "./cli.js";
 
-const USAGE = "usage: npm run db:drill -- [archive.dump|manifest.json] [--server <postgres-url>] [--keep]";
+const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
 
 await runCli(async () => {
   const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } }, USAGE);
@@ -15,6 +16,7 @@ await runCli(async () => {
   if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
   const { server, keep } = parsed.values;
   if (server !== undefined && !isPostgresUrl(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
+  await useLocalSigningKey({ create: false });
   const result = await drillJob({ file, serverUrl: server, keep });
   await closeDbPools();
   const hours = (result.dataAgeSeconds / 3600).toFixed(1);
@@ -22,5 +24,6 @@ await runCli(async () => {
     `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows in ${result.recoverySeconds} s ` +
       `(data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
   );
+  console.log(`  source  ${result.source}`);
   console.log(result.kept ? `  scratch database kept: ${result.scratchDatabase}` : `  scratch database ${result.scratchDatabase} dropped`);
 });

@@ -1,35 +1,68 @@
 /**
- * `npm run db:restore -- <archive.dump|manifest.json> --target <postgres-url>`: checks the
- * archive against its manifest, restores it into an empty database in one transaction, and
- * checks every table's row count. `--verify` only checks the archive.
+ * `npm run db:restore -- <latest|archive|manifest|s3://bucket/key> --target <postgres-url>`
+ * (or `--backup <id>`): checks a backup (its signature, checksum and encryption) and restores
+ * it into an empty database in one transaction, then checks every table's row count.
+ * `--verify` only checks. Needs no database of its own: the bucket settings, the age identity
+ * and the signing key suffice, on a fresh machine.
  */
-import { restoreBackup, verifiedBackup } from "../lib/backups/archive.js";
-import { config, isPostgresUrl } from "../lib/config.js";
+import { restoreChosenBackup, verifyChosenBackup, type BackupChoice } from "../functions/restore.js";
+import { isPostgresUrl } from "../lib/config.js";
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { redactedUrl } from "../lib/db/target.js";
-import { commandLine, runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, UsageError, useLocalSigningKey } from "./cli.js";
 
-const USAGE = `usage: npm run db:restore -- <archive.dump|manifest.json> --target <postgres-url>
-       npm run db:restore -- <archive.dump|manifest.json> --verify`;
+const USAGE = `usage: npm run db:restore -- <latest | archive | manifest.json | s3://bucket/key> --target <postgres-url> [--allow-unsigned]
+       npm run db:restore -- --backup <id> --target <postgres-url> [--allow-unsigned]
+       npm run db:restore -- <latest | archive | ... | --backup id> --verify
+  latest: the newest backup signed by this installation, in the bucket when BACKUP_S3_BUCKET is set, else in BACKUP_DIR`;
+
+function choiceOf(positionals: string[], backupId: string | undefined): BackupChoice {
+  const [what, ...extra] = positionals;
+  if (extra.length || (what !== undefined && backupId !== undefined) || (what === undefined && backupId === undefined)) {
+    throw new UsageError(`give one backup: latest, an archive, a manifest, an s3:// URL, or --backup <id>\n${USAGE}`);
+  }
+  if (backupId !== undefined) {
+    if (!/^\d{1,18}$/.test(backupId)) throw new UsageError(`--backup must be a backup id (a number)\n${USAGE}`);
+    return { id: backupId };
+  }
+  return what === "latest" ? { latest: true } : { location: what ?? "" };
+}
 
 await runCli(async () => {
-  const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { target: { type: "string" }, verify: { type: "boolean" } } }, USAGE);
-  const [file, ...extra] = parsed.positionals;
-  const { target, verify } = parsed.values;
-  if (!file || extra.length) throw new UsageError(`give one archive or manifest\n${USAGE}`);
+  const parsed = commandLine(
+    {
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { target: { type: "string" }, verify: { type: "boolean" }, backup: { type: "string" }, "allow-unsigned": { type: "boolean" } },
+    },
+    USAGE,
+  );
+  const { target, verify, backup } = parsed.values;
+  const allowUnsigned = parsed.values["allow-unsigned"] ?? false;
+  const choice = choiceOf(parsed.positionals, backup);
+  if (!verify && (!target || !isPostgresUrl(target))) throw new UsageError(`--target must be a postgres:// URL of an empty database\n${USAGE}`);
+  await useLocalSigningKey({ create: false });
   if (verify) {
-    const { manifest, archivePath } = await verifiedBackup(file);
-    console.log(`${archivePath}: intact (sha256 ${manifest.sha256}, ${Object.keys(manifest.tables).length} tables, taken ${manifest.finishedAt})`);
+    const { manifest, archiveLocation, trust } = await verifyChosenBackup(choice, { allowUnsigned });
+    console.log(
+      `${archiveLocation}: intact (sha256 ${manifest.sha256}, ${Object.keys(manifest.tables).length} tables, taken ${manifest.finishedAt}; ` +
+        `${manifest.encryption ? "encrypted, decrypts with this identity" : "not encrypted"}; ${trust === "signed" ? "signed by this installation" : `NOT signed by this installation (${trust})`})`,
+    );
     return;
   }
-  if (!target || !isPostgresUrl(target)) throw new UsageError(`--target must be a postgres:// URL of an empty database\n${USAGE}`);
+  const targetUrl = target ?? "";
   try {
-    const result = await restoreBackup({ file, targetUrl: target, binDir: config().backups.pgBinDir });
-    console.log(`restored ${result.tables} tables, ${result.rows} rows into ${redactedUrl(target)} in ${result.seconds} s; row counts match the manifest`);
-    if (result.missingExtensions.length) console.log(`  note: the target does not offer ${result.missingExtensions.join(", ")}`);
+    const result = await restoreChosenBackup(choice, targetUrl, { allowUnsigned });
+    console.log(
+      `restored ${result.tables} tables, ${result.rows} rows from ${result.archiveLocation} into ${redactedUrl(targetUrl)} in ${result.seconds} s; row counts match the manifest`,
+    );
+    if (result.trust !== "signed") console.log(`  warning: the archive's manifest is not signed by this installation (${result.trust}); restored because of --allow-unsigned`);
+    for (const extension of result.extensions) {
+      if (extension.status !== "present") console.log(`  extension ${extension.name}: ${extension.status}${extension.reason ? ` (${extension.reason})` : ""}`);
+    }
   } catch (error) {
     const unavailable = classifiedDbError(error);
-    if (unavailable instanceof DbUnavailableError) throw new Error(`cannot reach the target ${redactedUrl(target)} (${unavailable.reason})`);
+    if (unavailable instanceof DbUnavailableError) throw new Error(`cannot reach the target ${redactedUrl(targetUrl)} (${unavailable.reason})`);
     throw error;
   }
 });

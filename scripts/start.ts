@@ -13,7 +13,8 @@ import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../li
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
 import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
-import { localSecret } from "../lib/local/secrets.js";
+import { privateBackupDir } from "../lib/backups/private-files.js";
+import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
 import { runCli } from "./cli.js";
 
@@ -67,7 +68,9 @@ await runCli(async () => {
     SUPABASE_JWT_SECRET: await localSecret(config().supabase.jwtSecret, "jwt-secret"),
     CRON_SECRET: await localSecret(config().cronSecret, "cron-secret"),
     ADMIN_TOKEN: await localSecret(config().adminToken, "admin-token"),
+    BACKUP_SIGNING_KEY: await localSecret(config().backups.signingKey, SIGNING_KEY_FILE),
   });
+  await privateBackupDir(config().backups.dir);
   const stopDatabase = async () => {
     await closeDbPools(1);
     await embedded?.stop();
@@ -90,7 +93,8 @@ await runCli(async () => {
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
         ...crons.map((cron) => `  cron      ${cron.path} (${cron.schedule}, UTC)`),
-        `  backups   ${path.resolve(config().backups.dir)} (npm run db:backup, db:restore, db:drill)`,
+        `  backups   ${path.resolve(config().backups.dir)}${config().backups.s3 ? ` and s3://${config().backups.s3?.bucket}/${config().backups.s3?.prefix}` : ""} (npm run db:backup, db:backups, db:restore, db:drill)`,
+        `            ${config().backups.ageRecipients.length ? "encrypted with age" : "NOT encrypted (set BACKUP_AGE_RECIPIENTS)"}, signed with the key in ${path.join(config().localDataDir, SIGNING_KEY_FILE)}`,
         `  mode      npm run platform:mode (token in ${path.join(config().localDataDir, "admin-token")})`,
         ...(token ? [`  demo token for ${DEMO_USER.email} (24 h):`, `    ${token}`] : []),
         "Press Ctrl-C to stop.",

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { config, ConfigError } from "../lib/config.js";
+import { privateBackupDir } from "../lib/backups/private-files.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
@@ -18,8 +19,10 @@ await runCli(async () => {
     ...(databaseUrl ? [] : ["DATABASE_URL"]),
     ...(backups.workerUrl ? [] : ["BACKUP_WORKER_URL"]),
     ...(qstash.currentSigningKey && qstash.nextSigningKey ? [] : ["QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"]),
+    ...(backups.signingKey ? [] : ["BACKUP_SIGNING_KEY"]),
   ];
   if (missing.length) throw new ConfigError(`Invalid configuration: the worker needs ${missing.join(", ")}`);
+  await privateBackupDir(backups.dir);
   const server = await createLocalServer({ apiDir: API_DIR });
   const { port } = await listening(server, config().port);
   console.log(`worker ready on http://localhost:${port} (public URL ${backups.workerUrl}), database ${redactedUrl(databaseUrl ?? "")}`);

@@ -1,6 +1,7 @@
 /**
- * Errors of the backup tooling that an endpoint answers as "not possible here now" (503), in a
- * module of their own: every function's error mapping imports them, not the tooling.
+ * Errors of backups, restores and drills, in a module of their own: every function's error
+ * mapping imports them, not the tooling. Each says what happened and what to do; none carries
+ * a secret (a connection string's password, a signing key, an age identity).
  */
 
 /** pg_dump or pg_restore missing, too old, or failing: the message says what to install or set. */
@@ -8,7 +9,40 @@ export class PgToolError extends Error {
   override name = "PgToolError";
 }
 
-/** A drill has nothing to restore: no successful backup with its archive kept on this machine. */
+/** A drill has nothing to restore: no successful backup here or in the bucket. */
 export class DrillError extends Error {
   override name = "DrillError";
+}
+
+/** The archive does not match its manifest, or the manifest is not one. Nothing was restored. */
+export class BackupIntegrityError extends Error {
+  override name = "BackupIntegrityError";
+}
+
+/**
+ * The archive cannot be trusted or read: its manifest is unsigned or signed by another key, or
+ * it is encrypted to an identity this machine does not have. Nothing was restored.
+ */
+export class BackupUntrustedError extends Error {
+  override name = "BackupUntrustedError";
+}
+
+/** The restore's target is not one it may write to, or lacks what the archive needs. Nothing was restored. */
+export class RestoreRefusedError extends Error {
+  override name = "RestoreRefusedError";
+}
+
+/** The object store refused or could not be reached; the message carries the store's reason. */
+export class BackupStoreError extends Error {
+  override name = "BackupStoreError";
+}
+
+/** No backup matches what was asked for (an id, `latest`, a location). */
+export class BackupNotFoundError extends Error {
+  override name = "BackupNotFoundError";
+}
+
+/** BACKUP_DIR is not a folder only this process's user may write. */
+export class UnsafeBackupDirError extends Error {
+  override name = "UnsafeBackupDirError";
 }

@@ -1,17 +1,20 @@
 /**
- * PostgreSQL's own client programs, pg_dump and pg_restore: found, checked against the
- * server's major version, and run with the connection given through libpq's environment,
- * so the password never appears in a process list or a log line.
+ * PostgreSQL's own client programs, pg_dump and pg_restore: found by absolute path, the one
+ * matching the server's major version preferred, and run with the connection given through
+ * libpq's environment, so the password never appears in a process list or a log line.
  */
-import { execFile, execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { accessSync, constants, readdirSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { config } from "../config.js";
 import { PgToolError } from "./errors.js";
 
 export type PgProgram = "pg_dump" | "pg_restore";
 
 export interface PgTool {
+  /** Absolute: the program runs with an environment that has no PATH. */
   path: string;
   major: number;
 }
@@ -20,7 +23,7 @@ const DEBIAN_ROOT = "/usr/lib/postgresql";
 
 function majorOf(program: string): number | undefined {
   try {
-    const version = execFileSync(program, ["--version"], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+    const version = execFileSync(program, ["--version"], { stdio: ["ignore", "pipe", "ignore"], env: { LC_ALL: "C" } }).toString();
     const major = Number(version.match(/\(PostgreSQL\) (\d+)/)?.[1]);
     return Number.isInteger(major) ? major : undefined;
   } catch {
@@ -28,8 +31,18 @@ function majorOf(program: string): number | undefined {
   }
 }
 
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PG_BIN_DIR alone when set; else Debian's installations, newest first, then each folder of the PATH. */
 function candidates(program: PgProgram, binDir: string | undefined): string[] {
-  if (binDir) return [path.join(binDir, program)];
+  if (binDir) return [path.resolve(binDir, program)];
   let debian: string[] = [];
   try {
     debian = readdirSync(DEBIAN_ROOT)
@@ -39,20 +52,25 @@ function candidates(program: PgProgram, binDir: string | undefined): string[] {
   } catch {
     // not Debian's layout
   }
-  return [...debian, program];
+  const onPath = config()
+    .searchPath.filter((dir) => path.isAbsolute(dir))
+    .map((dir) => path.join(dir, program));
+  return [...new Set([...debian, ...onPath])].filter(executable);
 }
 
 /**
- * The program at PG_BIN_DIR, else the newest of Debian's installations and the PATH, of
- * major version `minMajor` or newer (pg_dump cannot dump a newer server than itself).
+ * The program of major version `minMajor` or newer (pg_dump cannot dump a newer server than
+ * itself; pg_restore cannot read a newer archive): the one of `preferMajor` when installed,
+ * else the newest. PG_BIN_DIR, when set, is the only place looked at.
  */
-export function pgTool(program: PgProgram, minMajor: number, binDir?: string): PgTool {
+export function pgTool(program: PgProgram, minMajor: number, binDir?: string, preferMajor: number = minMajor): PgTool {
   const found = candidates(program, binDir).flatMap((candidate) => {
     const major = majorOf(candidate);
     return major === undefined ? [] : [{ path: candidate, major }];
   });
-  const usable = found.find((tool) => tool.major >= minMajor);
-  if (usable) return usable;
+  const usable = found.filter((tool) => tool.major >= minMajor).sort((a, b) => b.major - a.major);
+  const chosen = usable.find((tool) => tool.major === preferMajor) ?? usable[0];
+  if (chosen) return chosen;
   const where = binDir ? `in PG_BIN_DIR (${binDir})` : "on this machine";
   const seen = found.length ? ` (found ${found.map((t) => `${t.path} ${t.major}`).join(", ")})` : "";
   throw new PgToolError(
@@ -69,7 +87,7 @@ export function libpqConnection(rawUrl: string, applicationName: string): { args
   const sslmode = url.searchParams.get("sslmode");
   if (sslmode) env.PGSSLMODE = sslmode;
   const args = [
-    "--host", url.hostname,
+    "--host", url.hostname.replace(/^\[(.*)\]$/, "$1"),
     "--port", url.port || "5432",
     "--username", decodeURIComponent(url.username || "postgres"),
     "--dbname", decodeURIComponent(url.pathname.slice(1) || "postgres"),
@@ -77,20 +95,59 @@ export function libpqConnection(rawUrl: string, applicationName: string): { args
   return { args, env };
 }
 
-const execFileAsync = promisify(execFile);
+const MAX_CAPTURED_BYTES = 64 * 1024 * 1024;
+
+export interface PgToolStreams {
+  /** Piped to the program's standard input. The program may stop reading early (pg_restore --list does). */
+  stdin?: Readable;
+  /** Receives the program's standard output; without it, the output is returned as text. */
+  stdout?: Writable;
+}
 
 /**
- * Runs the program with only the environment given (the connection's, and C messages), so
- * no stray PG* variable of this process steers it elsewhere. A failure carries its last
- * error lines (libpq's messages name no password).
+ * Runs the program with only the environment given (the connection's, and C messages), so no
+ * stray PG* variable of this process steers it elsewhere. A failure carries its last error
+ * lines (libpq's messages name no password); a failing input or output stream wins over the
+ * program's own complaint about it.
  */
-export async function runPgTool(tool: PgTool, args: string[], env: Record<string, string>): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(tool.path, args, { env: { ...env, LC_ALL: "C" }, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
-    const lines = stderr.split("\n").filter(Boolean).slice(-3).join(" / ");
-    throw new PgToolError(`${path.basename(tool.path)} failed: ${lines || (error instanceof Error ? error.message : "unknown error")}`);
+export async function runPgTool(tool: PgTool, args: string[], env: Record<string, string>, streams: PgToolStreams = {}): Promise<string> {
+  const child = spawn(tool.path, args, { env: { ...env, LC_ALL: "C" }, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
+  let captured = "";
+  let streamError: unknown;
+  const fail = (error: unknown) => {
+    streamError ??= error;
+    child.kill("SIGTERM");
+  };
+  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, error }));
+    child.once("close", (code) => resolve({ code }));
+  });
+  const input = streams.stdin;
+  if (input) {
+    input.once("error", fail);
+    // A program that has read all it wants closes its input: the rest of the stream is not needed.
+    child.stdin.on("error", () => input.unpipe(child.stdin));
+    input.pipe(child.stdin);
+    void exited.then(() => input.destroy());
+  } else {
+    child.stdin.end();
   }
+  const output = streams.stdout
+    ? pipeline(child.stdout, streams.stdout).catch(fail)
+    : (async () => {
+        for await (const chunk of child.stdout) {
+          captured += (chunk as Buffer).toString();
+          if (captured.length > MAX_CAPTURED_BYTES) fail(new PgToolError(`${path.basename(tool.path)} printed more than ${MAX_CAPTURED_BYTES} bytes`));
+        }
+      })();
+  const [{ code, error }] = await Promise.all([exited, output]);
+  if (streamError) throw streamError;
+  if (error) throw new PgToolError(`${path.basename(tool.path)} could not be run: ${error.message}`);
+  if (code !== 0) {
+    const lines = stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / ");
+    throw new PgToolError(`${path.basename(tool.path)} failed: ${lines || `exit code ${code}`}`);
+  }
+  return captured;
 }

@@ -1,9 +1,12 @@
-/** The record of backup runs (ops.backups): one row per run, kept after its archive expires. */
+/**
+ * The record of backup runs (ops.backups, one row per run, kept after its archive expires)
+ * and of each copy a run made (ops.backup_copies: the local archive, the bucket's).
+ */
 import type postgres from "postgres";
 
 type Sql = postgres.ISql;
 
-export async function startedBackup(sql: Sql): Promise<{ id: string }> {
+export async function recordBackupStarted(sql: Sql): Promise<{ id: string }> {
   const [row] = await sql<{ id: string }[]>`
     insert into ops.backups (started_at, status) values (now(), 'running') returning id::text as id`;
   if (!row) throw new Error("ops.backups returned no row");
@@ -11,7 +14,7 @@ export async function startedBackup(sql: Sql): Promise<{ id: string }> {
 }
 
 /** A run handed to the worker: it waits as `requested` until the worker claims it. */
-export async function requestedBackup(sql: Sql): Promise<{ id: string }> {
+export async function recordBackupRequested(sql: Sql): Promise<{ id: string }> {
   const [row] = await sql<{ id: string }[]>`insert into ops.backups (status) values ('requested') returning id::text as id`;
   if (!row) throw new Error("ops.backups returned no row");
   return row;
@@ -21,7 +24,7 @@ export async function requestedBackup(sql: Sql): Promise<{ id: string }> {
  * Claims a requested run (or a failed one, which a redelivery retries): true when this caller
  * now runs it, false when it is running or done already (a duplicate delivery).
  */
-export async function claimedBackup(sql: Sql, id: string): Promise<boolean> {
+export async function claimBackup(sql: Sql, id: string): Promise<boolean> {
   const rows = await sql`
     update ops.backups set status = 'running', started_at = now(), finished_at = null, error = null
     where id = ${id} and status in ('requested', 'failed')
@@ -29,33 +32,87 @@ export async function claimedBackup(sql: Sql, id: string): Promise<boolean> {
   return rows.length === 1;
 }
 
-export async function succeededBackup(sql: Sql, id: string, done: { location: string; sizeBytes: number; sha256: string }): Promise<void> {
+export async function markBackupSucceeded(
+  sql: Sql,
+  id: string,
+  done: { location: string; sizeBytes: number; sha256: string; encrypted: boolean; signed: boolean },
+): Promise<void> {
   await sql`
     update ops.backups
-    set status = 'succeeded', finished_at = now(), location = ${done.location}, size_bytes = ${done.sizeBytes}, sha256 = ${done.sha256}
+    set status = 'succeeded', finished_at = now(), location = ${done.location}, size_bytes = ${done.sizeBytes},
+      sha256 = ${done.sha256}, encrypted = ${done.encrypted}, signed = ${done.signed}
     where id = ${id}`;
 }
 
-export async function failedBackup(sql: Sql, id: string, error: string): Promise<void> {
+export async function markBackupFailed(sql: Sql, id: string, error: string): Promise<void> {
   await sql`update ops.backups set status = 'failed', finished_at = now(), error = ${error} where id = ${id}`;
+}
+
+/**
+ * Marks a run QStash gave up delivering as failed, unless it got further (a worker that ran it
+ * after all): true when it was still waiting or running.
+ */
+export async function markBackupUndelivered(sql: Sql, id: string, error: string): Promise<boolean> {
+  const rows = await sql`
+    update ops.backups set status = 'failed', finished_at = now(), error = ${error}
+    where id = ${id} and status in ('requested', 'running')
+    returning id`;
+  return rows.length === 1;
+}
+
+export type CopyStatus = "uploading" | "verified" | "failed" | "deleted";
+
+/** Records (or updates) where a copy of backup `id` is and what state it is in. */
+export async function recordBackupCopy(
+  sql: Sql,
+  id: string,
+  location: string,
+  copy: { status: CopyStatus; sizeBytes?: number; sha256?: string; error?: string },
+): Promise<void> {
+  await sql`
+    insert into ops.backup_copies (backup_id, location, status, size_bytes, sha256, error, verified_at, deleted_at)
+    values (
+      ${id}, ${location}, ${copy.status}, ${copy.sizeBytes ?? null}, ${copy.sha256 ?? null}, ${copy.error ?? null},
+      case when ${copy.status} = 'verified' then now() end,
+      case when ${copy.status} = 'deleted' then now() end)
+    on conflict (backup_id, location) do update
+    set status = excluded.status,
+      size_bytes = coalesce(excluded.size_bytes, ops.backup_copies.size_bytes),
+      sha256 = coalesce(excluded.sha256, ops.backup_copies.sha256),
+      error = excluded.error,
+      verified_at = coalesce(excluded.verified_at, ops.backup_copies.verified_at),
+      deleted_at = excluded.deleted_at`;
+}
+
+export interface ExpiredBackup {
+  id: string;
+  /** Every copy still kept: the run's own location and its recorded copies. */
+  locations: string[];
 }
 
 /**
  * Successful backups finished more than `retentionDays` ago whose archives are still there,
  * leaving out the newest `keep` successes whatever their age.
  */
-export function expiredBackups(sql: Sql, retentionDays: number, keep: number): postgres.PendingQuery<{ id: string; location: string }[]> {
-  return sql<{ id: string; location: string }[]>`
-    select id::text as id, location
-    from ops.backups
-    where status = 'succeeded' and deleted_at is null
-      and finished_at < now() - make_interval(days => ${retentionDays})
-      and id not in (
+export function expiredBackups(sql: Sql, retentionDays: number, keep: number): postgres.PendingQuery<ExpiredBackup[]> {
+  return sql<ExpiredBackup[]>`
+    select
+      b.id::text as id,
+      to_json(array(
+        select location from ops.backup_copies c where c.backup_id = b.id and c.status <> 'deleted'
+        union
+        select b.location where b.location is not null
+          and not exists (select 1 from ops.backup_copies d where d.backup_id = b.id and d.location = b.location and d.status = 'deleted')
+        order by 1)) as locations
+    from ops.backups b
+    where b.status = 'succeeded' and b.deleted_at is null
+      and b.finished_at < now() - make_interval(days => ${retentionDays})
+      and b.id not in (
         select id from ops.backups where status = 'succeeded' and deleted_at is null order by finished_at desc limit ${keep})
-    order by finished_at`;
+    order by b.finished_at`;
 }
 
-export async function deletedBackup(sql: Sql, id: string): Promise<void> {
+export async function markBackupDeleted(sql: Sql, id: string): Promise<void> {
   await sql`update ops.backups set deleted_at = now() where id = ${id}`;
 }
 
@@ -72,35 +129,19 @@ export async function recoveryPointAge(sql: Sql): Promise<{ seconds: number | nu
   return row ?? { seconds: null, newestBackupAt: null };
 }
 
-/** The newest successful backup whose archive is still kept. */
-export async function newestKeptBackup(sql: Sql): Promise<{ id: string; location: string; finishedAt: string; ageSeconds: number } | undefined> {
-  const [row] = await sql<{ id: string; location: string; finishedAt: string; ageSeconds: number }[]>`
-    select id::text as id, location, finished_at::text as "finishedAt", extract(epoch from now() - finished_at)::float8 as "ageSeconds"
+/** The newest successful backup whose archive is still kept here. */
+export async function newestKeptBackup(sql: Sql): Promise<{ id: string; location: string } | undefined> {
+  const [row] = await sql<{ id: string; location: string }[]>`
+    select id::text as id, location
     from ops.backups
-    where status = 'succeeded' and deleted_at is null
+    where status = 'succeeded' and deleted_at is null and location like 'file:%'
     order by finished_at desc
     limit 1`;
   return row;
 }
 
-export async function startedDrill(sql: Sql, backupId: string | null): Promise<{ id: string }> {
-  const [row] = await sql<{ id: string }[]>`insert into ops.dr_drills (backup_id) values (${backupId}) returning id::text as id`;
-  if (!row) throw new Error("ops.dr_drills returned no row");
-  return row;
-}
-
-export async function succeededDrill(
-  sql: Sql,
-  id: string,
-  done: { recoverySeconds: number; dataAgeSeconds: number | null; tables: number; rows: number },
-): Promise<void> {
-  await sql`
-    update ops.dr_drills
-    set status = 'succeeded', finished_at = now(), recovery_seconds = ${done.recoverySeconds},
-      data_age_seconds = ${done.dataAgeSeconds}, tables = ${done.tables}, row_count = ${done.rows}
-    where id = ${id}`;
-}
-
-export async function failedDrill(sql: Sql, id: string, error: string): Promise<void> {
-  await sql`update ops.dr_drills set status = 'failed', finished_at = now(), error = ${error} where id = ${id}`;
+/** Whether ops.backups has a run of this id (a manifest's backup id may come from another installation). */
+export async function backupRecorded(sql: Sql, id: string): Promise<boolean> {
+  const [row] = await sql`select 1 as present from ops.backups where id = ${id}`;
+  return Boolean(row);
 }

@@ -3,7 +3,16 @@
  * `{ "error": { "code", "message", "request_id" } }`.
  */
 import { AuthError, AuthUnavailableError } from "../auth/verify.js";
-import { DrillError, PgToolError } from "../backups/errors.js";
+import {
+  BackupIntegrityError,
+  BackupNotFoundError,
+  BackupStoreError,
+  BackupUntrustedError,
+  DrillError,
+  PgToolError,
+  RestoreRefusedError,
+  UnsafeBackupDirError,
+} from "../backups/errors.js";
 import { ConfigError } from "../config.js";
 import { JobPublishError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError } from "../db/errors.js";
@@ -15,8 +24,10 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  RESTORE_REFUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  BACKUP_REJECTED: 422,
   SERVICE_UNAVAILABLE: 503,
   MAINTENANCE: 503,
   READ_ONLY: 503,
@@ -36,6 +47,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Failures of work that cannot be done here now (a tool, a store, a worker missing): 503 with the reason. */
+const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError];
+
 /** Seconds a client should wait before retrying when the database is unavailable. */
 export const RETRY_AFTER_SECONDS = 2;
 
@@ -49,9 +63,9 @@ function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof AuthError) {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
   }
-  if (error instanceof PgToolError || error instanceof JobPublishError || error instanceof DrillError) {
-    return new ApiError("SERVICE_UNAVAILABLE", error.message);
-  }
+  if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError) return new ApiError("BACKUP_REJECTED", error.message);
+  if (error instanceof RestoreRefusedError) return new ApiError("RESTORE_REFUSED", error.message);
+  if (NOT_POSSIBLE_NOW.some((kind) => error instanceof kind)) return new ApiError("SERVICE_UNAVAILABLE", (error as Error).message);
   if (error instanceof ConfigError) {
     return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");
   }

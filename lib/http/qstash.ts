@@ -2,12 +2,14 @@
 import { Receiver } from "@upstash/qstash";
 import type { z } from "zod";
 import { config, ConfigError } from "../config.js";
-import { workerJobUrl, type WorkerJob } from "../jobs/qstash.js";
+import { jobFailureUrl, workerJobUrl, type WorkerJob } from "../jobs/qstash.js";
 import { ApiError } from "./errors.js";
 import { parsedJson } from "./input.js";
 
 /** A job message is a few ids at most. */
 const MAX_JOB_MESSAGE_BYTES = 1024;
+/** A failure report carries the message and the destination's last answer, both base64. */
+const MAX_CALLBACK_BYTES = 64 * 1024;
 
 /**
  * The raw body of a request QStash signed for `url` (the destination as published, so a
@@ -36,4 +38,14 @@ export async function workerJobMessage<T extends z.ZodType>(request: Request, jo
   const { workerUrl } = config().backups;
   if (!workerUrl) throw new ConfigError("Invalid configuration: BACKUP_WORKER_URL must be set on the worker");
   return parsedJson(await qstashSignedBody(request, workerJobUrl(workerUrl, job), MAX_JOB_MESSAGE_BYTES), schema);
+}
+
+/**
+ * QStash's report of a job it gave up delivering, signed for the failure callback's URL under
+ * PUBLIC_URL (503 when that is not set here), as JSON of `schema` (400 otherwise).
+ */
+export async function jobFailureReport<T extends z.ZodType>(request: Request, schema: T): Promise<z.output<T>> {
+  const url = jobFailureUrl();
+  if (!url) throw new ConfigError("Invalid configuration: PUBLIC_URL must be set (on Vercel it defaults to the production URL)");
+  return parsedJson(await qstashSignedBody(request, url, MAX_CALLBACK_BYTES), schema);
 }

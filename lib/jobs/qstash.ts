@@ -13,6 +13,26 @@ export const JOB_RETRIES = 3;
 export const WORKER_JOB_PATHS = { backup: "/api/jobs/backup", "dr-drill": "/api/jobs/dr-drill" } as const;
 export type WorkerJob = keyof typeof WORKER_JOB_PATHS;
 
+/** Where QStash reports a job it gave up delivering, on the deployment (PUBLIC_URL), not the worker that may be down. */
+export const JOB_FAILURE_PATH = "/api/jobs/failed";
+
+/** The failure callback's URL under PUBLIC_URL: what QStash calls and signs; undefined without PUBLIC_URL. */
+export function jobFailureUrl(): string | undefined {
+  const { publicUrl } = config();
+  return publicUrl ? `${publicUrl}${JOB_FAILURE_PATH}` : undefined;
+}
+
+/** The job a destination URL delivers to, by its path. */
+export function workerJobOf(destination: string): WorkerJob | undefined {
+  let pathname: string;
+  try {
+    pathname = new URL(destination).pathname;
+  } catch {
+    return undefined;
+  }
+  return (Object.keys(WORKER_JOB_PATHS) as WorkerJob[]).find((job) => WORKER_JOB_PATHS[job] === pathname);
+}
+
 /** Where the worker at `workerUrl` takes `job`: the URL messages are published to and signed for. */
 export function workerJobUrl(workerUrl: string, job: WorkerJob): string {
   return new URL(WORKER_JOB_PATHS[job], workerUrl).toString();
@@ -24,14 +44,16 @@ export interface PublishedJob {
 
 /**
  * Publishes `body` to `destination`. The deduplication id makes a repeated publish of the
- * same job (a cron delivered twice) one delivery.
+ * same job (a cron delivered twice) one delivery. With PUBLIC_URL known, QStash calls the
+ * failure callback there once it has given up, so a dead worker is noticed at once.
  */
 export async function publishedJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
   const { url, token } = config().qstash;
   if (!token) throw new ConfigError("Invalid configuration: QSTASH_TOKEN must be set to hand work to a worker");
   const client = new Client({ baseUrl: url, token, devMode: false, enableTelemetry: false, retry: { retries: 2, backoff: () => 250 } });
   try {
-    const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId });
+    const failureCallback = jobFailureUrl();
+    const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId, ...(failureCallback ? { failureCallback } : {}) });
     return { messageId: response.messageId };
   } catch (error) {
     throw new JobPublishError(`QStash did not take the job: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -4,6 +4,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config.js";
 
+/** The file the local platform keeps its backup signing key in: restores on this machine find it there. */
+export const SIGNING_KEY_FILE = "backup-signing-key";
+
 /** The kept secret `fileName`, if `npm start` made one. */
 export async function keptLocalSecret(fileName: string): Promise<string | undefined> {
   const kept = await readFile(path.join(config().localDataDir, fileName), "utf8").catch(() => undefined);

@@ -36,6 +36,7 @@ beforeAll(async () => {
     QSTASH_TOKEN: TOKEN,
     QSTASH_CURRENT_SIGNING_KEY: CURRENT_KEY,
     QSTASH_NEXT_SIGNING_KEY: NEXT_KEY,
+    PUBLIC_URL: worker.baseUrl,
   });
 });
 afterAll(async () => {
@@ -88,6 +89,7 @@ describe("the backup cron with a worker", () => {
       "upstash-retries": "3",
       "upstash-deduplication-id": `backup-${id}`,
       "upstash-method": "POST",
+      "upstash-failure-callback": `${worker.baseUrl}/api/jobs/failed`,
     });
     expect(JSON.parse(request?.body ?? "")).toEqual({ backupId: id });
   });
@@ -150,21 +152,115 @@ describe.skipIf(!withPgTools)("the weekly drill with a worker", () => {
   it("publishes one drill a day to the worker, which runs it when QStash delivers it signed", async () => {
     const cronResponse = await fetch(`${worker.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
     expect(cronResponse.status).toBe(200);
-    expect(await cronResponse.json()).toEqual({ status: "handed-off", messageId: "msg_1" });
+    const handed = (await cronResponse.json()) as { id: string };
+    expect(handed).toEqual({ status: "handed-off", id: expect.stringMatching(/^\d+$/), messageId: "msg_1" });
+    const [requested] = await directDb()`select status, handoff_key from ops.dr_drills where id = ${handed.id}`;
+    expect(requested).toEqual({ status: "requested", handoff_key: `dr-drill-${new Date().toISOString().slice(0, 10)}` });
     const drillUrl = `${worker.baseUrl}/api/jobs/dr-drill`;
+    const message = JSON.stringify({ drillId: handed.id });
     expect(qstash.published.map((r) => [r.path, r.headers["upstash-deduplication-id"], r.body])).toEqual([
-      [`/v2/publish/${drillUrl}`, `dr-drill-${new Date().toISOString().slice(0, 10)}`, "{}"],
+      [`/v2/publish/${drillUrl}`, `dr-drill-${handed.id}`, message],
     ]);
-    const unsigned = await fetch(drillUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const again = await fetch(`${worker.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
+    expect(await again.json()).toEqual({ status: "duplicate", day: new Date().toISOString().slice(0, 10) });
+    expect(qstash.published).toHaveLength(1);
+    const unsigned = await fetch(drillUrl, { method: "POST", headers: { "content-type": "application/json" }, body: message });
     expect(unsigned.status).toBe(401);
     const delivered = await fetch(drillUrl, {
       method: "POST",
-      headers: { "content-type": "application/json", "upstash-signature": await qstashSignature(CURRENT_KEY, drillUrl, "{}") },
-      body: "{}",
+      headers: { "content-type": "application/json", "upstash-signature": await qstashSignature(CURRENT_KEY, drillUrl, message) },
+      body: message,
     });
     expect(delivered.status).toBe(200);
-    expect(await delivered.json()).toMatchObject({ applicationCheck: expect.stringMatching(/^(read agent|no agents to read)/), kept: false });
-    const [drill] = await directDb()`select status from ops.dr_drills order by id desc limit 1`;
+    expect(await delivered.json()).toMatchObject({ id: handed.id, applicationCheck: expect.stringMatching(/^(read agent|no agents to read)/), kept: false });
+    const [drill] = await directDb()`select status from ops.dr_drills where id = ${handed.id}`;
     expect(drill?.status).toBe("succeeded");
+  });
+});
+
+/** QStash's report that it gave up delivering `message` to `destination`, as it sends it. */
+function failureReport(destination: string, message: string, status = 502): string {
+  return JSON.stringify({
+    status,
+    header: { "Content-Type": ["application/json"] },
+    body: Buffer.from('{"error":"bad gateway"}').toString("base64"),
+    retried: 3,
+    maxRetries: 3,
+    dlqId: "1725323658779-0",
+    sourceMessageId: "msg_26hZCxZCuWyyTWPmSVBrNC1RADwpgWxPcak2rQD51EMjFMuzcW7qYXpPiDyw",
+    topicName: "",
+    endpointName: "",
+    url: destination,
+    method: "POST",
+    sourceHeader: { "Content-Type": ["application/json"] },
+    sourceBody: Buffer.from(message).toString("base64"),
+    notBefore: 1725323658,
+    createdAt: 1725323658,
+    scheduleId: "",
+    callerIP: "203.0.113.7",
+  });
+}
+
+async function reportFailure(body: string, { key = CURRENT_KEY, signedUrl, signature }: { key?: string; signedUrl?: string; signature?: string | null } = {}) {
+  const url = `${worker.baseUrl}/api/jobs/failed`;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const value = signature === undefined ? await qstashSignature(key, signedUrl ?? url, body) : signature;
+  if (value !== null) headers["upstash-signature"] = value;
+  const response = await fetch(url, { method: "POST", headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("QStash giving up on a delivery to the worker", () => {
+  it("marks the backup failed and fires job:backup at once, on a report signed for our callback URL", async () => {
+    const { body } = await cron();
+    const id = String(body.id);
+    const report = failureReport(jobUrl, JSON.stringify({ backupId: id }));
+    const answered = await reportFailure(report);
+    expect(answered).toEqual({ status: 200, body: { status: "recorded", job: "backup", id, marked: true } });
+    expect(await backupRow(id)).toMatchObject({
+      status: "failed",
+      error: `QStash gave up delivering to the worker after 3 retries (its last answer was HTTP 502): is the worker running at ${worker.baseUrl}?`,
+    });
+    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"message":"alert firing"'));
+    expect(logged.at(-1)).toContain('"key":"job:backup"');
+    expect(logged.at(-1)).toContain("QStash gave up delivering");
+    // QStash retries its callbacks too: a repeated report changes nothing more.
+    expect(await reportFailure(report)).toEqual({ status: 200, body: { status: "recorded", job: "backup", id, marked: false } });
+  });
+
+  it("marks a handed-off drill failed and fires job:dr-drill", async () => {
+    await directDb()`delete from ops.dr_drills`;
+    const response = await fetch(`${worker.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
+    const { id } = (await response.json()) as { id: string };
+    const answered = await reportFailure(failureReport(`${worker.baseUrl}/api/jobs/dr-drill`, JSON.stringify({ drillId: id }), 0));
+    expect(answered.body).toEqual({ status: "recorded", job: "dr-drill", id, marked: true });
+    const [drill] = await directDb()`select status, error from ops.dr_drills where id = ${id}`;
+    expect(drill).toMatchObject({ status: "failed", error: expect.stringContaining("after 3 retries (it never answered)") });
+    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"message":"alert firing"'));
+    expect(logged.at(-1)).toContain('"key":"job:dr-drill"');
+  });
+
+  it("refuses an unsigned or forged report with 401 and changes nothing", async () => {
+    const { body } = await cron();
+    const id = String(body.id);
+    const report = failureReport(jobUrl, JSON.stringify({ backupId: id }));
+    const refusals = [
+      await reportFailure(report, { signature: null }),
+      await reportFailure(report, { key: "sig_forger_0123456789abcdefghij" }),
+      await reportFailure(report, { signedUrl: jobUrl }),
+      await reportFailure(report, { signature: await qstashSignature(CURRENT_KEY, `${worker.baseUrl}/api/jobs/failed`, "{}") }),
+    ];
+    expect(refusals.map((r) => [r.status, (r.body.error as { code: string }).code])).toEqual([
+      [401, "UNAUTHORIZED"],
+      [401, "UNAUTHORIZED"],
+      [401, "UNAUTHORIZED"],
+      [401, "UNAUTHORIZED"],
+    ]);
+    expect(await backupRow(id)).toMatchObject({ status: "requested" });
+  });
+
+  it("answers a signed report that is not one 400, naming the field", async () => {
+    expect(await reportFailure(JSON.stringify({ url: jobUrl }))).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining("sourceBody") } } });
+    expect(await reportFailure(failureReport(jobUrl, "not json"))).toMatchObject({ status: 400, body: { error: { message: "sourceBody must be a base64 JSON object" } } });
   });
 });

@@ -125,8 +125,9 @@ describe("thresholds", () => {
     const stored = await directDb()`
       select metric, status, value from ops.threshold_results where snapshot_id = ${result.snapshotId} order by metric`;
     expect(stored.map((r) => r.metric)).toEqual([...metrics].sort());
-    const breach = logged.mock.calls.map((c) => String(c[0])).find((line) => line.includes("threshold breached"));
-    expect(breach).toContain('"metric":"lock_wait_ms"');
+    // On a loaded machine another figure may breach too: the lock wait's own line is the one to find.
+    const breaches = logged.mock.calls.map((c) => String(c[0])).filter((line) => line.includes("threshold breached"));
+    expect(breaches.find((line) => line.includes('"metric":"lock_wait_ms"'))).toContain('"status":"alert"');
     logged.mockRestore();
   });
 });

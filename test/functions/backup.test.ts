@@ -9,11 +9,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { KEEP_NEWEST, recoveryPointCheck, takeBackup } from "../../functions/backup.js";
-import { BackupIntegrityError, restoreBackup, RestoreRefusedError, verifiedBackup } from "../../lib/backups/archive.js";
+import { restoreChosenBackup, verifyChosenBackup } from "../../functions/restore.js";
+import { BackupIntegrityError, RestoreRefusedError } from "../../lib/backups/errors.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
-import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
@@ -70,7 +71,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     const archive = fileURLToPath(result.location);
     expect(path.dirname(archive)).toBe(backupDir);
     expect((await stat(archive)).size).toBe(result.sizeBytes);
-    const { manifest } = await verifiedBackup(archive);
+    const { manifest } = await verifyChosenBackup({ location: archive });
     expect(manifest).toMatchObject({ sha256: result.sha256, schemas: ["ops", "public", "supabase_migrations"] });
     expect(manifest.tables["public.conversation_messages"]).toBe(240);
     expect(manifest.tables["supabase_migrations.schema_migrations"]).toBeGreaterThan(0);
@@ -81,7 +82,7 @@ describe.skipIf(!withPgTools)("backups", () => {
   it("restores into an empty database: every table, the same rows, in one transaction", async () => {
     const { location } = await takeBackup();
     const target = await emptyDatabase();
-    const restored = await restoreBackup({ file: fileURLToPath(location), targetUrl: target });
+    const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, target);
     expect(restored.tables).toBeGreaterThanOrEqual(15);
     const digest = `select md5(string_agg(id::text || role || content, ',' order by id)) as digest from conversation_messages`;
     const copy = adminConnection(target);
@@ -97,7 +98,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     await prepared`create schema supabase_migrations`;
     await prepared`create schema ops`;
     await prepared.end();
-    const restored = await restoreBackup({ file: fileURLToPath(location), targetUrl: target });
+    const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, target);
     expect(restored.tables).toBeGreaterThanOrEqual(15);
   });
 
@@ -117,11 +118,11 @@ describe.skipIf(!withPgTools)("backups", () => {
     const during = written - before;
     writing = false;
     await writer;
-    const { manifest } = await verifiedBackup(fileURLToPath(location));
+    const { manifest } = await verifyChosenBackup({ location: fileURLToPath(location) });
     expect(during).toBeGreaterThan(10);
     expect(manifest.tables["public.backup_probe"]).toBeGreaterThanOrEqual(before);
     expect(manifest.tables["public.backup_probe"]).toBeLessThan(written);
-    const restored = await restoreBackup({ file: fileURLToPath(location), targetUrl: await emptyDatabase() });
+    const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, await emptyDatabase());
     expect(restored.rows).toBe(Object.values(manifest.tables).reduce((sum, n) => sum + n, 0));
   });
 
@@ -137,13 +138,13 @@ describe.skipIf(!withPgTools)("backups", () => {
     bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
     await writeFile(copy, bytes);
     const target = await emptyDatabase();
-    await expect(restoreBackup({ file: copy, targetUrl: target })).rejects.toThrow(BackupIntegrityError);
-    await expect(restoreBackup({ file: copy, targetUrl: target })).rejects.toThrow(/does not match its manifest/);
+    await expect(restoreChosenBackup({ location: copy }, target)).rejects.toThrow(BackupIntegrityError);
+    await expect(restoreChosenBackup({ location: copy }, target)).rejects.toThrow(/does not match its manifest/);
     const probe = adminConnection(target);
     const [tables] = await probe`select count(*)::int as n from pg_tables where schemaname in ('public', 'ops')`;
     await probe.end();
     expect(tables?.n).toBe(0);
-    await expect(restoreBackup({ file: archive, targetUrl: TEST_DATABASE_URL })).rejects.toThrow(RestoreRefusedError);
+    await expect(restoreChosenBackup({ location: archive }, TEST_DATABASE_URL)).rejects.toThrow(RestoreRefusedError);
     await rm(damagedDir, { recursive: true, force: true });
   });
 
@@ -227,7 +228,7 @@ describe.skipIf(!withPgTools)("backups", () => {
 });
 
 describe.skipIf(!withPgTools)("npm run db:restore", () => {
-  const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "" });
+  const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "", BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
 
   it("verifies, restores with exit 0, and refuses with one line and exit 1 or 2", async () => {
     const { location } = await takeBackup();
@@ -237,7 +238,7 @@ describe.skipIf(!withPgTools)("npm run db:restore", () => {
     const target = await emptyDatabase();
     const restored = await restore([archive.replace(/\.dump$/, ".json"), "--target", target]);
     expect(restored.code).toBe(0);
-    expect(restored.stdout).toMatch(/^restored \d+ tables, \d+ rows into postgres:\/\/postgres:\*\*\*@.* in [\d.]+ s; row counts match the manifest$/m);
+    expect(restored.stdout).toMatch(/^restored \d+ tables, \d+ rows from \S+\.dump into postgres:\/\/postgres:\*\*\*@.* in [\d.]+ s; row counts match the manifest$/m);
     const again = await restore([archive, "--target", target]);
     expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: the target database already has tables \(/) });
     expect(again.stderr).not.toContain("    at ");

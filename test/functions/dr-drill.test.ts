@@ -6,14 +6,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { takeBackup } from "../../functions/backup.js";
 import { disasterRecoveryDrill, drillJob } from "../../functions/dr-drill.js";
-import { DrillError } from "../../lib/backups/errors.js";
-import { BackupIntegrityError } from "../../lib/backups/archive.js";
+import { BackupIntegrityError, BackupNotFoundError } from "../../lib/backups/errors.js";
 import { probed } from "../../lib/db/inspect/probe.js";
 import { directDb } from "../../lib/db/pool.js";
 import { databaseFigures } from "../../lib/metrics/database.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
-import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { adminConnection, dropDatabase } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
@@ -46,8 +45,8 @@ beforeEach(() => {
 
 describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
   it("says there is nothing to drill with before the first backup", async () => {
-    await expect(disasterRecoveryDrill()).rejects.toThrow(DrillError);
-    await expect(disasterRecoveryDrill()).rejects.toThrow("no successful backup with its archive kept here: take one first (npm run db:backup)");
+    await expect(disasterRecoveryDrill()).rejects.toThrow(BackupNotFoundError);
+    await expect(disasterRecoveryDrill()).rejects.toThrow(`no backup to restore in BACKUP_DIR (${backupDir})`);
   });
 
   it("restores the newest kept backup into a scratch database, reads it as the application does, records the recovery time, and drops it", async () => {
@@ -91,7 +90,7 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
   });
 
   it("runs from the command line: one line of figures, exit 0; a bad option, exit 2", async () => {
-    const run = (args: string[]) => runScript("drill", args, { DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir });
+    const run = (args: string[]) => runScript("drill", args, { DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const drilled = await run([]);
     expect(drilled.code).toBe(0);
     expect(drilled.stdout).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows in [\d.]+ s \(data [\d.]+ h old, backup \d+\); row counts match; read agent /m);

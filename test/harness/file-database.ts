@@ -17,6 +17,9 @@ export const TEST_DATABASE_URL = databaseUrl(serverUrl, name);
 
 const pgbouncerUrl = inject("pgbouncerUrl");
 
+/** The installation's backup signing key in tests (a script run as a child gets it in its environment). */
+export const TEST_SIGNING_KEY = "test-backup-signing-key-0123456789abcdef";
+
 /** Through PgBouncer (the `pgbouncer` project), marked as the transaction-mode pooler it is. */
 export const TEST_POOLER_URL = pgbouncerUrl ? `${databaseUrl(pgbouncerUrl, name)}?pgbouncer=true` : "";
 
@@ -27,6 +30,12 @@ overrideConfig({
   UPSTASH_REDIS_REST_URL: "",
   UPSTASH_REDIS_REST_TOKEN: "",
   DB_POOL_PROFILE: "serverless",
+  BACKUP_SIGNING_KEY: TEST_SIGNING_KEY,
+  BACKUP_S3_BUCKET: "",
+  BACKUP_AGE_RECIPIENTS: "",
+  BACKUP_AGE_IDENTITY: "",
+  BACKUP_AGE_IDENTITY_FILE: "",
+  PUBLIC_URL: "",
 });
 
 afterAll(async () => {

@@ -85,6 +85,18 @@ describe("parseConfig", () => {
     [{ ALERT_WEBHOOK_URL: "hooks" }, "ALERT_WEBHOOK_URL must be an http:// or https:// URL"],
     [{ PORT: "70000" }, "PORT must be between 0 and 65535"],
     [{ LOCAL_PG_PORT: "0" }, "LOCAL_PG_PORT must be between 1 and 65535"],
+    [{ BACKUP_S3_PREFIX: "x/" }, "BACKUP_S3_PREFIX is set but BACKUP_S3_BUCKET is not"],
+    [{ BACKUP_S3_BUCKET: "Bad_Bucket" }, "BACKUP_S3_BUCKET must be a bucket name"],
+    [{ BACKUP_S3_BUCKET: "backups" }, "BACKUP_S3_REGION must be set for AWS S3 (or set BACKUP_S3_ENDPOINT for another store)"],
+    [{ BACKUP_S3_BUCKET: "backups", BACKUP_S3_REGION: "eu-west-1", BACKUP_S3_ACCESS_KEY_ID: "AKIA" }, "BACKUP_S3_SECRET_ACCESS_KEY must be set together"],
+    [{ BACKUP_S3_BUCKET: "backups", BACKUP_S3_ENDPOINT: "minio:9000" }, "BACKUP_S3_ENDPOINT must be an http:// or https:// URL"],
+    [{ BACKUP_S3_BUCKET: "backups", BACKUP_S3_REGION: "eu-west-1", BACKUP_S3_FORCE_PATH_STYLE: "yes" }, "BACKUP_S3_FORCE_PATH_STYLE must be true or false"],
+    [{ BACKUP_S3_BUCKET: "backups", BACKUP_S3_REGION: "eu-west-1", BACKUP_S3_PREFIX: "/root" }, "BACKUP_S3_PREFIX must be an object key prefix"],
+    [{ BACKUP_AGE_RECIPIENTS: "ssh-ed25519 AAAA" }, "BACKUP_AGE_RECIPIENTS must be one or more age public keys"],
+    [{ BACKUP_AGE_IDENTITY: "age1notasecret" }, "BACKUP_AGE_IDENTITY must be an age secret key (AGE-SECRET-KEY-1...)"],
+    [{ BACKUP_AGE_IDENTITY: `AGE-SECRET-KEY-1${"Q".repeat(58)}`, BACKUP_AGE_IDENTITY_FILE: "key.txt" }, "BACKUP_AGE_IDENTITY_FILE must not be set together with BACKUP_AGE_IDENTITY"],
+    [{ BACKUP_SIGNING_KEY: "too-short-0123456789" }, "BACKUP_SIGNING_KEY must be at least 32 characters"],
+    [{ PUBLIC_URL: "example.com" }, "PUBLIC_URL must be an http:// or https:// URL"],
   ])("rejects %j with a line naming the variable", (env, expected) => {
     const message = problemWith(env);
     expect(message).toContain(expected);
@@ -95,6 +107,39 @@ describe("parseConfig", () => {
     const message = problemWith({ DATABASE_URL: "mysql://user:hunter2@h/db", DB_POOL_MAX: "x", PORT: "y" });
     expect(message).toMatch(/DATABASE_URL.*DB_POOL_MAX.*PORT/);
     expect(message).not.toContain("hunter2");
+  });
+
+  it("names every bad bucket variable in one line, secrets not echoed", () => {
+    const message = problemWith({ BACKUP_S3_PREFIX: "x/", BACKUP_S3_ACCESS_KEY_ID: "AKIA", BACKUP_S3_SECRET_ACCESS_KEY: "s3cr3t-value" });
+    expect(message).toBe(
+      "Invalid configuration: BACKUP_S3_PREFIX is set but BACKUP_S3_BUCKET is not; BACKUP_S3_ACCESS_KEY_ID is set but BACKUP_S3_BUCKET is not; BACKUP_S3_SECRET_ACCESS_KEY is set but BACKUP_S3_BUCKET is not",
+    );
+  });
+
+  it("reads the bucket, encryption and signing settings", () => {
+    const recipient = `age1${"q".repeat(58)}`;
+    const cfg = parseConfig({
+      BACKUP_S3_BUCKET: "gap-backups",
+      BACKUP_S3_ENDPOINT: "https://abc.r2.cloudflarestorage.com",
+      BACKUP_S3_ACCESS_KEY_ID: "key",
+      BACKUP_S3_SECRET_ACCESS_KEY: "secret",
+      BACKUP_S3_PREFIX: "prod",
+      BACKUP_AGE_RECIPIENTS: `${recipient}, ${recipient.replace(/q$/, "p")}`,
+      BACKUP_SIGNING_KEY: "k".repeat(32),
+      VERCEL_PROJECT_PRODUCTION_URL: "gap.example.com",
+    });
+    expect(cfg.backups.s3).toEqual({
+      bucket: "gap-backups",
+      prefix: "prod/",
+      endpoint: "https://abc.r2.cloudflarestorage.com",
+      region: "us-east-1",
+      credentials: { accessKeyId: "key", secretAccessKey: "secret" },
+      forcePathStyle: true,
+    });
+    expect(cfg.backups.ageRecipients).toHaveLength(2);
+    expect(cfg.publicUrl).toBe("https://gap.example.com");
+    expect(parseConfig({ BACKUP_S3_BUCKET: "b-aws", BACKUP_S3_REGION: "eu-west-1" }).backups.s3).toMatchObject({ prefix: "backups/", forcePathStyle: false, credentials: undefined });
+    expect(parseConfig({ PUBLIC_URL: "https://x.example.com/", VERCEL_PROJECT_PRODUCTION_URL: "y.example.com" }).publicUrl).toBe("https://x.example.com");
   });
 
   it("lists every variable it knows for .env.example", () => {

@@ -3,14 +3,17 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { freePort } from "../harness/net.js";
+import { testTempDir } from "../harness/temp.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function worker(env: Record<string, string>) {
   const inherited = { ...process.env };
-  for (const name of ["DATABASE_URL", "BACKUP_WORKER_URL", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "CRON_SECRET"]) delete inherited[name];
+  for (const name of ["DATABASE_URL", "BACKUP_WORKER_URL", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "CRON_SECRET", "BACKUP_SIGNING_KEY", "BACKUP_DIR"]) {
+    delete inherited[name];
+  }
   const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/worker.ts"], { cwd: ROOT, env: { ...inherited, ...env } });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -24,7 +27,7 @@ describe("npm run worker", () => {
     const run = worker({ DATABASE_URL: TEST_DATABASE_URL });
     expect(await run.exited).toBe(1);
     expect(run.output().trim()).toBe(
-      "error: Invalid configuration: the worker needs BACKUP_WORKER_URL, QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY",
+      "error: Invalid configuration: the worker needs BACKUP_WORKER_URL, QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY, BACKUP_SIGNING_KEY",
     );
   });
 
@@ -36,6 +39,8 @@ describe("npm run worker", () => {
       BACKUP_WORKER_URL: "https://backup-worker.example.com",
       QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789abcdefghij",
       QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789abcdefghijklm",
+      BACKUP_SIGNING_KEY: TEST_SIGNING_KEY,
+      BACKUP_DIR: await testTempDir("gap-worker-"),
     });
     // A failed assertion must not leave the worker running.
     onTestFinished(() => {

@@ -1,0 +1,134 @@
+/**
+ * A real S3-compatible server for tests: s3rver (npm) in a child process, speaking the S3
+ * protocol multipart uploads included, with its objects on disk. In front of it, a TCP proxy
+ * that can cut the store off mid-transfer, as a store that dies or a network that fails does.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { freePort, portAnswers, sharedTempDir } from "./net.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** s3rver's fixed credentials. */
+export const S3RVER_KEY = "S3RVER";
+
+export interface TestBucketStore {
+  /** The proxy's endpoint, to give the platform. */
+  endpoint: string;
+  /** BACKUP_S3_* settings for `bucket` through the proxy. */
+  settings(bucket: string, prefix?: string): Record<string, string>;
+  createBucket(name: string): Promise<void>;
+  keys(bucket: string, prefix?: string): Promise<string[]>;
+  read(bucket: string, key: string): Promise<Buffer>;
+  write(bucket: string, key: string, body: Buffer | string): Promise<void>;
+  /** Once `bytes` more have gone to the store, every connection is cut and the store stops answering. */
+  cutAfter(bytes: number): void;
+  /** Whether the cut has happened. */
+  cut(): boolean;
+  /** Puts the store back (after a cut). */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(path.join(ROOT, "node_modules/.bin/s3rver"), ["-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--no-vhost-buckets"], {
+    stdio: "ignore",
+  });
+  for (let i = 0; i < 100 && !(await portAnswers(port)); i++) {
+    if (child.exitCode !== null) throw new Error(`s3rver exited with ${child.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
+export async function startTestBucketStore(): Promise<TestBucketStore> {
+  const dir = await sharedTempDir("gap-s3rver-");
+  const s3rverPort = await freePort();
+  const child = await startS3rver(dir, s3rverPort);
+  const sockets = new Set<Socket>();
+  let remaining = Infinity;
+  let down = false;
+  const proxy: Server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(s3rverPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("data", (chunk: Buffer) => {
+      remaining -= chunk.length;
+      if (remaining <= 0 && !down) {
+        down = true;
+        for (const socket of sockets) socket.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+    client.on("close", drop).on("error", drop);
+    upstream.on("close", drop).on("error", drop);
+  });
+  const proxyPort = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(proxyPort, "127.0.0.1", resolve));
+  const endpoint = `http://127.0.0.1:${proxyPort}`;
+  const s3 = new S3Client({
+    endpoint: `http://127.0.0.1:${s3rverPort}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  return {
+    endpoint,
+    settings: (bucket, prefix = "backups/") => ({
+      BACKUP_S3_BUCKET: bucket,
+      BACKUP_S3_PREFIX: prefix,
+      BACKUP_S3_ENDPOINT: endpoint,
+      BACKUP_S3_REGION: "us-east-1",
+      BACKUP_S3_ACCESS_KEY_ID: S3RVER_KEY,
+      BACKUP_S3_SECRET_ACCESS_KEY: S3RVER_KEY,
+      BACKUP_S3_FORCE_PATH_STYLE: "true",
+    }),
+    createBucket: async (name) => {
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    keys: async (bucket, prefix = "") => {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (listed.Contents ?? []).map((item) => item.Key ?? "").sort();
+    },
+    read: async (bucket, key) => {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    },
+    write: async (bucket, key, body) => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    },
+    cutAfter: (bytes) => {
+      remaining = bytes;
+    },
+    cut: () => down,
+    restore: () => {
+      down = false;
+      remaining = Infinity;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      s3.destroy();
+      child.kill("SIGKILL");
+      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
