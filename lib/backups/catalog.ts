@@ -128,19 +128,25 @@ export async function localCatalog(dir: string, signingKey: string | undefined):
   return entries.sort(newestFirst);
 }
 
+/** Manifests read from the bucket at once: enough to hide the latency, few enough for any store's rate limits. */
+const MANIFEST_READS_IN_FLIGHT = 8;
+
 /** The backups under the bucket's prefix, newest first: the bucket's listing is the catalog. */
 export async function bucketCatalog(store: ObjectStore, signingKey: string | undefined): Promise<CatalogEntry[]> {
   const objects = await store.list();
   const sizes = new Map(objects.map((object) => [object.key, object.sizeBytes]));
-  const entries = await Promise.all(
-    objects.flatMap(({ key }) => {
-      const relative = key.slice(store.prefix.length);
-      const name = MANIFEST.exec(relative)?.[1];
-      if (!name || relative.includes("/")) return [];
-      const archiveSize = async (manifest: BackupManifest) => sizes.get(`${store.prefix}${manifest.archive}`);
-      return [entryOf("bucket", name, bucketSource(store, key), signingKey, archiveSize)];
-    }),
-  );
+  const manifests = objects.flatMap(({ key }) => {
+    const relative = key.slice(store.prefix.length);
+    const name = MANIFEST.exec(relative)?.[1];
+    return name && !relative.includes("/") ? [{ key, name }] : [];
+  });
+  const entries: CatalogEntry[] = [];
+  for (let start = 0; start < manifests.length; start += MANIFEST_READS_IN_FLIGHT) {
+    const batch = manifests.slice(start, start + MANIFEST_READS_IN_FLIGHT).map(({ key, name }) =>
+      entryOf("bucket", name, bucketSource(store, key), signingKey, async (manifest) => sizes.get(`${store.prefix}${manifest.archive}`)),
+    );
+    entries.push(...(await Promise.all(batch)));
+  }
   return entries.sort(newestFirst);
 }
 
@@ -152,6 +158,8 @@ export async function bucketCatalog(store: ObjectStore, signingKey: string | und
 export function newestRestorable(entries: readonly CatalogEntry[], where: string, { allowUnsigned = false } = {}): CatalogEntry {
   const usable = entries.find((entry) => entry.archive !== "missing" && entry.manifest && (entry.trust === "signed" || allowUnsigned));
   if (usable) return usable;
-  const seen = entries.length ? ` (${entries.length} manifest(s), none signed by this installation's key with its archive present)` : "";
+  const seen = entries.length
+    ? ` (${entries.length} manifest(s) there, none signed by this installation's BACKUP_SIGNING_KEY with its archive beside it: check the key, or take the newest anyway with --allow-unsigned)`
+    : " (it holds none)";
   throw new BackupNotFoundError(`no backup to restore in ${where}${seen}`);
 }

@@ -75,7 +75,7 @@ export async function decrypted(source: Readable, identities: readonly string[])
     const reason = error instanceof Error ? error.message : String(error);
     throw new BackupUntrustedError(
       /no identity matched/i.test(reason)
-        ? "the archive is not encrypted to the configured age identity (BACKUP_AGE_IDENTITY): use the secret key of one of its recipients"
+        ? "the archive is not encrypted to the configured age identity (BACKUP_AGE_IDENTITY or BACKUP_AGE_IDENTITY_FILE): use the secret key of one of its recipients"
         : `the archive cannot be decrypted: ${reason}`,
     );
   }

@@ -174,7 +174,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     await useBucket({ BACKUP_AGE_IDENTITY: await generateIdentity() });
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(BackupUntrustedError);
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(
-      "the archive is not encrypted to the configured age identity (BACKUP_AGE_IDENTITY): use the secret key of one of its recipients",
+      "the archive is not encrypted to the configured age identity (BACKUP_AGE_IDENTITY or BACKUP_AGE_IDENTITY_FILE): use the secret key of one of its recipients",
     );
     await useBucket({ BACKUP_AGE_IDENTITY: "" });
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(/^the archive is encrypted: set BACKUP_AGE_IDENTITY/);

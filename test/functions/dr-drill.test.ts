@@ -46,7 +46,7 @@ beforeEach(() => {
 describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
   it("says there is nothing to drill with before the first backup", async () => {
     await expect(disasterRecoveryDrill()).rejects.toThrow(BackupNotFoundError);
-    await expect(disasterRecoveryDrill()).rejects.toThrow(`no backup to restore in BACKUP_DIR (${backupDir})`);
+    await expect(disasterRecoveryDrill()).rejects.toThrow(`no backup to restore in BACKUP_DIR (${backupDir}) (it holds none)`);
   });
 
   it("restores the newest kept backup into a scratch database, reads it as the application does, records the recovery time, and drops it", async () => {
