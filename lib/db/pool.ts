@@ -5,6 +5,7 @@
  */
 import postgres from "postgres";
 import { config, ConfigError, type Config, type PoolProfile } from "../config.js";
+import { Gate } from "./gate.js";
 import { connectionTarget, type ConnectionTarget } from "./target.js";
 
 export type Sql = postgres.Sql;
@@ -81,10 +82,9 @@ export function postgresOptions(settings: PoolSettings): postgres.Options<Record
   }
   return {
     max: settings.max,
-    // bounded() withdraws queries that wait too long. That is safe only while they wait in the
-    // pool's own queue: a query withdrawn after it was handed to a connection leaves that
-    // connection stuck for good (postgres.js 3.4.9). So no pipelining behind busy connections,
-    // and no array-type query on connect ahead of the first real one (also a round trip saved).
+    // At most one query written to a connection at a time; request paths never hand postgres.js
+    // more queries than connections (bounded() waits in the pool's gate). No array-type query
+    // on connect ahead of the first real one (a round trip saved).
     max_pipeline: 1,
     fetch_types: false,
     backoff: reconnectDelaySeconds,
@@ -98,6 +98,7 @@ export function postgresOptions(settings: PoolSettings): postgres.Options<Record
 }
 
 const pools = new Map<PoolRole, Sql>();
+const gates = new Map<PoolRole, Gate>();
 
 export type QueryObserver = (role: PoolRole, query: string) => void;
 let queryObserver: QueryObserver | undefined;
@@ -127,6 +128,16 @@ export function requestDb(): Sql {
   return pool("request");
 }
 
+/** The request pool's gate: as many places as the pool has connections (see deadline.ts). */
+export function requestGate(): Gate {
+  let gate = gates.get("request");
+  if (!gate) {
+    gate = new Gate(poolSettings("request").max);
+    gates.set("request", gate);
+  }
+  return gate;
+}
+
 /** The pool on the direct connection: migrations, server internals, backups. */
 export function directDb(): Sql {
   return pool("direct");
@@ -141,6 +152,7 @@ export async function warmPool(sql: Sql, connections: number): Promise<void> {
 export async function closeDbPools(timeoutSeconds = 5): Promise<void> {
   const open = [...pools.values()];
   pools.clear();
+  gates.clear();
   await Promise.all(open.map((sql) => sql.end({ timeout: timeoutSeconds })));
 }
 

@@ -118,6 +118,32 @@ describe("pools against a real server", () => {
     expect(row?.one).toBe(1);
   });
 
+  it("withdraws a query that waited too long without cancelling whatever runs next on its connection", async () => {
+    await useConfig({ DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "300" });
+    const sql = requestDb();
+    for (let run = 0; run < 3; run++) {
+      const first = bounded(sql`select pg_sleep(1)`, { startWithinMs: 5000, finishWithinMs: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const withdrawn = await bounded(sql`select 1 as withdrawn`).catch((error: unknown) => error);
+      expect((withdrawn as DbUnavailableError).reason).toBe("POOL_TIMEOUT");
+      await first;
+      // Long enough for a cancel sent when the withdrawn query's turn came to land on this one.
+      const [next] = await bounded(sql`select pg_sleep(0.3), ${run}::int as run`);
+      expect(next?.run).toBe(run);
+    }
+  });
+
+  it("cancels a query past its deadline without touching the next one: its place is freed only once the cancel is delivered", async () => {
+    await useConfig({ SUPABASE_POOLER_URL: withMarker(TEST_DATABASE_URL), DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "200", DB_STATEMENT_TIMEOUT: "100" });
+    const sql = requestDb();
+    for (let run = 0; run < 3; run++) {
+      const late = await bounded(sql`select pg_sleep(2)`).catch((error: unknown) => error);
+      expect((late as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
+      const [next] = await bounded(sql`select pg_sleep(0.2), ${run}::int as run`, { startWithinMs: 5000, finishWithinMs: 5000 });
+      expect(next?.run).toBe(run);
+    }
+  });
+
   it("stops a statement at the server's statement timeout on a direct connection", async () => {
     await useConfig({ DB_STATEMENT_TIMEOUT: "200" });
     const error = await bounded(requestDb()`select pg_sleep(3)`).catch((e: unknown) => e);
@@ -126,7 +152,7 @@ describe("pools against a real server", () => {
   });
 
   it("cancels a statement past its deadline where no server timeout exists (transaction pooler)", async () => {
-    // The client deadline counts from submission: connection timeout + statement timeout = 800 ms.
+    // The client deadline counts from admission: connection timeout + 250 ms + statement timeout = 1050 ms.
     await useConfig({ SUPABASE_POOLER_URL: withMarker(TEST_DATABASE_URL), DB_CONNECTION_TIMEOUT: "500", DB_STATEMENT_TIMEOUT: "300" });
     const error = await bounded(requestDb()`select pg_sleep(5), 'deadline-probe'`).catch((e: unknown) => e);
     expect((error as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
