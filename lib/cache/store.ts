@@ -4,6 +4,7 @@
  * Values are strings; the drivers never interpret them.
  */
 import { Redis } from "@upstash/redis";
+import { LRUCache } from "lru-cache";
 import { config } from "../config.js";
 
 export interface CacheStore {
@@ -25,18 +26,51 @@ export interface CacheStore {
 /** A dead cache must cost milliseconds, not the client's default seconds of retries. */
 export const CACHE_TIMEOUT_MS = 150;
 
-export function memoryStore(now: () => number = Date.now): CacheStore {
-  const entries = new Map<string, { value: string; expiresAt: number }>();
-  const live = (key: string): string | null => {
-    const entry = entries.get(key);
-    if (!entry) return null;
-    if (entry.expiresAt > now()) return entry.value;
-    entries.delete(key);
-    return null;
-  };
-  const put = (key: string, value: string, ttlMs: number) => entries.set(key, { value, expiresAt: now() + ttlMs });
+export interface MemoryStoreOptions {
+  /** Most entries kept; the least recently used go first. @default 50000 */
+  maxEntries?: number;
+  /** Most bytes of keys and values kept (two per character, as JavaScript strings may take). @default 64 MiB */
+  maxBytes?: number;
+  /** How often expired entries are swept out, so memory does not wait for a read of the same key. @default 30000 */
+  sweepEveryMs?: number;
+  now?: () => number;
+}
+
+export interface MemoryStore extends CacheStore {
+  /** Entries held now, expired ones not yet swept included. */
+  readonly entries: number;
+  /** Bytes held now, as counted against maxBytes. */
+  readonly bytes: number;
+  /** Drops expired entries now (the sweep runs on its own too). */
+  sweep(): void;
+}
+
+/**
+ * The in-process store (`npm start`, a worker, a deployment without Upstash): bounded in
+ * entries and bytes, least recently used evicted first, expired entries swept on a timer that
+ * does not keep the process alive. An evicted lock only lets a second loader through.
+ */
+export function memoryStore({ maxEntries = 50_000, maxBytes = 64 * 1024 * 1024, sweepEveryMs = 30_000, now = Date.now }: MemoryStoreOptions = {}): MemoryStore {
+  const entries = new LRUCache<string, string>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) => 2 * (value.length + key.length) || 1,
+    perf: { now },
+    // Read the clock at every check: a cached reading would serve an expired lock for up to 1 ms.
+    ttlResolution: 0,
+  });
+  const live = (key: string): string | null => entries.get(key) ?? null;
+  const put = (key: string, value: string, ttlMs: number) => entries.set(key, value, { ttl: Math.max(1, ttlMs) });
+  setInterval(() => entries.purgeStale(), sweepEveryMs).unref();
   return {
     driver: "memory",
+    get entries() {
+      return entries.size;
+    },
+    get bytes() {
+      return entries.calculatedSize;
+    },
+    sweep: () => void entries.purgeStale(),
     async mget(keys) {
       return keys.map(live);
     },

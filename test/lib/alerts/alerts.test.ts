@@ -91,7 +91,7 @@ function dedupContract(name: string, makeStore: () => CacheStore) {
   });
 }
 
-dedupContract("memory", () => memoryStore(now));
+dedupContract("memory", () => memoryStore({ now }));
 
 describe.skipIf(!hasRedis)("with Upstash (a real Redis behind an Upstash-compatible bridge)", () => {
   let bridge: UpstashBridge;
@@ -108,7 +108,7 @@ describe.skipIf(!hasRedis)("with Upstash (a real Redis behind an Upstash-compati
 describe("when things fail", () => {
   it("sends the alert anyway when the store fails: a duplicate is better than a miss", async () => {
     const broken: CacheStore = {
-      ...memoryStore(now),
+      ...memoryStore({ now }),
       acquireLock: () => Promise.reject(new Error("connection refused")),
     };
     const warned = vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -144,7 +144,7 @@ describe("when things fail", () => {
 
   it("logs the alert when no webhook is configured", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const alerts = alerter({ store: memoryStore(now), deliver: loggedDelivery(undefined), repeatMs: REPEAT_MS, now });
+    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery(undefined), repeatMs: REPEAT_MS, now });
     expect(await alerts.raise({ key: "nohook", summary: "lock wait 512 ms" })).toBe("sent");
     const [line] = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(line).toMatchObject({ level: "error", message: "alert firing", key: "nohook", summary: "lock wait 512 ms", delivered: "no ALERT_WEBHOOK_URL" });

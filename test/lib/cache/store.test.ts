@@ -51,9 +51,40 @@ function storeContract(name: string, makeStore: () => CacheStore, advanceTime: (
   });
 }
 
-let clock = 0;
-storeContract("memory", () => memoryStore(() => clock), async (ms) => {
+let clock = 1_000_000;
+storeContract("memory", () => memoryStore({ now: () => clock }), async (ms) => {
   clock += ms;
+});
+
+describe("memory store bounds", () => {
+  it("keeps at most its entries whatever the keys (random agent ids), least recently used out first", async () => {
+    const store = memoryStore({ maxEntries: 1000 });
+    await store.set("kept", "read often", 300);
+    for (let i = 0; i < 20_000; i++) {
+      await store.set(`agent:v1:${crypto.randomUUID()}`, `org ${"x".repeat(200)}`, 300);
+      if (i % 500 === 0) await store.mget(["kept"]);
+    }
+    expect(store.entries).toBe(1000);
+    expect(await store.mget(["kept"])).toEqual(["read often"]);
+  });
+
+  it("keeps at most its bytes, whatever the size of the values", async () => {
+    const store = memoryStore({ maxEntries: 100_000, maxBytes: 1024 * 1024 });
+    for (let i = 0; i < 200; i++) await store.set(`big:${i}`, "y".repeat(20_000), 300);
+    expect(store.bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(store.entries).toBeLessThan(30);
+  });
+
+  it("frees expired entries without their keys being read again", async () => {
+    let now = 5_000_000;
+    const store = memoryStore({ now: () => now });
+    for (let i = 0; i < 5000; i++) await store.set(`negative:${i}`, "\u0000absent", 30);
+    await store.set("long", "lives", 600);
+    now += 31_000;
+    store.sweep();
+    expect(store.entries).toBe(1);
+    expect(await store.mget(["long"])).toEqual(["lives"]);
+  });
 });
 
 describe.skipIf(!hasRedis)("upstash driver through an Upstash-compatible bridge to a real Redis", () => {
