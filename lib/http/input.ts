@@ -2,6 +2,7 @@
  * Request input, validated before anything else runs: each problem is a 400 (or 413/415)
  * whose message names the field.
  */
+import { isLosslessNumber, isSafeNumber, parse as parseLossless } from "lossless-json";
 import { z } from "zod";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
@@ -49,26 +50,89 @@ export const queryInt = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
 
-/** The JSON body, at most `maxBytes`, matching `schema`. */
-export async function jsonBody<T extends z.ZodType>(request: Request, schema: T, maxBytes: number): Promise<z.output<T>> {
-  const type = request.headers.get("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "body must be application/json");
+/** The body's text, at most `maxBytes`: UTF-8, or a 400 (a byte sequence that is not one is refused, never replaced). */
+export async function bodyText(request: Request, maxBytes: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (declared > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
-  return parsedJson(text, schema);
+  const bytes = await request.arrayBuffer();
+  if (bytes.byteLength > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiError("BAD_REQUEST", "body is not valid UTF-8");
+  }
+}
+
+/** `application/json`, with no charset or UTF-8's: JSON is UTF-8 (RFC 8259), and a body declared otherwise would be misread. */
+function requireJsonType(request: Request): void {
+  const [type = "", ...parameters] = (request.headers.get("content-type") ?? "").split(";").map((part) => part.trim());
+  if (type.toLowerCase() !== "application/json") throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "body must be application/json");
+  const charset = parameters.find((p) => /^charset=/i.test(p))?.slice("charset=".length).replace(/^"|"$/g, "");
+  if (charset !== undefined && charset.toLowerCase() !== "utf-8") {
+    throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `body must be UTF-8 JSON: charset=${charset.slice(0, 40)} is not accepted`);
+  }
+}
+
+/** The JSON body, at most `maxBytes`, matching `schema`. */
+export async function jsonBody<T extends z.ZodType>(request: Request, schema: T, maxBytes: number): Promise<z.output<T>> {
+  requireJsonType(request);
+  return parsedJson(await bodyText(request, maxBytes), schema);
+}
+
+/** The deepest a request's JSON may nest: deeper, it is refused before it is parsed. */
+export const MAX_JSON_DEPTH = 64;
+
+/** How deep a JSON text nests, counted without recursion (brackets inside strings do not count). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * The parsed value with every number a JavaScript number, or a 400 naming the first number a
+ * double cannot carry exactly (9007199254740993, 1e309, 0.10000000000000000001): it would be
+ * stored as another number without a word.
+ */
+function withExactNumbers(root: unknown): unknown {
+  const result: { value: unknown } = { value: root };
+  const pending: Array<{ holder: Record<string, unknown> | unknown[]; key: string | number; path: string }> = [{ holder: result as Record<string, unknown>, key: "value", path: "" }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { holder, key, path } = next;
+    const value = (holder as Record<string | number, unknown>)[key];
+    if (isLosslessNumber(value)) {
+      if (!isSafeNumber(value.value)) throw new ApiError("BAD_REQUEST", `${path || "body"} must be a number that can be stored exactly (${value.value.slice(0, 40)} cannot)`);
+      (holder as Record<string | number, unknown>)[key] = Number(value.value);
+    } else if (Array.isArray(value)) {
+      value.forEach((_, index) => pending.push({ holder: value, key: index, path: path ? `${path}.${index}` : String(index) }));
+    } else if (value !== null && typeof value === "object") {
+      for (const name of Object.keys(value)) pending.push({ holder: value as Record<string, unknown>, key: name, path: path ? `${path}.${name}` : name });
+    }
+  }
+  return result.value;
 }
 
 /** A body already read (a signed one, say) as JSON of the schema; 400 naming the first problem. */
 export function parsedJson<T extends z.ZodType>(text: string, schema: T): z.output<T> {
+  if (nestingDepth(text) > MAX_JSON_DEPTH) throw new ApiError("BAD_REQUEST", `body must be nested at most ${MAX_JSON_DEPTH} levels deep`);
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ApiError("BAD_REQUEST", "body is not valid JSON");
+    value = parseLossless(text);
+  } catch (error) {
+    const duplicate = /^Duplicate key '([^']{0,60})'/.exec(error instanceof Error ? error.message : "")?.[1];
+    throw new ApiError("BAD_REQUEST", duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`);
   }
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(withExactNumbers(value));
   if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.error));
   return parsed.data;
 }

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { config, ConfigError } from "../config.js";
 import { jobFailureUrl, workerJobUrl, type WorkerJob } from "../jobs/qstash.js";
 import { ApiError } from "./errors.js";
-import { parsedJson } from "./input.js";
+import { bodyText, parsedJson } from "./input.js";
 
 /** A job message is a few ids at most. */
 const MAX_JOB_MESSAGE_BYTES = 1024;
@@ -20,8 +20,7 @@ async function qstashSignedBody(request: Request, url: string, maxBytes: number)
   if (!currentSigningKey || !nextSigningKey) {
     throw new ConfigError("Invalid configuration: QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY must be set");
   }
-  const body = await request.text();
-  if (Buffer.byteLength(body) > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes`);
+  const body = await bodyText(request, maxBytes);
   const signature = request.headers.get("upstash-signature");
   if (!signature) throw new ApiError("UNAUTHORIZED", "an Upstash-Signature header is required");
   const receiver = new Receiver({ currentSigningKey, nextSigningKey, devMode: false });

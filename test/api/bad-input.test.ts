@@ -227,3 +227,57 @@ describe("SQL injection strings in every parameter", () => {
     expect(tables?.n).toBe(1);
   });
 });
+
+describe("bodies the README promises to refuse", () => {
+  const patch = (body: string | Uint8Array, contentType = "application/json") =>
+    fetch(`${server.baseUrl}/api/agents/${agentId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${callers.demo.token}`, "content-type": contentType },
+      body,
+    }).then(async (response) => ({ status: response.status, body: (await response.json()) as { error?: { code: string; message: string }; name?: string } }));
+
+  it("refuses config nested 4,000 levels deep (8 KB) with a 400, not a 500, and stores nothing", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const [before] = await directDb()`select config from agents where id = ${agentId}`;
+    const deep = `{"config":${'{"a":'.repeat(4000)}1${"}".repeat(4000)}}`;
+    expect(await patch(deep)).toEqual({ status: 400, body: { error: expect.objectContaining({ code: "BAD_REQUEST", message: "body must be nested at most 64 levels deep" }) } });
+    const arrays = `{"config":{"a":${"[".repeat(100)}${"]".repeat(100)}}}`;
+    expect((await patch(arrays)).status).toBe(400);
+    const [after] = await directDb()`select config from agents where id = ${agentId}`;
+    expect(after?.config).toEqual(before?.config);
+    const fine = `{"config":${'{"a":'.repeat(60)}1${"}".repeat(60)}}`;
+    expect((await patch(fine)).status).toBe(200);
+    vi.restoreAllMocks();
+  });
+
+  it("refuses invalid UTF-8 instead of storing U+FFFD", async () => {
+    const bytes = Buffer.concat([Buffer.from('{"name":"caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    expect(await patch(bytes)).toEqual({ status: 400, body: { error: expect.objectContaining({ code: "BAD_REQUEST", message: "body is not valid UTF-8" }) } });
+    const [row] = await directDb()`select name from agents where id = ${agentId}`;
+    expect(row?.name).not.toContain("\ufffd");
+  });
+
+  it("refuses a declared charset other than UTF-8 with 415, and takes UTF-8 spelled any way", async () => {
+    expect(await patch(Buffer.from('{"name":"caf\xe9"}', "latin1"), "application/json; charset=iso-8859-1")).toEqual({
+      status: 415,
+      body: { error: expect.objectContaining({ code: "UNSUPPORTED_MEDIA_TYPE", message: "body must be UTF-8 JSON: charset=iso-8859-1 is not accepted" }) },
+    });
+    expect((await patch('{"name":"café"}', 'application/json; charset="UTF-8"')).status).toBe(200);
+  });
+
+  it.each([
+    ['{"config":{"limit":9007199254740993}}', "config.limit must be a number that can be stored exactly (9007199254740993 cannot)"],
+    ['{"config":{"big":1e309}}', "config.big must be a number that can be stored exactly (1e309 cannot)"],
+    ['{"config":{"list":[1,{"x":0.10000000000000000001}]}}', "config.list.1.x must be a number that can be stored exactly (0.10000000000000000001 cannot)"],
+    ['{"config":{"a":1,"a":2}}', "body is not valid JSON: the key 'a' appears twice in one object"],
+  ])("refuses %s, naming the field, rather than change it", async (body, message) => {
+    expect(await patch(body)).toEqual({ status: 400, body: { error: expect.objectContaining({ code: "BAD_REQUEST", message }) } });
+  });
+
+  it("stores numbers a double carries exactly as they were sent", async () => {
+    const response = await patch('{"config":{"temperature":0.2,"max":9007199254740991,"tiny":1e-7,"whole":1.0}}');
+    expect(response.status).toBe(200);
+    const [row] = await directDb()`select config::text as config from agents where id = ${agentId}`;
+    expect(JSON.parse(row?.config)).toEqual({ temperature: 0.2, max: 9007199254740991, tiny: 1e-7, whole: 1 });
+  });
+});
