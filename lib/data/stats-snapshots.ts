@@ -54,13 +54,15 @@ export async function recordedStatementsInfo(tx: Tx, schema: string, snapshotId:
 
 /** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
 export async function recordedQueryStats(tx: Tx, schema: string, snapshotId: string): Promise<number> {
+  // Texts are stored once, without their literals (a utility statement's text is verbatim).
   await tx`
     insert into ops.query_texts (queryid, query)
-    select queryid, min(query)
-    from ${tx(schema)}.pg_stat_statements
-    where dbid = (select oid from pg_database where datname = current_database())
-      and queryid is not null
-    group by queryid
+    select s.queryid, ops.redacted_statement(min(s.query))
+    from ${tx(schema)}.pg_stat_statements s
+    where s.dbid = (select oid from pg_database where datname = current_database())
+      and s.queryid is not null
+      and not exists (select 1 from ops.query_texts t where t.queryid = s.queryid)
+    group by s.queryid
     on conflict (queryid) do nothing`;
   const inserted = await tx`
     with snapshot as (

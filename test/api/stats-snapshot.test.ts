@@ -178,3 +178,28 @@ describe("alerts", () => {
     vi.restoreAllMocks();
   });
 });
+
+describe.skipIf(!inject("embedded"))("statement texts", () => {
+  it("are stored, shown and backed up without the literals of a utility statement (a password) or a running query", async () => {
+    const { inspectionReport } = await import("../../functions/inspection-report.js");
+    const role = `gap_redaction_${process.pid}`;
+    await directDb()`drop role if exists ${directDb()(role)}`;
+    await directDb().unsafe(`create role ${role} login password 'initial-hunter2'`);
+    await directDb().unsafe(`alter role ${role} with password 'rotated-hunter2'`);
+    await directDb().unsafe(`set app.api_key = 'session-hunter2'`);
+    const running = directDb()`select pg_sleep(1.5), 'running-hunter2' as label`.execute();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await takeStatsSnapshot({ at: new Date(Date.now() + 200 * SNAPSHOT_INTERVAL_MS) });
+    const report = await inspectionReport(directDb(), ["statements", "queries"], {});
+    await running;
+    await directDb()`drop role ${directDb()(role)}`;
+
+    const texts = await directDb()<{ query: string }[]>`select query from ops.query_texts where query ilike '%role%' or query ilike '%app.api_key%'`;
+    expect(texts.map((t) => t.query)).toEqual(expect.arrayContaining([`alter role ${role} with password '***'`, "set app.api_key = '***'"]));
+    const [stored] = await directDb()`select count(*)::int as n from ops.query_texts where query like '%hunter2%'`;
+    expect(stored?.n).toBe(0);
+    const shown = JSON.stringify(report);
+    expect(shown.match(/.{0,80}hunter2.{0,40}/g) ?? []).toEqual([]);
+    expect(shown).toContain("select pg_sleep(1.5), '***' as label");
+  });
+});

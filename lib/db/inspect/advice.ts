@@ -32,7 +32,10 @@ export async function hypopgAvailability(sql: Queryable): Promise<HypopgAvailabi
 
 export interface AdviceCandidate {
   queryId: string;
+  /** The normalized text, as pg_stat_statements keeps it: what is prepared and explained. */
   query: string;
+  /** The text as shown: without literals (see ops.redacted_statement). */
+  shownQuery: string;
   calls: number;
   meanMs: number;
 }
@@ -48,7 +51,7 @@ export async function adviceCandidates(
   { minCalls = 100, minMeanMs = 20, limit = 10 } = {},
 ): Promise<AdviceCandidate[]> {
   return sql<AdviceCandidate[]>`
-    select queryid::text as "queryId", query, calls::float8 as calls, round(mean_exec_time::numeric, 3)::float8 as "meanMs"
+    select queryid::text as "queryId", query, ops.redacted_statement(query) as "shownQuery", calls::float8 as calls, round(mean_exec_time::numeric, 3)::float8 as "meanMs"
     from ${sql(statementsSchema)}.pg_stat_statements
     where dbid = (select oid from pg_database where datname = current_database())
       and calls >= ${minCalls}
@@ -323,7 +326,7 @@ async function statementAdvice(sql: Queryable, hypopg: string, candidate: Advice
     calls: candidate.calls,
     meanMs: candidate.meanMs,
     queryId: candidate.queryId,
-    query: candidate.query,
+    query: candidate.shownQuery,
     createStatement: await createStatement(sql, best),
   };
 }
@@ -352,7 +355,7 @@ export async function indexAdvice(
       const advice = await sql.savepoint((sp) => statementAdvice(sp, hypopg, candidate, minCostCut));
       if (advice) result.advice.push(advice);
     } catch (error) {
-      result.skipped.push({ queryId: candidate.queryId, query: candidate.query, reason: failureReason(error) });
+      result.skipped.push({ queryId: candidate.queryId, query: candidate.shownQuery, reason: failureReason(error) });
     } finally {
       // Neither prepared statements nor hypothetical indexes roll back with a savepoint.
       await deallocated(sql);

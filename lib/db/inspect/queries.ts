@@ -19,7 +19,7 @@ export async function runningQueries(sql: Queryable, { minDurationSeconds = 0 } 
       state,
       round(extract(epoch from now() - coalesce(query_start, xact_start))::numeric, 3)::float8 as "durationSeconds",
       case when wait_event_type is null then null else wait_event_type || ':' || wait_event end as "waitEvent",
-      left(query, 500) as query
+      left(ops.redacted_statement(query), 500) as query
     from pg_stat_activity
     where backend_type = 'client backend'
       and datname = current_database()
@@ -86,8 +86,8 @@ export async function blockedSessions(sql: Queryable): Promise<BlockedSession[]>
       coalesce(r.root, w.blocked_by[1]) as "rootBlocker",
       round(extract(epoch from now() - w.state_change)::numeric, 3)::float8 as "lockWaitSeconds",
       case when w.wait_event_type is null then null else w.wait_event_type || ':' || w.wait_event end as "waitEvent",
-      left(w.query, 500) as query,
-      left(b.query, 500) as "blockerQuery",
+      left(ops.redacted_statement(w.query), 500) as query,
+      left(ops.redacted_statement(b.query), 500) as "blockerQuery",
       b.state as "blockerState"
     from waiting w
     left join roots r on r.pid = w.pid

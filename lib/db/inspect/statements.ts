@@ -51,7 +51,7 @@ export async function topStatements(
     )
     select
       queryid::text as "queryId",
-      left(query, 1000) as query,
+      left(ops.redacted_statement(query), 1000) as query,
       calls::float8 as calls,
       round(total_exec_time::numeric, 3)::float8 as "totalMs",
       round(mean_exec_time::numeric, 3)::float8 as "meanMs",
