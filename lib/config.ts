@@ -107,6 +107,8 @@ const schema = z
     ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
     /** Port of the local platform (`npm start`). @default 3000 */
     PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
+    /** Address the local server listens on. @default 127.0.0.1 for npm start (this machine only), every interface for npm run worker */
+    HOST: optional(z.string().regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0")),
     /** Folder of the local platform's embedded PostgreSQL and secrets. @default ".local" */
     LOCAL_DATA_DIR: optional(z.string()),
     /** Port of the local platform's embedded PostgreSQL. @default 54329 */
@@ -218,6 +220,7 @@ export interface Config {
   adminToken: string | undefined;
   alerts: { webhookUrl: string | undefined; repeatMs: number };
   port: number;
+  host: string | undefined;
   localDataDir: string;
   localPgPort: number;
   stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
@@ -238,6 +241,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** The folders of the PATH, in order. */
   searchPath: string[];
+  /** Running on Vercel's machines (VERCEL is set): its headers can be trusted. */
+  onVercel: boolean;
 }
 
 export interface BucketSettings {
@@ -300,6 +305,7 @@ export function parseConfig(env: Env): Config {
     adminToken: e.ADMIN_TOKEN,
     alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? 240) * 60_000 },
     port: e.PORT ?? 3000,
+    host: e.HOST,
     localDataDir: e.LOCAL_DATA_DIR ?? ".local",
     localPgPort: e.LOCAL_PG_PORT ?? 54329,
     stats: {
@@ -333,6 +339,7 @@ export function parseConfig(env: Env): Config {
     },
     publicUrl: (e.PUBLIC_URL ?? (e.VERCEL_PROJECT_PRODUCTION_URL ? `https://${e.VERCEL_PROJECT_PRODUCTION_URL}` : undefined))?.replace(/\/+$/, ""),
     searchPath: (e.PATH ?? "").split(":").filter(Boolean),
+    onVercel: Boolean(e.VERCEL),
   };
 }
 

@@ -5,10 +5,16 @@
 type Fields = Record<string, unknown>;
 type Level = "info" | "warn" | "error";
 
+function stringField(error: object, field: string): Record<string, string> {
+  const value = (error as Record<string, unknown>)[field];
+  return typeof value === "string" ? { [field]: value } : {};
+}
+
+/** An error as name, message, code and reason (a DbUnavailableError's: POOL_TIMEOUT, 57P01, ECONNREFUSED), and its cause's name and code. */
 function serializable(value: unknown): unknown {
   if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return { name: value.name, message: value.message, ...(typeof code === "string" ? { code } : {}) };
+    const cause = value.cause instanceof Error ? { cause: { name: value.cause.name, ...stringField(value.cause, "code") } } : {};
+    return { name: value.name, message: value.message, ...stringField(value, "code"), ...stringField(value, "reason"), ...cause };
   }
   return value;
 }

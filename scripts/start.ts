@@ -36,7 +36,8 @@ async function startEmbedded(): Promise<EmbeddedServer> {
   }
   const { localDataDir, localPgPort } = config();
   console.log(`starting embedded PostgreSQL 15 on port ${localPgPort} (data in ${path.join(localDataDir, "pg")})`);
-  const server = await startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort });
+  const password = await localSecret(undefined, "pg-password");
+  const server = await startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort, password });
   for (const name of server.extensions.adopted) console.log(`${name}: taken from this machine's PostgreSQL packages`);
   for (const [name, reason] of Object.entries(server.extensions.missing)) console.log(`${name}: not available (${reason})`);
   return server;
@@ -78,7 +79,7 @@ await runCli(async () => {
   try {
     await prepareDatabase(Boolean(embedded));
     const server = await createLocalServer({ apiDir: API_DIR });
-    const { port } = await listening(server, config().port);
+    const { port } = await listening(server, config().port, config().host ?? "127.0.0.1");
     const crons = await vercelCrons(VERCEL_JSON);
     const scheduled = scheduleCrons(crons, {
       baseUrl: `http://127.0.0.1:${port}`,

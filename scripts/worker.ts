@@ -24,7 +24,7 @@ await runCli(async () => {
   if (missing.length) throw new ConfigError(`Invalid configuration: the worker needs ${missing.join(", ")}`);
   await privateBackupDir(backups.dir);
   const server = await createLocalServer({ apiDir: API_DIR });
-  const { port } = await listening(server, config().port);
+  const { port } = await listening(server, config().port, config().host);
   console.log(`worker ready on http://localhost:${port} (public URL ${backups.workerUrl}), database ${redactedUrl(databaseUrl ?? "")}`);
   await new Promise<void>((resolve) => {
     const stop = () => {

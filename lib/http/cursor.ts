@@ -3,6 +3,7 @@
  * scope) and signed, so a forged, truncated or borrowed cursor is refused, not obeyed.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { isCanonicalBase64url } from "../base64url.js";
 import { config, ConfigError } from "../config.js";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
@@ -39,7 +40,7 @@ function invalid(): ApiError {
 export function decodeCursor(scope: string, cursor: string): Position {
   if (cursor.length > MAX_CURSOR_LENGTH) throw invalid();
   const [payload, sent, extra] = cursor.split(".");
-  if (!payload || !sent || extra !== undefined) throw invalid();
+  if (!payload || !sent || extra !== undefined || !isCanonicalBase64url(payload) || !isCanonicalBase64url(sent)) throw invalid();
   const expected = signature(scope, payload);
   const given = Buffer.from(sent, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();

@@ -3,6 +3,7 @@
  * error shape. The same module runs on Vercel, under the local server and in tests.
  */
 import { randomUUID } from "node:crypto";
+import { config } from "../config.js";
 import { errorResponse } from "./errors.js";
 
 export interface RequestContext {
@@ -12,9 +13,10 @@ export interface RequestContext {
 
 export type Handler = (request: Request) => Promise<Response>;
 
-/** Vercel's id when it sent the request, else a fresh one. */
+/** Vercel's id on Vercel, where Vercel sets the header; anywhere else a client could choose it, so a fresh one. */
 function requestIdOf(request: Request): string {
-  return request.headers.get("x-vercel-id") ?? randomUUID();
+  const vercelId = config().onVercel ? request.headers.get("x-vercel-id") : null;
+  return vercelId && /^[\w:.-]{1,128}$/.test(vercelId) ? vercelId : randomUUID();
 }
 
 /**

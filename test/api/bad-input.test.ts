@@ -281,3 +281,11 @@ describe("bodies the README promises to refuse", () => {
     expect(JSON.parse(row?.config)).toEqual({ temperature: 0.2, max: 9007199254740991, tiny: 1e-7, whole: 1 });
   });
 });
+
+describe("requests node:http cannot take", () => {
+  it("answers a URL over 16 KB 431 HEADERS_TOO_LARGE in the JSON error shape", async () => {
+    const response = await fetch(`${server.baseUrl}/api/agents?status=${"q".repeat(17_000)}`, { headers: { authorization: `Bearer ${callers.demo.token}` } });
+    expect(response.status).toBe(431);
+    expect(await response.json()).toMatchObject({ error: { code: "HEADERS_TOO_LARGE", message: "URL and headers must be at most 16 KB" } });
+  });
+});

@@ -22,6 +22,8 @@ import { startRedisServer, type PrivateRedis } from "../harness/redis-server.js"
 import { commandAvailable } from "../harness/services.js";
 import { TEST_JWT_SECRET } from "../harness/tokens.js";
 
+/** The restarted server keeps its data folder, and so its superuser's password. */
+const PG_PASSWORD = "restart-test-password-0123456789";
 let server: RunningServer;
 let callers: DemoCallers;
 let agentIds: string[];
@@ -153,7 +155,7 @@ describe("PostgreSQL restarts during requests", () => {
   beforeAll(async () => {
     dataRoot = await sharedTempDir("gap-restart-");
     port = await freePort();
-    database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port });
+    database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port, password: PG_PASSWORD });
     const admin = postgres(database.url, { max: 1, onnotice: () => undefined });
     await migrate(admin);
     await seedDemoData(admin, SMALL_DEMO);
@@ -187,7 +189,7 @@ describe("PostgreSQL restarts during requests", () => {
     await inFlight;
     await database.stop();
     await new Promise((resolve) => setTimeout(resolve, 800));
-    database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port });
+    database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port, password: PG_PASSWORD });
     phase = "back";
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && seen.back.filter((o) => o.status === 200).length < 5) {

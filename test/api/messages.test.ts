@@ -124,7 +124,8 @@ describe("GET /api/conversations/:id/messages", () => {
     const cursor: string = body.next_cursor;
     const [payload, signature] = cursor.split(".");
     const forgedPayload = Buffer.from(JSON.stringify(["2099-01-01T00:00:00.000000Z", "00000000-0000-4000-8000-000000000000"])).toString("base64url");
-    for (const bad of [`${forgedPayload}.${signature}`, cursor.slice(0, -3), `${payload}`, `${cursor}.x`, "x".repeat(300)]) {
+    const padded = `${cursor}=`;
+    for (const bad of [`${forgedPayload}.${signature}`, cursor.slice(0, -3), `${payload}`, `${cursor}.x`, "x".repeat(300), padded]) {
       const response = await call(`/api/conversations/${id}/messages?limit=5&cursor=${encodeURIComponent(bad)}`);
       expect(response.status, bad).toBe(400);
     }

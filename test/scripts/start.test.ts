@@ -7,7 +7,9 @@ import { readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { networkInterfaces } from "node:os";
 import { jwtVerify } from "jose";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_USER } from "../../functions/demo-data.js";
 import { freePort, portAnswers, sharedTempDir } from "../harness/net.js";
@@ -78,6 +80,17 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(payload).toMatchObject({ sub: DEMO_USER.id, role: "authenticated" });
     expect(run.output()).not.toContain(secret);
     expect(run.output()).toContain("postgres://postgres:***@");
+    // The embedded superuser's password is generated and kept, not the well-known one.
+    const pgPassword = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
+    expect(pgPassword).toMatch(/^[\w-]{40,}$/);
+    const guessed = postgres(`postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`, { max: 1, onnotice: () => undefined });
+    await expect(guessed`select 1`).rejects.toMatchObject({ code: "28P01" });
+    await guessed.end();
+    // Only this machine reaches the server unless HOST says otherwise.
+    const { port } = new URL(url);
+    const outward = Object.values(networkInterfaces()).flat().find((address) => address?.family === "IPv4" && !address.internal);
+    if (outward) expect(await portAnswers(Number(port), outward.address)).toBe(false);
+    expect(await portAnswers(Number(port))).toBe(true);
 
     expect(await portAnswers(pgPort)).toBe(true);
     run.child.kill("SIGINT");

@@ -44,6 +44,19 @@ describe("authenticatedCaller with the HS256 JWT secret", () => {
     expect(await reason(`Bearer ${unsigned}`)).toBe("access tokens signed with none are not accepted here");
   });
 
+  it("takes one spelling of a token: a signature re-spelled in its unused bits, or padded, is malformed", async () => {
+    const token = await tokenFor(USER);
+    const [header, payload, signature = ""] = token.split(".");
+    // 32 bytes of HMAC in 43 characters leave 2 unused bits in the last one.
+    const last = signature.at(-1) ?? "A";
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const respelled = alphabet[alphabet.indexOf(last) ^ 1] ?? last;
+    expect(Buffer.from(`${signature.slice(0, -1)}${respelled}`, "base64url").equals(Buffer.from(signature, "base64url"))).toBe(true);
+    expect(await reason(`Bearer ${header}.${payload}.${signature.slice(0, -1)}${respelled}`)).toBe("access token is malformed");
+    expect(await reason(`Bearer ${header}.${payload}.${signature}=`)).toBe("access token is malformed");
+    expect(await authenticatedCaller(`Bearer ${token}`)).toEqual({ userId: USER });
+  });
+
   it("requires exp", async () => {
     const noExp = await new SignJWT({ sub: USER, aud: "authenticated", role: "authenticated" })
       .setProtectedHeader({ alg: "HS256" })

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ConfigError } from "../../../lib/config.js";
+import { ConfigError, overrideConfig } from "../../../lib/config.js";
 import { DbUnavailableError } from "../../../lib/db/errors.js";
 import { ApiError, errorResponse, RETRY_AFTER_SECONDS } from "../../../lib/http/errors.js";
 import { route } from "../../../lib/http/route.js";
@@ -13,6 +13,17 @@ describe("errorResponse", () => {
     expect(await response.json()).toEqual({
       error: { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable, retry shortly", request_id: "req-1" },
     });
+    vi.restoreAllMocks();
+  });
+
+  it("logs why the database was unavailable: the reason and the driver's code", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    errorResponse(new DbUnavailableError("No database connection became free in time, retry shortly", "POOL_TIMEOUT"), "req-6");
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    errorResponse(refused, "req-7");
+    const lines = logged.mock.calls.map((call) => JSON.parse(String(call[0])) as { error: Record<string, unknown> });
+    expect(lines[0]?.error).toMatchObject({ name: "DbUnavailableError", code: "DB_UNAVAILABLE", reason: "POOL_TIMEOUT" });
+    expect(lines[1]?.error).toMatchObject({ name: "Error", code: "ECONNREFUSED" });
     vi.restoreAllMocks();
   });
 
@@ -52,13 +63,19 @@ describe("errorResponse", () => {
 });
 
 describe("route", () => {
-  it("stamps error responses with the request id, taking Vercel's when present", async () => {
+  it("stamps error responses with the request id, taking Vercel's only on Vercel, where a client cannot set it", async () => {
     const refusing = route(async () => {
       throw new ApiError("BAD_REQUEST", "no");
     });
+    overrideConfig({ VERCEL: "1" });
     const response = await refusing(new Request("http://x/api/t", { headers: { "x-vercel-id": "fra1::abc" } }));
     expect(response.headers.get("x-request-id")).toBe("fra1::abc");
     expect(await response.json()).toMatchObject({ error: { request_id: "fra1::abc" } });
+    const forged = await refusing(new Request("http://x/api/t", { headers: { "x-vercel-id": "<script>alert(1)</script>" } }));
+    expect(forged.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    overrideConfig({ VERCEL: "" });
+    const elsewhere = await refusing(new Request("http://x/api/t", { headers: { "x-vercel-id": "fra1::chosen-by-client" } }));
+    expect(elsewhere.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     const failing = route(async () => {
       throw new ApiError("NOT_FOUND", "Agent not found");
     });

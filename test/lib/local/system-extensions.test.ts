@@ -13,6 +13,13 @@ describe("extensions taken from the machine's PostgreSQL packages", () => {
     expect(result.missing).toEqual({ no_such_extension: expect.stringMatching(/no_such_extension is not installed for the system's PostgreSQL 15|no PostgreSQL 15 installation/) });
   });
 
+  it("reports every extension missing, with the reason, when the embedded server cannot even be run", async () => {
+    const result = await adoptSystemExtensions(["hypopg", "citext"], "/nonexistent/bin/postgres");
+    expect(result.adopted).toEqual([]);
+    expect(Object.keys(result.missing)).toEqual(["hypopg", "citext"]);
+    expect(result.missing.hypopg).toMatch(/^the embedded PostgreSQL could not be run to find its folders \(.*ENOENT.*\)$/);
+  });
+
   it.runIf(withDebianHypopg)(
     "copies hypopg's library, control file and scripts into the embedded server, again without change",
     async () => {
