@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import type { Pool as Sql } from "../lib/db/pool.js";
 import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
@@ -24,7 +25,6 @@ const CONNECTIONS = 50;
 const PAGE = 50;
 const DEEP_PAGE = 10_000;
 
-type Sql = postgres.Sql;
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -208,8 +208,8 @@ try {
     select api_timestamp(created_at) as created_at, id from conversation_messages
     where conversation_id = ${conversationId} order by created_at desc, id desc offset ${DEEP_PAGE * PAGE - 1} limit 1`;
   const after = { createdAt: deep?.created_at ?? "", id: deep?.id ?? "" };
-  const firstPage = await medianMs(() => messagesPageQuery(pool, conversationId, { limit: PAGE + 1 }), 50);
-  const deepCursor = await medianMs(() => messagesPageQuery(pool, conversationId, { limit: PAGE + 1, after }), 50);
+  const firstPage = await medianMs(() => messagesPageQuery(pool, conversationId, { window: { limit: PAGE + 1 } }), 50);
+  const deepCursor = await medianMs(() => messagesPageQuery(pool, conversationId, { window: { limit: PAGE + 1, after } }), 50);
   const deepOffset = await medianMs(
     () => pool`
       select m.id, m.conversation_id, m.role, m.content, m.metadata, m.created_at

@@ -7,14 +7,15 @@ import type { Caller } from "../lib/auth/verify.js";
 import { cacheStore } from "../lib/cache/store.js";
 import { failOpen, type FailOpenCache } from "../lib/cache/fail-open.js";
 import { ABSENT, readThrough, type ReadThrough } from "../lib/cache/read-through.js";
-import { agentsPage, agentWithWorkflows, updatedAgent, type AgentChanges, type AgentListItem, type AgentPosition } from "../lib/data/agents.js";
+import { agentsPage, agentWithWorkflows, updateAgent, type AgentChanges, type AgentListItem } from "../lib/data/agents.js";
+import type { PageWindow } from "../lib/data/keyset.js";
 import { memberOrganizationIds } from "../lib/data/members.js";
 import { bounded } from "../lib/db/deadline.js";
 import { requestDb } from "../lib/db/pool.js";
 import { agentCacheEvents } from "../lib/metrics/registry.js";
 
 /** How long a membership change may take to reach cached lookups. */
-export const MEMBERSHIP_TTL_SECONDS = 60;
+const MEMBERSHIP_TTL_SECONDS = 60;
 
 const agentKey = (agentId: string) => `agent:v1:${agentId}`;
 const membershipKey = (userId: string) => `member-orgs:v1:${userId}`;
@@ -85,19 +86,13 @@ export async function agentForCaller(caller: Caller, agentId: string): Promise<A
 
 /** Applies the changes to the caller's agent and drops its cache entry before answering; undefined if not the caller's. */
 export async function updateAgentForCaller(caller: Caller, agentId: string, changes: AgentChanges): Promise<string | undefined> {
-  const [row] = await bounded(updatedAgent(requestDb(), caller.userId, agentId, changes));
+  const [row] = await bounded(updateAgent(requestDb(), caller.userId, agentId, changes));
   if (!row) return undefined;
   await agentCaches().agents.invalidate(agentKey(agentId));
   return row.json;
 }
 
-export interface AgentListOptions {
-  status?: string;
-  limit: number;
-  after?: AgentPosition;
-}
-
-/** The caller's organizations' agents, newest first: `limit + 1` rows, the last saying whether there are more. */
-export async function agentsForCaller(caller: Caller, { status, limit, after }: AgentListOptions): Promise<AgentListItem[]> {
-  return bounded(agentsPage(requestDb(), caller.userId, { status, limit: limit + 1, after }));
+/** The caller's organizations' agents, newest first: the window's rows. */
+export async function agentsForCaller(caller: Caller, { status, window }: { status?: string; window: PageWindow }): Promise<AgentListItem[]> {
+  return bounded(agentsPage(requestDb(), caller.userId, { status, window }));
 }

@@ -29,7 +29,7 @@ import {
 } from "../lib/data/backups.js";
 import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
-import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
+import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { log } from "../lib/log.js";
 
 /** Successful archives kept whatever their age. */
@@ -219,7 +219,7 @@ export interface HandedOffBackup {
 async function handOffBackup(workerUrl: string): Promise<HandedOffBackup> {
   const { id } = await recordBackupRequested(directDb());
   try {
-    const { messageId } = await publishedJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
+    const { messageId } = await publishJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
     return { status: "handed-off", id, messageId };
   } catch (error) {
     await markBackupFailed(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);

@@ -3,7 +3,7 @@
  * derived from a row number (`md5('agent:' || n)::uuid`) and every time from a fixed epoch,
  * so two runs with the same sizes produce identical rows.
  */
-import type { Sql } from "../lib/db/pool.js";
+import type { Pool, Sql } from "../lib/db/pool.js";
 
 export interface DemoSizes {
   organizations: number;
@@ -24,7 +24,7 @@ export const DEFAULT_DEMO_SIZES: Readonly<DemoSizes> = {
 /** The user the local platform signs its demo token for (`md5('user:1')::uuid`): owner of org 1, member of org 2. */
 export const DEMO_USER = { id: "bdb1dd10-5679-979c-a82b-28edd1c8ccd2", email: "demo@demo.example" } as const;
 
-export const DEMO_EPOCH = "2026-01-01T00:00:00Z";
+const DEMO_EPOCH = "2026-01-01T00:00:00Z";
 
 const MESSAGE_BATCH = 100_000;
 
@@ -133,7 +133,7 @@ async function seedConversations(sql: Sql, s: DemoSizes): Promise<void> {
 }
 
 /** Messages alternate customer and assistant, 20 s apart within each conversation. */
-async function seedMessageBatch(sql: Sql, s: DemoSizes, from: number, to: number): Promise<void> {
+async function seedMessageBatch(sql: Pool, s: DemoSizes, from: number, to: number): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`set local synchronous_commit = off`;
     await tx`
@@ -157,7 +157,7 @@ async function seedMessageBatch(sql: Sql, s: DemoSizes, from: number, to: number
   });
 }
 
-async function seedMessages(sql: Sql, s: DemoSizes, onProgress?: SeedOptions["onProgress"]): Promise<void> {
+async function seedMessages(sql: Pool, s: DemoSizes, onProgress?: SeedOptions["onProgress"]): Promise<void> {
   for (let from = 1; from <= s.messages; from += MESSAGE_BATCH) {
     const to = Math.min(from + MESSAGE_BATCH - 1, s.messages);
     await seedMessageBatch(sql, s, from, to);
@@ -219,7 +219,7 @@ function validated(sizes: DemoSizes): DemoSizes {
 }
 
 /** Fills an empty database (or, with `reset`, replaces all its data) with demo data of these sizes. */
-export async function seedDemoData(sql: Sql, sizes: DemoSizes, { reset = false, onProgress }: SeedOptions = {}): Promise<void> {
+export async function seedDemoData(sql: Pool, sizes: DemoSizes, { reset = false, onProgress }: SeedOptions = {}): Promise<void> {
   const s = validated(sizes);
   if (reset) await clear(sql);
   else if (await hasData(sql)) {

@@ -15,7 +15,7 @@ import { backupRecorded } from "../lib/data/backups.js";
 import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillStarted } from "../lib/data/dr-drills.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
-import { publishedJob, workerJobUrl } from "../lib/jobs/qstash.js";
+import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { newestBackupSource, sourceOf } from "./backup-catalog.js";
 
 export interface DrillOptions {
@@ -144,7 +144,7 @@ export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedO
     const requested = await recordDrillRequested(directDb(), `dr-drill-${day}`);
     if (!requested) return { status: "duplicate", day };
     try {
-      const { messageId } = await publishedJob(workerJobUrl(workerUrl, "dr-drill"), { drillId: requested.id }, `dr-drill-${requested.id}`);
+      const { messageId } = await publishJob(workerJobUrl(workerUrl, "dr-drill"), { drillId: requested.id }, `dr-drill-${requested.id}`);
       return { status: "handed-off", id: requested.id, messageId };
     } catch (error) {
       await markDrillFailed(directDb(), requested.id, `could not hand the drill to the worker: ${error instanceof Error ? error.message : String(error)}`);

@@ -6,12 +6,13 @@ import { adviceCandidates, hypopgAvailability, indexAdvice } from "../lib/db/ins
 import { connectionSources, connectionUsage } from "../lib/db/inspect/connections.js";
 import { cacheHitRates, invalidIndexes, missingForeignKeyIndexes, redundantIndexes, sequentialScanTables, unusedIndexes } from "../lib/db/inspect/indexes.js";
 import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
-import { probed, type InspectionTransaction } from "../lib/db/inspect/probe.js";
+import { probed } from "../lib/db/inspect/probe.js";
+import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
 import { databaseGrowth, databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
-import { slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
-import type { Sql } from "../lib/db/pool.js";
+import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
+import type { Pool } from "../lib/db/pool.js";
 
 export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "indexes", "maintenance", "advice"] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -25,15 +26,15 @@ export interface SectionReport {
 export interface ReportOptions {
   /** @default 60 */
   longRunningSeconds?: number;
-  /** @default 100 */
+  /** A slow statement was called this often (SLOW_STATEMENT). */
   slowMinCalls?: number;
-  /** @default 20 */
+  /** And this slow on average (SLOW_STATEMENT). */
   slowMinMeanMs?: number;
   /** The share of a plan's cost an advised index must remove. @default 0.5 */
   adviceMinCostCut?: number;
 }
 
-type SectionReader = (tx: InspectionTransaction, options: ReportOptions) => Promise<SectionReport>;
+type SectionReader = (tx: Transaction, options: ReportOptions) => Promise<SectionReport>;
 
 const READERS: Record<Section, SectionReader> = {
   connections: async (tx) => ({
@@ -45,7 +46,7 @@ const READERS: Record<Section, SectionReader> = {
     notes: [],
   }),
   blocking: async (tx) => ({ tables: { blocked: await blockedSessions(tx) }, notes: [] }),
-  statements: async (tx, { slowMinCalls = 100, slowMinMeanMs = 20 }): Promise<SectionReport> => {
+  statements: async (tx, { slowMinCalls = SLOW_STATEMENT.minCalls, slowMinMeanMs = SLOW_STATEMENT.minMeanMs }): Promise<SectionReport> => {
     const availability = await statementsAvailability(tx);
     if (!availability.available) return { tables: {}, notes: [`statement statistics unavailable: ${availability.reason}`] };
     const { schema } = availability;
@@ -82,7 +83,7 @@ const READERS: Record<Section, SectionReader> = {
     tables: { vacuum: await vacuumStats(tx, { limit: 20 }), transactionIdAge: await transactionIdAges(tx), sequences: await sequencesNearExhaustion(tx) },
     notes: [],
   }),
-  advice: async (tx, { slowMinCalls = 100, slowMinMeanMs = 20, adviceMinCostCut = 0.5 }): Promise<SectionReport> => {
+  advice: async (tx, { slowMinCalls = SLOW_STATEMENT.minCalls, slowMinMeanMs = SLOW_STATEMENT.minMeanMs, adviceMinCostCut = 0.5 }): Promise<SectionReport> => {
     const hypopg = await hypopgAvailability(tx);
     if (!hypopg.available) return { tables: {}, notes: [`index advice skipped: ${hypopg.reason}`] };
     const statements = await statementsAvailability(tx);
@@ -103,7 +104,7 @@ const READERS: Record<Section, SectionReader> = {
 };
 
 /** The sections asked for, in the order given. */
-export async function inspectionReport(sql: Sql, sections: readonly Section[], options: ReportOptions = {}): Promise<Record<string, SectionReport>> {
+export async function inspectionReport(sql: Pool, sections: readonly Section[], options: ReportOptions = {}): Promise<Record<string, SectionReport>> {
   const report: Record<string, SectionReport> = {};
   for (const section of sections) report[section] = await probed(sql, (tx) => READERS[section](tx, options));
   return report;

@@ -4,16 +4,16 @@
  * the process's counters (the agent cache). A database out of reach is `pg_up 0`, not an error.
  */
 import { Gauge, Registry } from "prom-client";
-import { databaseFigures } from "../lib/metrics/database.js";
+import { databaseFigures } from "../lib/db/inspect/figures.js";
 import { metricsRegistry } from "../lib/metrics/registry.js";
 import { probed } from "../lib/db/inspect/probe.js";
-import { statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
+import { SLOW_STATEMENT, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { log } from "../lib/log.js";
 import { MODES, platformMode } from "../lib/platform/mode.js";
 
 /** Per-statement series only for this many statements: bounded cardinality. */
-export const TOP_STATEMENTS = 10;
+const TOP_STATEMENTS = 10;
 const SCRAPE_TIMEOUT_MS = 2000;
 
 export interface Exposition {
@@ -84,7 +84,7 @@ async function collect(registry: Registry): Promise<void> {
     g.whenKnown("gap_last_dr_drill_timestamp_seconds", "Unix time the newest successful disaster-recovery drill finished", figures.lastDrillAt);
     g.whenKnown("gap_dr_drill_recovery_seconds", "Recovery time the newest successful disaster-recovery drill measured", figures.lastDrillRecoverySeconds);
     g.whenKnown("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", p95Ms === undefined ? undefined : p95Ms / 1000);
-    g.whenKnown("gap_slow_statements_per_hour", "Calls of statements averaging 20 ms or more, per hour, in the newest snapshot's window", slowPerHour);
+    g.whenKnown("gap_slow_statements_per_hour", `Calls of statements averaging ${SLOW_STATEMENT.minMeanMs} ms or more, per hour, in the newest snapshot's window`, slowPerHour);
     const statements = await probed(directDb(), async (tx) => {
       const availability = await statementsAvailability(tx);
       return availability.available ? topStatements(tx, availability.schema, { order: "total", limit: TOP_STATEMENTS }) : [];

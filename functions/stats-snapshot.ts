@@ -7,30 +7,29 @@
 import { platformAlerts } from "../lib/alerts/alerts.js";
 import { config } from "../lib/config.js";
 import {
-  insertedSnapshot,
-  prunedQueryStats,
-  prunedSnapshots,
-  recordedQueryStats,
-  recordedStatementsInfo,
-  storedThresholdResults,
+  insertSnapshot,
+  pruneQueryStats,
+  pruneSnapshots,
+  recordQueryStats,
+  recordStatementsInfo,
+  storeThresholdResults,
   windowFigures,
 } from "../lib/data/stats-snapshots.js";
-import { probed, type Queryable } from "../lib/db/inspect/probe.js";
+import { probed } from "../lib/db/inspect/probe.js";
+import type { Sql } from "../lib/db/pool.js";
 import { statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { log } from "../lib/log.js";
-import type { DatabaseFigures } from "../lib/metrics/database.js";
+import type { DatabaseFigures } from "../lib/db/inspect/figures.js";
 import { evaluatedThresholds, THRESHOLDS, type ThresholdResult } from "../lib/metrics/thresholds.js";
-import { statementsAvailability } from "../lib/db/inspect/statements.js";
+import { SLOW_STATEMENT, statementsAvailability } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
-import { databaseFigures } from "../lib/metrics/database.js";
+import { databaseFigures } from "../lib/db/inspect/figures.js";
 
 export const SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000;
 const STATEMENT_TIMEOUT_MS = 20_000;
 const PRUNE_BATCH = 5000;
 const PRUNE_BATCHES_PER_RUN = 20;
-/** A statement averaging this much is slow (as in `npm run db:inspect`). */
-const SLOW_MEAN_MS = 20;
 
 export type SnapshotResult =
   | {
@@ -55,12 +54,12 @@ async function prune(): Promise<{ queryStats: number; snapshots: number }> {
   const { queryRetentionDays, snapshotRetentionDays } = config().stats;
   const pruned = { queryStats: 0, snapshots: 0 };
   for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) {
-    const deleted = await prunedQueryStats(directDb(), queryRetentionDays, PRUNE_BATCH);
+    const deleted = await pruneQueryStats(directDb(), queryRetentionDays, PRUNE_BATCH);
     pruned.queryStats += deleted;
     if (deleted < PRUNE_BATCH) break;
   }
   for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) {
-    const deleted = await prunedSnapshots(directDb(), snapshotRetentionDays, PRUNE_BATCH);
+    const deleted = await pruneSnapshots(directDb(), snapshotRetentionDays, PRUNE_BATCH);
     pruned.snapshots += deleted;
     if (deleted < PRUNE_BATCH) break;
   }
@@ -68,8 +67,8 @@ async function prune(): Promise<{ queryStats: number; snapshots: number }> {
 }
 
 /** The Target Metrics judged over the window that ends with this snapshot, stored with it. */
-async function judged(tx: Queryable, snapshotId: string, figures: DatabaseFigures): Promise<ThresholdResult[]> {
-  const window = await windowFigures(tx, snapshotId, SLOW_MEAN_MS);
+async function judgeWindow(tx: Sql, snapshotId: string, figures: DatabaseFigures): Promise<ThresholdResult[]> {
+  const window = await windowFigures(tx, snapshotId, SLOW_STATEMENT.minMeanMs);
   const clients = Object.values(figures.activityByState).reduce((sum, n) => sum + n, 0);
   const results = evaluatedThresholds({
     statement_p95_ms: window.statementP95Ms,
@@ -78,7 +77,7 @@ async function judged(tx: Queryable, snapshotId: string, figures: DatabaseFigure
     slow_queries_per_hour: window.windowSeconds && window.slowCalls !== null ? (window.slowCalls * 3600) / window.windowSeconds : null,
     lock_wait_ms: figures.longestLockWaitSeconds * 1000,
   });
-  await storedThresholdResults(tx, snapshotId, results);
+  await storeThresholdResults(tx, snapshotId, results);
   return results;
 }
 
@@ -86,7 +85,7 @@ async function judged(tx: Queryable, snapshotId: string, figures: DatabaseFigure
  * Every judgement above target is a log line (warn for warn, error for alert); a figure
  * above its alert level fires `threshold:<metric>` until a snapshot finds it back under.
  */
-async function reported(results: ThresholdResult[], slot: Date): Promise<void> {
+async function reportThresholds(results: ThresholdResult[], slot: Date): Promise<void> {
   const alerts = platformAlerts();
   for (const result of results) {
     if (result.status === "alert") log.error("threshold breached", { ...result });
@@ -110,18 +109,18 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
   const taken = await directDb().begin(async (tx) => {
     await tx`select set_config('statement_timeout', ${String(STATEMENT_TIMEOUT_MS)}, true)`;
     const figures = await databaseFigures(tx);
-    const [snapshot] = await insertedSnapshot(tx, slot, config().stats.deployId, figures);
+    const [snapshot] = await insertSnapshot(tx, slot, config().stats.deployId, figures);
     if (!snapshot) return undefined;
     const availability = await statementsAvailability(tx);
     if (!availability.available) {
-      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judged(tx, snapshot.id, figures) };
+      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judgeWindow(tx, snapshot.id, figures) };
     }
-    await recordedStatementsInfo(tx, availability.schema, snapshot.id);
-    const statements = await recordedQueryStats(tx, availability.schema, snapshot.id);
-    return { snapshotId: snapshot.id, statements, thresholds: await judged(tx, snapshot.id, figures) };
+    await recordStatementsInfo(tx, availability.schema, snapshot.id);
+    const statements = await recordQueryStats(tx, availability.schema, snapshot.id);
+    return { snapshotId: snapshot.id, statements, thresholds: await judgeWindow(tx, snapshot.id, figures) };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
-  await reported(taken.thresholds, slot);
+  await reportThresholds(taken.thresholds, slot);
   const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
   for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
   return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune() };

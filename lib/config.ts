@@ -52,6 +52,33 @@ const wholeNumber = (what: string, min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`);
 
+export type PoolProfile = "serverless" | "worker";
+
+/**
+ * What an unset variable means: every default, in this one table. Pool sizes depend on the
+ * profile: a suspended serverless instance must not sit on connections; a worker keeps a warm pool.
+ */
+export const DEFAULTS = {
+  pool: {
+    serverless: { DB_POOL_MIN: 1, DB_POOL_MAX: 5, DB_IDLE_TIMEOUT: 10_000, DB_MAX_LIFETIME: 300_000 },
+    worker: { DB_POOL_MIN: 10, DB_POOL_MAX: 20, DB_IDLE_TIMEOUT: 60_000, DB_MAX_LIFETIME: 1_800_000 },
+  },
+  DB_CONNECTION_TIMEOUT: 5000,
+  DB_STATEMENT_TIMEOUT: 15_000,
+  QSTASH_URL: "https://qstash.upstash.io",
+  ALERT_REPEAT_MINUTES: 240,
+  PORT: 3000,
+  LOCAL_DATA_DIR: ".local",
+  LOCAL_PG_PORT: 54329,
+  STATS_QUERY_RETENTION_DAYS: 14,
+  STATS_SNAPSHOT_RETENTION_DAYS: 90,
+  BACKUP_RETENTION_DAYS: 14,
+  BACKUP_RPO_HOURS: 24,
+  BACKUP_S3_PREFIX: "backups/",
+  /** With BACKUP_S3_ENDPOINT; AWS S3 needs the bucket's own. R2 reads it as "auto". */
+  BACKUP_S3_REGION: "us-east-1",
+} as const satisfies Record<string, unknown>;
+
 const S3_SETTINGS = [
   "BACKUP_S3_PREFIX",
   "BACKUP_S3_ENDPOINT",
@@ -67,28 +94,27 @@ const schema = z
     DATABASE_URL: optional(postgresUrl),
     /** Supavisor/PgBouncer URL for request paths; port 6543 or `?pgbouncer=true` = transaction mode. */
     SUPABASE_POOLER_URL: optional(postgresUrl),
-    /** Which pool profile this process uses. @default "serverless" on Vercel, else "worker" */
+    /** Which pool profile this process uses: serverless on Vercel (VERCEL set), else worker. */
     DB_POOL_PROFILE: optional(z.enum(["serverless", "worker"])),
     /** Shorthand for DB_POOL_MAX. */
     DB_POOL_SIZE: optional(wholeNumber("connections", 1, 1000)),
-    /** Connections opened when the pool is warmed. @default 1 serverless, 10 worker */
+    /** Connections opened when the pool is warmed (DEFAULTS.pool). */
     DB_POOL_MIN: optional(wholeNumber("connections", 0, 1000)),
-    /** Most connections per instance. @default 5 serverless, 20 worker */
+    /** Most connections per instance (DEFAULTS.pool). */
     DB_POOL_MAX: optional(wholeNumber("connections", 1, 1000)),
-    /** Longest wait to open a connection or get a free one, in ms. @default 5000 */
+    /** Longest wait to open a connection or get a free one, in ms (DEFAULTS). */
     DB_CONNECTION_TIMEOUT: optional(wholeNumber("milliseconds", 100, 600_000)),
-    /** Idle connections close after this many ms. @default 10000 serverless, 60000 worker */
+    /** Idle connections close after this many ms (DEFAULTS.pool). */
     DB_IDLE_TIMEOUT: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
-    /** Connections are replaced after this many ms. @default 300000 serverless, 1800000 worker */
+    /** Connections are replaced after this many ms (DEFAULTS.pool). */
     DB_MAX_LIFETIME: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
-    /** Longest a request-path statement may run, in ms. @default 15000 */
+    /** Longest a request-path statement may run, in ms (DEFAULTS). */
     DB_STATEMENT_TIMEOUT: optional(wholeNumber("milliseconds", 100, 3_600_000)),
     NEXT_PUBLIC_SUPABASE_URL: optional(httpUrl),
-    SUPABASE_ANON_KEY: optional(z.string()),
     SUPABASE_JWT_SECRET: optional(secret),
-    /** JWKS of the project's asymmetric signing keys. @default NEXT_PUBLIC_SUPABASE_URL + /auth/v1/.well-known/jwks.json */
+    /** JWKS of the project's asymmetric signing keys; unset = NEXT_PUBLIC_SUPABASE_URL + /auth/v1/.well-known/jwks.json. */
     SUPABASE_JWKS_URL: optional(httpUrl),
-    /** Signs pagination cursors. @default SUPABASE_JWT_SECRET */
+    /** Signs pagination cursors; unset = SUPABASE_JWT_SECRET. */
     CURSOR_SECRET: optional(secret),
     UPSTASH_REDIS_REST_URL: optional(httpUrl),
     UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
@@ -96,49 +122,49 @@ const schema = z
     METRICS_TOKEN: optional(secret),
     /** Bearer token of the operations endpoints that change the platform (the mode). */
     ADMIN_TOKEN: optional(secret),
-    /** QStash's API. @default "https://qstash.upstash.io" */
+    /** QStash's API (DEFAULTS). */
     QSTASH_URL: optional(httpUrl),
     QSTASH_TOKEN: optional(z.string()),
     QSTASH_CURRENT_SIGNING_KEY: optional(z.string()),
     QSTASH_NEXT_SIGNING_KEY: optional(z.string()),
     /** Where alerts are posted (Slack-compatible JSON). Unset = alerts are log lines only. */
     ALERT_WEBHOOK_URL: optional(httpUrl),
-    /** An alert still firing is sent again after this many minutes. @default 240 */
+    /** An alert still firing is sent again after this many minutes (DEFAULTS). */
     ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
-    /** Port of the local platform (`npm start`). @default 3000 */
+    /** Port of the local platform and the worker (DEFAULTS). */
     PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
-    /** Address the local server listens on. @default 127.0.0.1 for npm start (this machine only), every interface for npm run worker */
+    /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
     HOST: optional(z.string().regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0")),
-    /** Folder of the local platform's embedded PostgreSQL and secrets. @default ".local" */
+    /** Folder of the local platform's embedded PostgreSQL and secrets (DEFAULTS). */
     LOCAL_DATA_DIR: optional(z.string()),
-    /** Port of the local platform's embedded PostgreSQL. @default 54329 */
+    /** Port of the local platform's embedded PostgreSQL (DEFAULTS). */
     LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
-    /** Days ops.query_stats keeps per-statement history. @default 14 */
+    /** Days ops.query_stats keeps per-statement history (DEFAULTS). */
     STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
-    /** Days ops.db_stats_snapshots keeps database history. @default 90 */
+    /** Days ops.db_stats_snapshots keeps database history (DEFAULTS). */
     STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
     BACKUP_WORKER_URL: optional(httpUrl),
-    /** Folder the backup worker writes archives to (a mounted volume on a worker machine). @default LOCAL_DATA_DIR/backups */
+    /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
     BACKUP_DIR: optional(z.string()),
-    /** Days a backup archive is kept; the newest three successes are kept whatever their age. @default 14 */
+    /** Days a backup archive is kept; the newest three successes are kept whatever their age (DEFAULTS). */
     BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
-    /** Recovery point objective: the newest successful backup older than this fires `backup:rpo`. @default 24 */
+    /** Recovery point objective in hours: the newest successful backup older than this fires `backup:rpo` (DEFAULTS). */
     BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
     /** Folder of pg_dump and pg_restore, when not on the PATH. */
     PG_BIN_DIR: optional(z.string()),
     /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
     BACKUP_S3_BUCKET: optional(bucketName),
-    /** Where in the bucket the archives go. @default "backups/" */
+    /** Where in the bucket the archives go (DEFAULTS). */
     BACKUP_S3_PREFIX: optional(objectPrefix),
     /** The store's S3 endpoint; unset = AWS S3 in BACKUP_S3_REGION. */
     BACKUP_S3_ENDPOINT: optional(httpUrl),
-    /** The bucket's region. @default "us-east-1" with BACKUP_S3_ENDPOINT (R2 reads it as "auto"); required for AWS S3 */
+    /** The bucket's region: required for AWS S3, DEFAULTS with BACKUP_S3_ENDPOINT. */
     BACKUP_S3_REGION: optional(z.string().regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1")),
     /** Both or neither; neither = the AWS SDK's own credential chain (an instance role, say). */
     BACKUP_S3_ACCESS_KEY_ID: optional(z.string()),
     BACKUP_S3_SECRET_ACCESS_KEY: optional(z.string()),
-    /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need. @default true with BACKUP_S3_ENDPOINT, else false */
+    /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need; unset = true with BACKUP_S3_ENDPOINT, else false. */
     BACKUP_S3_FORCE_PATH_STYLE: optional(flag),
     /** age public keys every archive is encrypted to as it is written. Unset = archives in clear. */
     BACKUP_AGE_RECIPIENTS: optional(ageRecipients),
@@ -148,7 +174,7 @@ const schema = z
     BACKUP_AGE_IDENTITY_FILE: optional(z.string()),
     /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
     BACKUP_SIGNING_KEY: optional(z.string().min(32, "must be at least 32 characters")),
-    /** The deployment's public base URL (QStash calls back here). @default https://VERCEL_PROJECT_PRODUCTION_URL on Vercel */
+    /** The deployment's public base URL (QStash calls back here); unset = https://VERCEL_PROJECT_PRODUCTION_URL on Vercel. */
     PUBLIC_URL: optional(httpUrl),
     /** Set by Vercel: the production domain, without a scheme. */
     VERCEL_PROJECT_PRODUCTION_URL: optional(z.string()),
@@ -192,23 +218,21 @@ const schema = z
 /** Every variable the platform reads, for `.env.example` and its test. */
 export const CONFIG_VARIABLES = Object.keys(schema.shape) as ReadonlyArray<keyof z.input<typeof schema>>;
 
-export type PoolProfile = "serverless" | "worker";
-
 export interface Config {
   databaseUrl: string | undefined;
   poolerUrl: string | undefined;
+  /** The pool settings, the profile's defaults with DB_POOL_* over them. */
   pool: {
     profile: PoolProfile;
-    min: number | undefined;
-    max: number | undefined;
+    min: number;
+    max: number;
     connectionTimeoutMs: number;
-    idleTimeoutMs: number | undefined;
-    maxLifetimeMs: number | undefined;
+    idleTimeoutMs: number;
+    maxLifetimeMs: number;
     statementTimeoutMs: number;
   };
   supabase: {
     url: string | undefined;
-    anonKey: string | undefined;
     jwtSecret: string | undefined;
     jwksUrl: string | undefined;
   };
@@ -269,21 +293,24 @@ export function parseConfig(env: Env): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   const e = result.data;
+  const profile: PoolProfile = e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker");
+  const pool = DEFAULTS.pool[profile];
+  const max = e.DB_POOL_MAX ?? e.DB_POOL_SIZE ?? pool.DB_POOL_MAX;
+  const localDataDir = e.LOCAL_DATA_DIR ?? DEFAULTS.LOCAL_DATA_DIR;
   return {
     databaseUrl: e.DATABASE_URL,
     poolerUrl: e.SUPABASE_POOLER_URL,
     pool: {
-      profile: e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker"),
-      min: e.DB_POOL_MIN,
-      max: e.DB_POOL_MAX ?? e.DB_POOL_SIZE,
-      connectionTimeoutMs: e.DB_CONNECTION_TIMEOUT ?? 5000,
-      idleTimeoutMs: e.DB_IDLE_TIMEOUT,
-      maxLifetimeMs: e.DB_MAX_LIFETIME,
-      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT ?? 15_000,
+      profile,
+      min: Math.min(e.DB_POOL_MIN ?? pool.DB_POOL_MIN, max),
+      max,
+      connectionTimeoutMs: e.DB_CONNECTION_TIMEOUT ?? DEFAULTS.DB_CONNECTION_TIMEOUT,
+      idleTimeoutMs: e.DB_IDLE_TIMEOUT ?? pool.DB_IDLE_TIMEOUT,
+      maxLifetimeMs: e.DB_MAX_LIFETIME ?? pool.DB_MAX_LIFETIME,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT ?? DEFAULTS.DB_STATEMENT_TIMEOUT,
     },
     supabase: {
       url: e.NEXT_PUBLIC_SUPABASE_URL,
-      anonKey: e.SUPABASE_ANON_KEY,
       jwtSecret: e.SUPABASE_JWT_SECRET,
       jwksUrl:
         e.SUPABASE_JWKS_URL ??
@@ -295,7 +322,7 @@ export function parseConfig(env: Env): Config {
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
         : undefined,
     qstash: {
-      url: e.QSTASH_URL ?? "https://qstash.upstash.io",
+      url: e.QSTASH_URL ?? DEFAULTS.QSTASH_URL,
       token: e.QSTASH_TOKEN,
       currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
@@ -303,28 +330,28 @@ export function parseConfig(env: Env): Config {
     cronSecret: e.CRON_SECRET,
     metricsToken: e.METRICS_TOKEN,
     adminToken: e.ADMIN_TOKEN,
-    alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? 240) * 60_000 },
-    port: e.PORT ?? 3000,
+    alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? DEFAULTS.ALERT_REPEAT_MINUTES) * 60_000 },
+    port: e.PORT ?? DEFAULTS.PORT,
     host: e.HOST,
-    localDataDir: e.LOCAL_DATA_DIR ?? ".local",
-    localPgPort: e.LOCAL_PG_PORT ?? 54329,
+    localDataDir,
+    localPgPort: e.LOCAL_PG_PORT ?? DEFAULTS.LOCAL_PG_PORT,
     stats: {
-      queryRetentionDays: e.STATS_QUERY_RETENTION_DAYS ?? 14,
-      snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? 90,
+      queryRetentionDays: e.STATS_QUERY_RETENTION_DAYS ?? DEFAULTS.STATS_QUERY_RETENTION_DAYS,
+      snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? DEFAULTS.STATS_SNAPSHOT_RETENTION_DAYS,
       deployId: e.VERCEL_GIT_COMMIT_SHA,
     },
     backups: {
       workerUrl: e.BACKUP_WORKER_URL,
-      dir: e.BACKUP_DIR ?? `${e.LOCAL_DATA_DIR ?? ".local"}/backups`,
-      retentionDays: e.BACKUP_RETENTION_DAYS ?? 14,
-      rpoMs: (e.BACKUP_RPO_HOURS ?? 24) * 3_600_000,
+      dir: e.BACKUP_DIR ?? `${localDataDir}/backups`,
+      retentionDays: e.BACKUP_RETENTION_DAYS ?? DEFAULTS.BACKUP_RETENTION_DAYS,
+      rpoMs: (e.BACKUP_RPO_HOURS ?? DEFAULTS.BACKUP_RPO_HOURS) * 3_600_000,
       pgBinDir: e.PG_BIN_DIR,
       s3: e.BACKUP_S3_BUCKET
         ? {
             bucket: e.BACKUP_S3_BUCKET,
-            prefix: withTrailingSlash(e.BACKUP_S3_PREFIX ?? "backups/"),
+            prefix: withTrailingSlash(e.BACKUP_S3_PREFIX ?? DEFAULTS.BACKUP_S3_PREFIX),
             endpoint: e.BACKUP_S3_ENDPOINT,
-            region: e.BACKUP_S3_REGION ?? "us-east-1",
+            region: e.BACKUP_S3_REGION ?? DEFAULTS.BACKUP_S3_REGION,
             credentials:
               e.BACKUP_S3_ACCESS_KEY_ID && e.BACKUP_S3_SECRET_ACCESS_KEY
                 ? { accessKeyId: e.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: e.BACKUP_S3_SECRET_ACCESS_KEY }

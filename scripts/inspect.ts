@@ -1,6 +1,7 @@
 /** `npm run db:inspect [section ...] [--json]`: the database at DATABASE_URL, explained. */
 import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "../functions/inspection-report.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
+import { SLOW_STATEMENT } from "../lib/db/inspect/statements.js";
 import { commandLine, runCli, UsageError } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
@@ -8,8 +9,8 @@ const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
   sections: ${SECTIONS.join(", ")}, or all (the default)
   options:
     --long-running-seconds N   a query running this long is long-running (default 60)
-    --slow-min-calls N         a slow statement was called at least N times (default 100)
-    --slow-min-mean-ms N       and took at least N ms on average (default 20)
+    --slow-min-calls N         a slow statement was called at least N times (default ${SLOW_STATEMENT.minCalls})
+    --slow-min-mean-ms N       and took at least N ms on average (default ${SLOW_STATEMENT.minMeanMs})
     --advice-min-cost-cut R    advise an index that removes at least this share of a plan's cost, 0 to 1 (default 0.5)`;
 
 const NUMBER_OPTIONS = {

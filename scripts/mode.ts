@@ -4,7 +4,7 @@
  * platform by default or on a deployment with --url.
  */
 import { config, ConfigError } from "../lib/config.js";
-import { fetchFailureOf } from "../lib/http/fetch-failure.js";
+import { fetchFailureOf } from "../lib/fetch-failure.js";
 import { keptLocalSecret } from "../lib/local/secrets.js";
 import { MODES, type Mode, type ModeState } from "../lib/platform/mode.js";
 import { commandLine, runCli, UsageError } from "./cli.js";

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { agentsForCaller } from "../../functions/agents.js";
 import { authenticatedCaller } from "../../lib/auth/verify.js";
-import { decodeCursor, pageOf } from "../../lib/http/cursor.js";
-import { queryInt, queryOf } from "../../lib/http/input.js";
 import { apiRoute } from "../../lib/http/api-route.js";
+import { queryInt, queryOf } from "../../lib/http/input.js";
+import { cursorScope, pageOf, pageWindow } from "../../lib/http/pagination.js";
 import { AGENT_STATUSES } from "../../lib/http/schemas.js";
 
 const query = z.object({
@@ -16,8 +16,7 @@ const query = z.object({
 export const GET = apiRoute("read", async (request) => {
   const { status, limit, cursor } = queryOf(request, query);
   const caller = await authenticatedCaller(request.headers.get("authorization"));
-  const scope = `agents:${caller.userId}:${status ?? ""}`;
-  const after = cursor === undefined ? undefined : decodeCursor(scope, cursor);
-  const rows = await agentsForCaller(caller, { status, limit, after });
-  return Response.json(pageOf(rows, limit, scope));
+  const scope = cursorScope("agents", caller.userId, status ?? "");
+  const window = pageWindow(scope, limit, cursor);
+  return Response.json(pageOf(await agentsForCaller(caller, { status, window }), window, scope));
 });

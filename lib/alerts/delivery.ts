@@ -3,7 +3,7 @@
  * (Slack-compatible: `text` for people, `alert` for machines). The webhook URL is a secret
  * (a Slack hook URL is its own credential): it never reaches a log line or a reason.
  */
-import { fetchFailureOf } from "../http/fetch-failure.js";
+import { fetchFailureOf } from "../fetch-failure.js";
 import { log } from "../log.js";
 
 export interface AlertMessage {
@@ -21,7 +21,7 @@ export type Delivery = { ok: true } | { ok: false; reason: string };
 export type Deliver = (message: AlertMessage) => Promise<Delivery>;
 
 /** @default 5000 */
-export const WEBHOOK_TIMEOUT_MS = 5000;
+const WEBHOOK_TIMEOUT_MS = 5000;
 
 function text({ status, summary, since, at }: AlertMessage): string {
   if (status === "firing") return `[FIRING] ${summary} (since ${since})`;

@@ -7,16 +7,8 @@ import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { isCanonicalBase64url } from "../base64url.js";
 import { config } from "../config.js";
+import { AuthError, AuthUnavailableError } from "./errors.js";
 import { UUID_PATTERN } from "../uuid.js";
-
-export class AuthError extends Error {
-  override name = "AuthError";
-}
-
-/** The signing keys could not be fetched: not the caller's fault, retry later. */
-export class AuthUnavailableError extends Error {
-  override name = "AuthUnavailableError";
-}
 
 export interface Caller {
   userId: string;

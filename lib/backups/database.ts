@@ -1,10 +1,8 @@
 /** What backups and restores read of a database: row counts, existing tables, and extensions. */
-import type postgres from "postgres";
-
-type Client = postgres.Sql | postgres.TransactionSql;
+import type { Sql } from "../db/pool.js";
 
 /** Rows of every table in the schemas, counted in one statement (identifiers quoted by the server). */
-export async function tableRowCounts(sql: Client, schemas: readonly string[]): Promise<Record<string, number>> {
+export async function tableRowCounts(sql: Sql, schemas: readonly string[]): Promise<Record<string, number>> {
   const rows = await sql<{ name: string; count: number }[]>`
     select
       format('%s.%s', n.nspname, c.relname) as name,
@@ -30,7 +28,7 @@ export interface DatabaseExtension {
  * (a rule, a default, a constraint, a trigger, an index) counts in that relation's schema, and
  * not at all when that relation is itself part of an extension.
  */
-export async function databaseExtensions(sql: Client, schemas: readonly string[]): Promise<DatabaseExtension[]> {
+export async function databaseExtensions(sql: Sql, schemas: readonly string[]): Promise<DatabaseExtension[]> {
   return sql<DatabaseExtension[]>`
     with members as (
       select d.classid, d.objid, e.extname
@@ -83,7 +81,7 @@ export async function databaseExtensions(sql: Client, schemas: readonly string[]
 }
 
 /** Up to five tables already in the schemas (a restore's target must have none). */
-export async function existingTables(sql: Client, schemas: readonly string[]): Promise<string[]> {
+export async function existingTables(sql: Sql, schemas: readonly string[]): Promise<string[]> {
   const rows = await sql<{ name: string }[]>`
     select format('%s.%s', n.nspname, c.relname) as name
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -94,13 +92,13 @@ export async function existingTables(sql: Client, schemas: readonly string[]): P
 }
 
 /** Which of the schemas exist already. */
-export async function existingSchemas(sql: Client, schemas: readonly string[]): Promise<string[]> {
+export async function existingSchemas(sql: Sql, schemas: readonly string[]): Promise<string[]> {
   const rows = await sql<{ name: string }[]>`select nspname as name from pg_namespace where nspname in ${sql(schemas as string[])} order by 1`;
   return rows.map((row) => row.name);
 }
 
 /** The server's major version. */
-export async function serverMajor(sql: Client): Promise<number> {
+export async function serverMajor(sql: Sql): Promise<number> {
   const [row] = await sql<{ major: number }[]>`select (current_setting('server_version_num')::int / 10000) as major`;
   return row?.major ?? 0;
 }

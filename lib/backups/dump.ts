@@ -17,7 +17,7 @@ import { libpqConnection, pgTool, runPgTool } from "./pg-tools.js";
 import { privateBackupDir, publish, workspace } from "./private-files.js";
 
 /** The platform's own data: its tables, its ops history and its migration history. */
-export const BACKUP_SCHEMAS = ["public", "ops", "supabase_migrations"] as const;
+const BACKUP_SCHEMAS = ["public", "ops", "supabase_migrations"] as const;
 export const BACKUP_APPLICATION_NAME = "gap-backup";
 
 export interface BackupRequest {

@@ -6,12 +6,12 @@
  * object needs (hypopg, pg_stat_statements) that cannot be created is skipped and reported;
  * one they do need (a column of its type) stops the restore, naming what is missing.
  */
-import type postgres from "postgres";
+import type { Pool } from "../db/pool.js";
 import type { DatabaseExtension } from "./database.js";
 import { RestoreRefusedError } from "./errors.js";
 
 /** Where an extension without a fixed schema may go: Supabase's `extensions`, or `public`. */
-export const USUAL_EXTENSION_SCHEMAS = ["extensions", "public"] as const;
+const USUAL_EXTENSION_SCHEMAS = ["extensions", "public"] as const;
 
 export interface ExtensionOutcome {
   name: string;
@@ -41,7 +41,7 @@ function failureOf(error: unknown): string {
   return [message ?? String(error), hint].filter(Boolean).join(" ");
 }
 
-async function targetExtensions(sql: postgres.Sql, names: string[]): Promise<Map<string, TargetExtension>> {
+async function targetExtensions(sql: Pool, names: string[]): Promise<Map<string, TargetExtension>> {
   const rows = await sql<TargetExtension[]>`
     select
       w.name as name,
@@ -53,7 +53,7 @@ async function targetExtensions(sql: postgres.Sql, names: string[]): Promise<Map
 }
 
 /** Tries to create each extension in a transaction rolled back at the end: what failed, and why. */
-async function creationFailures(sql: postgres.Sql, candidates: DatabaseExtension[]): Promise<Map<string, string>> {
+async function creationFailures(sql: Pool, candidates: DatabaseExtension[]): Promise<Map<string, string>> {
   const failures = new Map<string, string>();
   await sql
     .begin(async (tx) => {
@@ -77,7 +77,7 @@ async function creationFailures(sql: postgres.Sql, candidates: DatabaseExtension
  * What the restore will do about each extension of the manifest. `trusted` is false for an
  * unsigned manifest (taken with --allow-unsigned): then nothing is created from it.
  */
-export async function extensionPlan(sql: postgres.Sql, wanted: readonly DatabaseExtension[], { trusted }: { trusted: boolean }): Promise<ExtensionPlan> {
+export async function extensionPlan(sql: Pool, wanted: readonly DatabaseExtension[], { trusted }: { trusted: boolean }): Promise<ExtensionPlan> {
   const target = await targetExtensions(sql, wanted.map((e) => e.name));
   const outcomes: ExtensionOutcome[] = [];
   const refusals: string[] = [];
@@ -117,7 +117,7 @@ export async function extensionPlan(sql: postgres.Sql, wanted: readonly Database
 }
 
 /** Creates the planned extensions; returns undo, which drops what this call created. */
-export async function createdExtensions(sql: postgres.Sql, plan: ExtensionPlan): Promise<{ outcomes: ExtensionOutcome[]; undo: () => Promise<void> }> {
+export async function createExtensions(sql: Pool, plan: ExtensionPlan): Promise<{ outcomes: ExtensionOutcome[]; undo: () => Promise<void> }> {
   const created: string[] = [];
   const createdSchemas: string[] = [];
   const undo = async () => {

@@ -42,7 +42,7 @@ export interface ObjectStore {
 }
 
 /** What the store said, without the request's credentials: its error code and message, or the network's. */
-export function storeFailureReason(error: unknown): string {
+function storeFailureReason(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { Code?: unknown; code?: unknown }).Code ?? (error as { code?: unknown }).code;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

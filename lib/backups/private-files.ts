@@ -62,7 +62,7 @@ export async function workspace(parent: string): Promise<Workspace> {
 }
 
 /** A write stream on a file that did not exist; a symlink or a file in its place is an error. */
-export async function exclusiveWriteStream(file: string): Promise<WriteStream> {
+async function exclusiveWriteStream(file: string): Promise<WriteStream> {
   const handle = await open(file, EXCLUSIVE_WRITE, 0o600);
   return handle.createWriteStream();
 }

@@ -13,7 +13,7 @@ import { existingSchemas, existingTables, serverMajor, tableRowCounts } from "./
 import { BACKUP_APPLICATION_NAME } from "./dump.js";
 import { decrypted } from "./encryption.js";
 import { BackupIntegrityError, RestoreRefusedError } from "./errors.js";
-import { createdExtensions, extensionPlan, type ExtensionOutcome } from "./extensions.js";
+import { createExtensions, extensionPlan, type ExtensionOutcome } from "./extensions.js";
 import { parsedManifest, requireTrusted, type BackupManifest, type Trust } from "./manifest.js";
 import { libpqConnection, pgTool, runPgTool } from "./pg-tools.js";
 import { privateBackupDir, regularFileStream, workspace } from "./private-files.js";
@@ -125,7 +125,7 @@ export async function restoreBackup({ source, targetUrl, workDir, signingKey, id
     const toc = await runPgTool(tool, ["--list"], connection.env, { stdin: await plaintext(manifest, archive.path, identities) });
     const list = await work.create("restore.list");
     await pipeline(Readable.from([restorableList(toc, await existingSchemas(client, manifest.schemas))]), list);
-    const { outcomes, undo } = await createdExtensions(client, plan);
+    const { outcomes, undo } = await createExtensions(client, plan);
     try {
       await runPgTool(
         tool,

@@ -24,7 +24,7 @@ export interface CacheStore {
 }
 
 /** A dead cache must cost milliseconds, not the client's default seconds of retries. */
-export const CACHE_TIMEOUT_MS = 150;
+const CACHE_TIMEOUT_MS = 150;
 
 export interface MemoryStoreOptions {
   /** Most entries kept; the least recently used go first. @default 50000 */

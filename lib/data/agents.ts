@@ -4,6 +4,8 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
+import { keysetAfter, type PageWindow } from "./keyset.js";
+import { callerOrganizations } from "./members.js";
 
 /** The JSON object of agent `a` with its workflows in position order. */
 function agentJson(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
@@ -50,7 +52,7 @@ export interface AgentChanges {
 }
 
 /** Applies `changes` to an agent of one of the user's organizations; returns it as JSON, or nothing. */
-export function updatedAgent(
+export function updateAgent(
   sql: Sql,
   userId: string,
   agentId: string,
@@ -65,25 +67,13 @@ export function updatedAgent(
       update agents
       set ${sql(values, Object.keys(changes))}
       where id = ${agentId}
-        and organization_id in (
-          select organization_id
-          from organization_members
-          where user_id = ${userId})
+        and organization_id in ${callerOrganizations(sql, userId)}
       returning *
     )
     select
       a.organization_id as organization_id,
       ${agentJson(sql)} as json
     from a`;
-}
-
-export interface AgentPosition {
-  /**
-   * `api_timestamp` text, bound as `::text::timestamptz`: postgres.js would serialize a
-   * timestamptz parameter through a JavaScript Date and drop the microseconds.
-   */
-  createdAt: string;
-  id: string;
 }
 
 export interface AgentListItem {
@@ -96,12 +86,8 @@ export interface AgentListItem {
   updated_at: string;
 }
 
-/** Agents of the user's organizations, newest first, after `position` when given. */
-export function agentsPage(
-  sql: Sql,
-  userId: string,
-  { status, limit, after }: { status?: string; limit: number; after?: AgentPosition },
-): postgres.PendingQuery<AgentListItem[]> {
+/** Agents of the user's organizations, newest first: the window's rows. */
+export function agentsPage(sql: Sql, userId: string, { status, window }: { status?: string; window: PageWindow }): postgres.PendingQuery<AgentListItem[]> {
   return sql<AgentListItem[]>`
     select
       a.id as id,
@@ -112,12 +98,9 @@ export function agentsPage(
       api_timestamp(a.created_at) as created_at,
       api_timestamp(a.updated_at) as updated_at
     from agents a
-    where a.organization_id in (
-        select organization_id
-        from organization_members
-        where user_id = ${userId})
+    where a.organization_id in ${callerOrganizations(sql, userId)}
       ${status ? sql`and a.status = ${status}` : sql``}
-      ${after ? sql`and (a.created_at, a.id) < (${after.createdAt}::text::timestamptz, ${after.id}::uuid)` : sql``}
+      ${keysetAfter(sql, "a", window.after)}
     order by a.created_at desc, a.id desc
-    limit ${limit}`;
+    limit ${window.limit}`;
 }

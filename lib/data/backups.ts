@@ -3,8 +3,7 @@
  * and of each copy a run made (ops.backup_copies: the local archive, the bucket's).
  */
 import type postgres from "postgres";
-
-type Sql = postgres.ISql;
+import type { Sql } from "../db/pool.js";
 
 export async function recordBackupStarted(sql: Sql): Promise<{ id: string }> {
   const [row] = await sql<{ id: string }[]>`
@@ -127,17 +126,6 @@ export async function recoveryPointAge(sql: Sql): Promise<{ seconds: number | nu
       extract(epoch from now() - coalesce((select at from newest), (select min(taken_at) from ops.db_stats_snapshots)))::float8 as seconds,
       (select at from newest)::text as "newestBackupAt"`;
   return row ?? { seconds: null, newestBackupAt: null };
-}
-
-/** The newest successful backup whose archive is still kept here. */
-export async function newestKeptBackup(sql: Sql): Promise<{ id: string; location: string } | undefined> {
-  const [row] = await sql<{ id: string; location: string }[]>`
-    select id::text as id, location
-    from ops.backups
-    where status = 'succeeded' and deleted_at is null and location like 'file:%'
-    order by finished_at desc
-    limit 1`;
-  return row;
 }
 
 /** Whether ops.backups has a run of this id (a manifest's backup id may come from another installation). */

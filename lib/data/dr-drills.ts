@@ -1,7 +1,6 @@
 /** The record of disaster-recovery drills (ops.dr_drills): what each restored, how long recovery took, or why it failed. */
 import type postgres from "postgres";
-
-type Sql = postgres.ISql;
+import type { Sql } from "../db/pool.js";
 
 /** A drill starting here and now. */
 export async function recordDrillStarted(sql: Sql): Promise<{ id: string }> {

@@ -5,15 +5,8 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
-
-export interface MessagePosition {
-  /**
-   * `api_timestamp` text, bound as `::text::timestamptz`: postgres.js would serialize a
-   * timestamptz parameter through a JavaScript Date and drop the microseconds.
-   */
-  createdAt: string;
-  id: string;
-}
+import { keysetAfter, type PageWindow } from "./keyset.js";
+import { callerOrganizations } from "./members.js";
 
 export interface MessageRow {
   id: string;
@@ -31,13 +24,12 @@ export interface MessagesPageRow {
 }
 
 export interface MessagesPageOptions {
-  limit: number;
-  after?: MessagePosition;
+  window: PageWindow;
   countExact?: boolean;
 }
 
 /** The page query alone: what EXPLAIN is asked about. */
-export function messagesPageQuery(sql: Sql, conversationId: string, { limit, after }: MessagesPageOptions): postgres.PendingQuery<postgres.Row[]> {
+export function messagesPageQuery(sql: Sql, conversationId: string, { window }: MessagesPageOptions): postgres.PendingQuery<postgres.Row[]> {
   return sql`
     select
       m.id as id,
@@ -48,22 +40,19 @@ export function messagesPageQuery(sql: Sql, conversationId: string, { limit, aft
       m.created_at as created_at_exact
     from conversation_messages m
     where m.conversation_id = ${conversationId}
-      ${after ? sql`and (m.created_at, m.id) < (${after.createdAt}::text::timestamptz, ${after.id}::uuid)` : sql``}
+      ${keysetAfter(sql, "m", window.after)}
     order by m.created_at desc, m.id desc
-    limit ${limit}`;
+    limit ${window.limit}`;
 }
 
-/** `limit` messages of a conversation of one of the user's organizations; `found` false when there is none. */
+/** The window's messages of a conversation of one of the user's organizations; `found` false when there is none. */
 export function messagesPage(sql: Sql, userId: string, conversationId: string, options: MessagesPageOptions): postgres.PendingQuery<MessagesPageRow[]> {
   return sql<MessagesPageRow[]>`
     with conversation as (
       select c.id
       from conversations c
       where c.id = ${conversationId}
-        and c.organization_id in (
-          select organization_id
-          from organization_members
-          where user_id = ${userId})
+        and c.organization_id in ${callerOrganizations(sql, userId)}
     ),
     page as (${messagesPageQuery(sql, conversationId, options)})
     select

@@ -5,17 +5,17 @@
  * whose counters were reset counts its counters as they are.
  */
 import type postgres from "postgres";
-import type { DatabaseFigures } from "../metrics/database.js";
+import type { Sql } from "../db/pool.js";
+import type { DatabaseFigures } from "../db/inspect/figures.js";
 
-type Tx = postgres.ISql;
 
 export interface SnapshotRow {
   id: string;
 }
 
 /** The snapshot of `slot`, or nothing when a snapshot already holds that slot. */
-export function insertedSnapshot(
-  tx: Tx,
+export function insertSnapshot(
+  tx: Sql,
   slot: Date,
   deployId: string | undefined,
   figures: DatabaseFigures,
@@ -42,7 +42,7 @@ export function insertedSnapshot(
 }
 
 /** Records pg_stat_statements_info's last reset and eviction count on the snapshot. */
-export async function recordedStatementsInfo(tx: Tx, schema: string, snapshotId: string): Promise<void> {
+export async function recordStatementsInfo(tx: Sql, schema: string, snapshotId: string): Promise<void> {
   await tx`
     update ops.db_stats_snapshots
     set
@@ -53,7 +53,7 @@ export async function recordedStatementsInfo(tx: Tx, schema: string, snapshotId:
 }
 
 /** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
-export async function recordedQueryStats(tx: Tx, schema: string, snapshotId: string): Promise<number> {
+export async function recordQueryStats(tx: Sql, schema: string, snapshotId: string): Promise<number> {
   // Texts are stored once, without their literals (a utility statement's text is verbatim).
   await tx`
     insert into ops.query_texts (queryid, query)
@@ -125,7 +125,7 @@ export async function recordedQueryStats(tx: Tx, schema: string, snapshotId: str
 }
 
 /** Deletes up to `batch` rows older than `days` days; returns how many it deleted. */
-export async function prunedQueryStats(tx: Tx, days: number, batch: number): Promise<number> {
+export async function pruneQueryStats(tx: Sql, days: number, batch: number): Promise<number> {
   const deleted = await tx`
     delete from ops.query_stats
     where (snapshot_id, queryid) in (
@@ -136,7 +136,7 @@ export async function prunedQueryStats(tx: Tx, days: number, batch: number): Pro
   return deleted.count;
 }
 
-export async function prunedSnapshots(tx: Tx, days: number, batch: number): Promise<number> {
+export async function pruneSnapshots(tx: Sql, days: number, batch: number): Promise<number> {
   const deleted = await tx`
     delete from ops.db_stats_snapshots
     where id in (
@@ -158,7 +158,7 @@ export interface WindowFigures {
  * The snapshot's window (since the previous snapshot): the p95 of statement time, taking each
  * statement's mean for each of its calls, and the calls of statements averaging `slowMs` or more.
  */
-export async function windowFigures(tx: Tx, snapshotId: string, slowMs: number): Promise<WindowFigures> {
+export async function windowFigures(tx: Sql, snapshotId: string, slowMs: number): Promise<WindowFigures> {
   const [row] = await tx<WindowFigures[]>`
     with snapshot as (
       select id, taken_at from ops.db_stats_snapshots where id = ${snapshotId}
@@ -180,8 +180,8 @@ export async function windowFigures(tx: Tx, snapshotId: string, slowMs: number):
   return row ?? { windowSeconds: null, statementP95Ms: null, slowCalls: null };
 }
 
-export async function storedThresholdResults(
-  tx: Tx,
+export async function storeThresholdResults(
+  tx: Sql,
   snapshotId: string,
   results: Array<{ metric: string; value: number; status: string; target: number; alert: number }>,
 ): Promise<void> {

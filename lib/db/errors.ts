@@ -14,6 +14,11 @@ export class DbUnavailableError extends Error {
   }
 }
 
+/** A migration file failed (and was rolled back) or is misnamed: the message names the file. */
+export class MigrationError extends Error {
+  override name = "MigrationError";
+}
+
 /** postgres.js client codes and SQLSTATEs that mean "not now", not "wrong query". */
 const UNAVAILABLE_CODES = new Set([
   "CONNECT_TIMEOUT",

@@ -7,7 +7,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { Sql } from "./pool.js";
+import { MigrationError } from "./errors.js";
+import type { Pool, Sql } from "./pool.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../supabase/migrations/", import.meta.url));
 
@@ -20,10 +21,6 @@ export interface MigrationFile {
   version: string;
   name: string;
   sql: string;
-}
-
-export class MigrationError extends Error {
-  override name = "MigrationError";
 }
 
 /** The migration files of `dir`, in version order; a misnamed `.sql` file is an error, not a skip. */
@@ -40,7 +37,7 @@ export async function migrationFiles(dir: string = MIGRATIONS_DIR): Promise<Migr
   );
 }
 
-async function ensureHistoryTable(sql: Sql): Promise<void> {
+async function ensureHistoryTable(sql: Pool): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
     await tx`create schema if not exists supabase_migrations`;
@@ -54,7 +51,7 @@ async function ensureHistoryTable(sql: Sql): Promise<void> {
 }
 
 /** Versions recorded as applied, in order. */
-export async function appliedVersions(sql: Sql): Promise<string[]> {
+export async function appliedVersions(sql: Pool): Promise<string[]> {
   await ensureHistoryTable(sql);
   const rows = await sql<{ version: string }[]>`
     select version
@@ -63,7 +60,7 @@ export async function appliedVersions(sql: Sql): Promise<string[]> {
   return rows.map((row) => row.version);
 }
 
-async function applied(sql: Sql, file: MigrationFile): Promise<boolean> {
+async function applied(sql: Pool, file: MigrationFile): Promise<boolean> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
     const [done] = await tx`
@@ -93,7 +90,7 @@ export interface MigrateOptions {
 }
 
 /** Applies every pending migration in order; returns the versions it applied (none on a rerun). */
-export async function migrate(sql: Sql, { dir, onApplied }: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(sql: Pool, { dir, onApplied }: MigrateOptions = {}): Promise<string[]> {
   const files = await migrationFiles(dir);
   const done = new Set(await appliedVersions(sql));
   const appliedNow: string[] = [];

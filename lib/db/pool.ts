@@ -4,26 +4,18 @@
  * and backups use the direct connection.
  */
 import postgres from "postgres";
-import { config, ConfigError, type Config, type PoolProfile } from "../config.js";
+import { config, ConfigError, type Config } from "../config.js";
 import { Gate } from "./gate.js";
 import { connectionTarget, type ConnectionTarget } from "./target.js";
 
-export type Sql = postgres.Sql;
+/** Anything that runs queries: a pool, a connection of its own, or a transaction in progress. */
+export type Sql = postgres.ISql;
+/** A pool or a connection of its own: it begins transactions and is ended. */
+export type Pool = postgres.Sql;
+/** A transaction in progress: it takes savepoints. */
+export type Transaction = postgres.TransactionSql;
 
 export const APPLICATION_NAME = "gpt-agent-platform";
-
-interface ProfileDefaults {
-  min: number;
-  max: number;
-  idleTimeoutMs: number;
-  maxLifetimeMs: number;
-}
-
-/** A suspended serverless instance must not sit on connections; a worker keeps a warm pool. */
-export const PROFILE_DEFAULTS: Readonly<Record<PoolProfile, ProfileDefaults>> = {
-  serverless: { min: 1, max: 5, idleTimeoutMs: 10_000, maxLifetimeMs: 300_000 },
-  worker: { min: 10, max: 20, idleTimeoutMs: 60_000, maxLifetimeMs: 1_800_000 },
-};
 
 export type PoolRole = "request" | "direct";
 
@@ -38,7 +30,7 @@ export interface PoolSettings {
   statementTimeoutMs: number | undefined;
 }
 
-/** The settings a pool of this role gets under this configuration: profile defaults, then DB_POOL_* overrides. */
+/** The settings a pool of this role gets under this configuration (the profile's defaults, DB_POOL_* over them). */
 export function poolSettings(role: PoolRole, cfg: Config = config()): PoolSettings {
   const url = role === "request" ? (cfg.poolerUrl ?? cfg.databaseUrl) : cfg.databaseUrl;
   if (!url) {
@@ -48,16 +40,16 @@ export function poolSettings(role: PoolRole, cfg: Config = config()): PoolSettin
         : "Invalid configuration: DATABASE_URL must be set (the direct connection, port 5432)",
     );
   }
-  const defaults = PROFILE_DEFAULTS[cfg.pool.profile];
-  const max = cfg.pool.max ?? defaults.max;
+  const { min, max, profile, connectionTimeoutMs, idleTimeoutMs, maxLifetimeMs } = cfg.pool;
   const target = connectionTarget(url);
   return {
     target,
-    min: Math.min(cfg.pool.min ?? defaults.min, max),
-    max: role === "direct" && cfg.pool.profile === "serverless" ? Math.min(max, 2) : max,
-    connectionTimeoutMs: cfg.pool.connectionTimeoutMs,
-    idleTimeoutMs: cfg.pool.idleTimeoutMs ?? defaults.idleTimeoutMs,
-    maxLifetimeMs: cfg.pool.maxLifetimeMs ?? defaults.maxLifetimeMs,
+    min,
+    // A serverless instance's direct connections serve only its jobs: two at most.
+    max: role === "direct" && profile === "serverless" ? Math.min(max, 2) : max,
+    connectionTimeoutMs,
+    idleTimeoutMs,
+    maxLifetimeMs,
     statementTimeoutMs: role === "request" && !target.transactionPooler ? cfg.pool.statementTimeoutMs : undefined,
   };
 }
@@ -67,7 +59,7 @@ export function poolSettings(role: PoolRole, cfg: Config = config()): PoolSettin
  * the whole pool and waits up to 20 s by default, so a server that restarted under load stays
  * unreachable long after it is back; here the wait grows from 50 ms to at most 1 s.
  */
-export function reconnectDelaySeconds(failures: number): number {
+function reconnectDelaySeconds(failures: number): number {
   return Math.min(0.05 * 2 ** failures, 1) * (0.5 + Math.random() / 2);
 }
 
@@ -97,7 +89,7 @@ export function postgresOptions(settings: PoolSettings): postgres.Options<Record
   };
 }
 
-const pools = new Map<PoolRole, Sql>();
+const pools = new Map<PoolRole, Pool>();
 const gates = new Map<PoolRole, Gate>();
 
 export type QueryObserver = (role: PoolRole, query: string) => void;
@@ -111,7 +103,7 @@ export function observeQueries(observer: QueryObserver | undefined): void {
   queryObserver = observer;
 }
 
-function pool(role: PoolRole): Sql {
+function pool(role: PoolRole): Pool {
   let sql = pools.get(role);
   if (!sql) {
     const settings = poolSettings(role);
@@ -124,7 +116,7 @@ function pool(role: PoolRole): Sql {
 }
 
 /** The pool for request paths: through the pooler when SUPABASE_POOLER_URL is set. */
-export function requestDb(): Sql {
+export function requestDb(): Pool {
   return pool("request");
 }
 
@@ -139,12 +131,12 @@ export function requestGate(): Gate {
 }
 
 /** The pool on the direct connection: migrations, server internals, backups. */
-export function directDb(): Sql {
+export function directDb(): Pool {
   return pool("direct");
 }
 
 /** Opens the profile's minimum of connections ahead of the first request. */
-export async function warmPool(sql: Sql, connections: number): Promise<void> {
+export async function warmPool(sql: Pool, connections: number): Promise<void> {
   await Promise.all(Array.from({ length: connections }, () => sql`select 1`));
 }
 
@@ -160,6 +152,6 @@ export async function closeDbPools(timeoutSeconds = 5): Promise<void> {
  * One connection of its own to `url`, outside the pools: another database (a restore's
  * target), or a transaction held for long (a backup's snapshot). The caller ends it.
  */
-export function singleConnection(url: string, applicationName = APPLICATION_NAME): Sql {
+export function singleConnection(url: string, applicationName = APPLICATION_NAME): Pool {
   return postgres(url, { max: 1, prepare: false, connection: { application_name: applicationName }, onnotice: () => undefined });
 }

@@ -8,7 +8,7 @@ import { ApiError } from "./errors.js";
 import { route, type Handler, type RequestContext } from "./route.js";
 
 /** Seconds a client should wait before trying a closed platform again. */
-export const MODE_RETRY_AFTER_SECONDS = 30;
+const MODE_RETRY_AFTER_SECONDS = 30;
 
 export type Access = "read" | "write";
 

@@ -2,7 +2,7 @@
  * One error type and one JSON shape for every endpoint:
  * `{ "error": { "code", "message", "request_id" } }`.
  */
-import { AuthError, AuthUnavailableError } from "../auth/verify.js";
+import { AuthError, AuthUnavailableError } from "../auth/errors.js";
 import {
   BackupIntegrityError,
   BackupNotFoundError,
@@ -15,13 +15,12 @@ import {
 } from "../backups/errors.js";
 import { ConfigError } from "../config.js";
 import { JobPublishError } from "../jobs/errors.js";
-import { classifiedDbError, DbUnavailableError } from "../db/errors.js";
+import { classifiedDbError, DbUnavailableError, MigrationError } from "../db/errors.js";
 import { log } from "../log.js";
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   RESTORE_REFUSED: 409,
@@ -49,7 +48,7 @@ export class ApiError extends Error {
 }
 
 /** Failures of work that cannot be done here now (a tool, a store, a worker missing): 503 with the reason. */
-const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError];
+const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError, MigrationError];
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 export const RETRY_AFTER_SECONDS = 2;

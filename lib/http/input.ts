@@ -7,7 +7,7 @@ import { z } from "zod";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
 
-export const uuid = z.string().regex(UUID_PATTERN, "must be a UUID");
+const uuid = z.string().regex(UUID_PATTERN, "must be a UUID");
 
 /** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters). */
 export function routeUuid(request: Request, name = "id"): string {
@@ -80,7 +80,7 @@ export async function jsonBody<T extends z.ZodType>(request: Request, schema: T,
 }
 
 /** The deepest a request's JSON may nest: deeper, it is refused before it is parsed. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** How deep a JSON text nests, counted without recursion (brackets inside strings do not count). */
 function nestingDepth(text: string): number {

@@ -7,14 +7,14 @@ import { config, ConfigError } from "../config.js";
 import { JobPublishError } from "./errors.js";
 
 /** Deliveries QStash tries after the first fails. */
-export const JOB_RETRIES = 3;
+const JOB_RETRIES = 3;
 
 /** The worker's job endpoints, by job. */
 export const WORKER_JOB_PATHS = { backup: "/api/jobs/backup", "dr-drill": "/api/jobs/dr-drill" } as const;
 export type WorkerJob = keyof typeof WORKER_JOB_PATHS;
 
 /** Where QStash reports a job it gave up delivering, on the deployment (PUBLIC_URL), not the worker that may be down. */
-export const JOB_FAILURE_PATH = "/api/jobs/failed";
+const JOB_FAILURE_PATH = "/api/jobs/failed";
 
 /** The failure callback's URL under PUBLIC_URL: what QStash calls and signs; undefined without PUBLIC_URL. */
 export function jobFailureUrl(): string | undefined {
@@ -47,7 +47,7 @@ export interface PublishedJob {
  * same job (a cron delivered twice) one delivery. With PUBLIC_URL known, QStash calls the
  * failure callback there once it has given up, so a dead worker is noticed at once.
  */
-export async function publishedJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
+export async function publishJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
   const { url, token } = config().qstash;
   if (!token) throw new ConfigError("Invalid configuration: QSTASH_TOKEN must be set to hand work to a worker");
   const client = new Client({ baseUrl: url, token, devMode: false, enableTelemetry: false, retry: { retries: 2, backoff: () => 250 } });

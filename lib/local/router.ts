@@ -99,7 +99,7 @@ export function matchRoute(routes: Route[], pathname: string): RouteMatch | unde
 export type MethodHandler = (request: Request) => Response | Promise<Response>;
 export type RouteModule = Partial<Record<string, unknown>>;
 
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
 /** The route's module, loaded once; handed over without a promise once it is loaded. */
 export function moduleLoader(): (route: Route) => RouteModule | Promise<RouteModule> {

@@ -51,7 +51,7 @@ async function sameContents(a: string, b: string): Promise<boolean> {
 }
 
 /** Copies through a temporary name, so a server starting meanwhile never reads half a file. */
-async function copied(from: string, to: string): Promise<void> {
+async function copyWhole(from: string, to: string): Promise<void> {
   if (await sameContents(from, to)) return;
   const temporary = `${to}.${process.pid}.tmp`;
   await copyFile(from, temporary);
@@ -73,8 +73,8 @@ async function adopted(name: string, system: Installation, embedded: Installatio
     return `${name} is not installed for the system's PostgreSQL ${major} (Debian: apt-get install postgresql-${major}-${name})`;
   }
   try {
-    await copied(library, path.join(embedded.libDir, `${name}.so`));
-    for (const file of scripts) await copied(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
+    await copyWhole(library, path.join(embedded.libDir, `${name}.so`));
+    for (const file of scripts) await copyWhole(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
   } catch (error) {
     return `could not copy it into the embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`;
   }

@@ -9,7 +9,7 @@ import { disasterRecoveryDrill, drillJob } from "../../functions/dr-drill.js";
 import { BackupIntegrityError, BackupNotFoundError } from "../../lib/backups/errors.js";
 import { probed } from "../../lib/db/inspect/probe.js";
 import { directDb } from "../../lib/db/pool.js";
-import { databaseFigures } from "../../lib/metrics/database.js";
+import { databaseFigures } from "../../lib/db/inspect/figures.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
 import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";

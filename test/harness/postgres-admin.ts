@@ -1,10 +1,10 @@
 /** Creating and dropping the throwaway databases tests run in. */
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
+import type { Pool } from "../../lib/db/pool.js";
 
-export type AdminSql = postgres.Sql;
 
-export function adminConnection(url: string): AdminSql {
+export function adminConnection(url: string): Pool {
   return postgres(url, { max: 1, onnotice: () => undefined });
 }
 
@@ -21,7 +21,7 @@ export function testDatabaseName(): string {
 }
 
 /** A new database, empty or copied from `template`; CREATE DATABASE from one template at once may collide, so it retries. */
-export async function createDatabase(admin: AdminSql, name: string, template?: string): Promise<void> {
+export async function createDatabase(admin: Pool, name: string, template?: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await (template
@@ -36,6 +36,6 @@ export async function createDatabase(admin: AdminSql, name: string, template?: s
   }
 }
 
-export async function dropDatabase(admin: AdminSql, name: string): Promise<void> {
+export async function dropDatabase(admin: Pool, name: string): Promise<void> {
   await admin`drop database if exists ${admin(name)} with (force)`;
 }

@@ -14,7 +14,7 @@ import { freePort, portAnswers, sharedTempDir } from "./net.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** s3rver's fixed credentials. */
-export const S3RVER_KEY = "S3RVER";
+const S3RVER_KEY = "S3RVER";
 
 export interface TestBucketStore {
   /** The proxy's endpoint, to give the platform. */

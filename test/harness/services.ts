@@ -5,9 +5,9 @@
 import { execFileSync } from "node:child_process";
 import { access } from "node:fs/promises";
 import { Redis as RedisClient } from "ioredis";
-import type postgres from "postgres";
+import type { Pool } from "../../lib/db/pool.js";
 
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const UNDER_CI = process.env.CI === "true";
 
 async function redisAnswers(url: string): Promise<boolean> {
@@ -55,7 +55,7 @@ export async function fileAvailable(file: string, hint: string): Promise<boolean
 }
 
 /** Whether the test PostgreSQL offers an extension; under CI, an error when it does not. */
-export async function extensionOffered(sql: postgres.Sql, name: string, hint: string): Promise<boolean> {
+export async function extensionOffered(sql: Pool, name: string, hint: string): Promise<boolean> {
   const [row] = await sql<{ offered: boolean }[]>`select exists (select 1 from pg_available_extensions where name = ${name}) as offered`;
   return required(`the ${name} extension on the test PostgreSQL (${hint})`, Boolean(row?.offered));
 }

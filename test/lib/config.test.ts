@@ -47,8 +47,7 @@ describe("parseConfig", () => {
     const cfg = parseConfig({ DATABASE_URL: "", PORT: "", DB_POOL_MAX: "" });
     expect(cfg.databaseUrl).toBeUndefined();
     expect(cfg.port).toBe(3000);
-    expect(cfg.pool.max).toBeUndefined();
-    expect(cfg.pool.connectionTimeoutMs).toBe(5000);
+    expect(cfg.pool).toEqual({ profile: "worker", min: 10, max: 20, connectionTimeoutMs: 5000, idleTimeoutMs: 60_000, maxLifetimeMs: 1_800_000, statementTimeoutMs: 15_000 });
   });
 
   it("picks the serverless profile on Vercel and lets DB_POOL_PROFILE override it", () => {

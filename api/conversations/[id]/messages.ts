@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { messagesForCaller } from "../../../functions/messages.js";
 import { authenticatedCaller } from "../../../lib/auth/verify.js";
-import { decodeCursor, pageOf } from "../../../lib/http/cursor.js";
+import { apiRoute } from "../../../lib/http/api-route.js";
 import { ApiError } from "../../../lib/http/errors.js";
 import { queryInt, queryOf, routeUuid } from "../../../lib/http/input.js";
-import { apiRoute } from "../../../lib/http/api-route.js";
+import { cursorScope, pageOf, pageWindow } from "../../../lib/http/pagination.js";
 
 const query = z.object({
   limit: queryInt(1, 100).default(50),
@@ -17,10 +17,10 @@ export const GET = apiRoute("read", async (request) => {
   const conversationId = routeUuid(request);
   const { limit, cursor, count } = queryOf(request, query, ["id"]);
   const caller = await authenticatedCaller(request.headers.get("authorization"));
-  const scope = `messages:${conversationId}`;
-  const after = cursor === undefined ? undefined : decodeCursor(scope, cursor);
-  const result = await messagesForCaller(caller, conversationId, { limit, after, countExact: count === "exact" });
+  const scope = cursorScope("messages", conversationId);
+  const window = pageWindow(scope, limit, cursor);
+  const result = await messagesForCaller(caller, conversationId, { window, countExact: count === "exact" });
   if (!result) throw new ApiError("NOT_FOUND", "conversation not found");
-  const page = pageOf(result.rows, limit, scope);
+  const page = pageOf(result.rows, window, scope);
   return Response.json(result.total === null ? page : { ...page, total: result.total });
 });

@@ -11,12 +11,14 @@
  * only ever explained, never executed.
  */
 import type postgres from "postgres";
-import { ownSchema, type InspectionTransaction, type Queryable } from "./probe.js";
+import { SLOW_STATEMENT } from "./statements.js";
+import { ownSchema } from "./probe.js";
+import type { Sql, Transaction } from "../pool.js";
 
 export type HypopgAvailability = { available: true; schema: string } | { available: false; reason: string };
 
 /** Whether hypothetical indexes can be made here, and from which schema. */
-export async function hypopgAvailability(sql: Queryable): Promise<HypopgAvailability> {
+export async function hypopgAvailability(sql: Sql): Promise<HypopgAvailability> {
   const [row] = await sql<{ schema: string | null; offered: boolean }[]>`
     select
       (select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'hypopg') as schema,
@@ -43,12 +45,12 @@ export interface AdviceCandidate {
 /**
  * The statements worth advice: this database's slow ones (called at least `minCalls` times,
  * `minMeanMs` on average), most total time first, that a plan can be made for.
- * @default 100 calls, 20 ms, 10 statements
+ * (SLOW_STATEMENT, ten at most)
  */
 export async function adviceCandidates(
-  sql: Queryable,
+  sql: Sql,
   statementsSchema: string,
-  { minCalls = 100, minMeanMs = 20, limit = 10 } = {},
+  { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, limit = 10 } = {},
 ): Promise<AdviceCandidate[]> {
   return sql<AdviceCandidate[]>`
     select queryid::text as "queryId", query, ops.redacted_statement(query) as "shownQuery", calls::float8 as calls, round(mean_exec_time::numeric, 3)::float8 as "meanMs"
@@ -207,7 +209,7 @@ function candidateColumnLists({ keys, sorts }: RelationColumns): string[][] {
  * Of the columns named, the real columns of the relation, with their estimated number of
  * distinct values (pg_stats): the most selective lead an index.
  */
-async function distinctValues(sql: Queryable, { schema, table }: Relation, columns: string[]): Promise<Map<string, number>> {
+async function distinctValues(sql: Sql, { schema, table }: Relation, columns: string[]): Promise<Map<string, number>> {
   const rows = await sql<{ name: string; distinct: number }[]>`
     select
       a.attname as name,
@@ -224,7 +226,7 @@ async function distinctValues(sql: Queryable, { schema, table }: Relation, colum
 }
 
 /** Deallocates the advice's statement if a failed step left it prepared. */
-async function deallocated(sql: Queryable): Promise<void> {
+async function deallocate(sql: Sql): Promise<void> {
   const [prepared] = await sql`select 1 as present from pg_prepared_statements where name = ${STATEMENT_NAME}`;
   if (prepared) await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
 }
@@ -243,9 +245,9 @@ function plannableText(query: string): string {
 /**
  * The statement's generic plan as it would be made now (a prepared statement keeps its
  * plan, and hypothetical indexes do not invalidate it, so it is prepared afresh each time,
- * and deallocated after; when a step fails, `indexAdvice` deallocates it after the rollback).
+ * and deallocate after; when a step fails, `indexAdvice` deallocates it after the rollback).
  */
-async function genericPlan(sql: Queryable, query: string): Promise<PlanNode> {
+async function genericPlan(sql: Sql, query: string): Promise<PlanNode> {
   await sql.unsafe(`prepare ${STATEMENT_NAME} as ${plannableText(query)}`, [], ONE_STATEMENT);
   const [types] = await sql<{ count: number }[]>`
     select cardinality(parameter_types) as count from pg_prepared_statements where name = ${STATEMENT_NAME}`;
@@ -264,7 +266,7 @@ async function genericPlan(sql: Queryable, query: string): Promise<PlanNode> {
 const costOf = (plan: PlanNode): number => Number(plan["Total Cost"]);
 
 /** The plan's cost with one hypothetical index, and hypopg's estimate of that index's size. */
-async function trial(sql: Queryable, hypopg: string, query: string, relation: Relation, columns: string[]): Promise<Trial | undefined> {
+async function trial(sql: Sql, hypopg: string, query: string, relation: Relation, columns: string[]): Promise<Trial | undefined> {
   const [index] = await sql<{ id: number }[]>`
     select indexrelid::int8::float8 as id
     from ${sql(hypopg)}.hypopg_create_index(format('create index on %I.%I (%s)', ${relation.schema}::text, ${relation.table}::text,
@@ -289,7 +291,7 @@ function bestTrial(trials: Trial[]): Trial | undefined {
   return trials.filter((t) => t.cost <= cheapest * (1 + COST_TOLERANCE)).sort((a, b) => a.columns.length - b.columns.length)[0];
 }
 
-async function createStatement(sql: Queryable, { relation, columns }: Trial): Promise<string> {
+async function createStatement(sql: Sql, { relation, columns }: Trial): Promise<string> {
   const [row] = await sql<{ statement: string }[]>`
     with cols as (
       select c, o from jsonb_array_elements_text(${sql.json(columns)}::jsonb) with ordinality as t (c, o)
@@ -301,7 +303,7 @@ async function createStatement(sql: Queryable, { relation, columns }: Trial): Pr
   return row?.statement ?? "";
 }
 
-async function statementAdvice(sql: Queryable, hypopg: string, candidate: AdviceCandidate, minCostCut: number): Promise<IndexAdvice | undefined> {
+async function statementAdvice(sql: Sql, hypopg: string, candidate: AdviceCandidate, minCostCut: number): Promise<IndexAdvice | undefined> {
   const baseline = await genericPlan(sql, candidate.query);
   const costBefore = costOf(baseline);
   const trials: Trial[] = [];
@@ -342,7 +344,7 @@ function failureReason(error: unknown): string {
  * @default minCostCut 0.5
  */
 export async function indexAdvice(
-  sql: InspectionTransaction,
+  sql: Transaction,
   hypopg: string,
   candidates: readonly AdviceCandidate[],
   { minCostCut = 0.5 } = {},
@@ -358,7 +360,7 @@ export async function indexAdvice(
       result.skipped.push({ queryId: candidate.queryId, query: candidate.shownQuery, reason: failureReason(error) });
     } finally {
       // Neither prepared statements nor hypothetical indexes roll back with a savepoint.
-      await deallocated(sql);
+      await deallocate(sql);
       await sql`select ${sql(hypopg)}.hypopg_reset()`;
     }
   }

@@ -1,9 +1,9 @@
 /** Who is connected, doing what, and how close the server is to its connection limit. */
 import type postgres from "postgres";
-import type { Queryable } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 /** max_connections minus the slots reserved for superusers (and, on PostgreSQL 16, for reserved roles). */
-export function usableConnections(sql: Queryable): postgres.PendingQuery<postgres.Row[]> {
+export function usableConnections(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
   return sql`(
     current_setting('max_connections')::int
     - current_setting('superuser_reserved_connections')::int
@@ -21,7 +21,7 @@ export interface ConnectionUsage {
 }
 
 /** Client connections against max_connections minus the slots reserved for superusers. */
-export async function connectionUsage(sql: Queryable): Promise<ConnectionUsage> {
+export async function connectionUsage(sql: Sql): Promise<ConnectionUsage> {
   const [row] = await sql<ConnectionUsage[]>`
     with settings as (
       select ${usableConnections(sql)} as usable
@@ -48,7 +48,7 @@ export interface ConnectionSource {
 }
 
 /** Client connections by application, role and state, largest groups first. */
-export async function connectionSources(sql: Queryable): Promise<ConnectionSource[]> {
+export async function connectionSources(sql: Sql): Promise<ConnectionSource[]> {
   return sql<ConnectionSource[]>`
     select
       coalesce(nullif(application_name, ''), '(none)') as application,

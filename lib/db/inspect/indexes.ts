@@ -1,5 +1,6 @@
 /** Indexes that cost more than they give, and the ones that are missing. */
-import { ownSchema, type Queryable } from "./probe.js";
+import { ownSchema } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 export interface IndexUsage {
   schema: string;
@@ -15,7 +16,7 @@ export interface IndexUsage {
  * unique index enforces something even unread) and at least `minSizeBytes` large.
  * @default 50 scans, 1 MiB
  */
-export async function unusedIndexes(sql: Queryable, { maxScans = 50, minSizeBytes = 1024 * 1024 } = {}): Promise<IndexUsage[]> {
+export async function unusedIndexes(sql: Sql, { maxScans = 50, minSizeBytes = 1024 * 1024 } = {}): Promise<IndexUsage[]> {
   return sql<IndexUsage[]>`
     select
       s.schemaname as schema,
@@ -48,7 +49,7 @@ export interface RedundantIndex {
  * with the same method, expressions and predicate: every lookup they serve, the other serves.
  * A unique index is only reported when the other is unique on the same columns.
  */
-export async function redundantIndexes(sql: Queryable): Promise<RedundantIndex[]> {
+export async function redundantIndexes(sql: Sql): Promise<RedundantIndex[]> {
   return sql<RedundantIndex[]>`
     with idx as (
       -- int2vector casts to a 0-based array; through text it becomes an ordinary 1-based one.
@@ -97,7 +98,7 @@ export interface InvalidIndex {
 }
 
 /** Indexes left invalid, typically by a failed CREATE INDEX CONCURRENTLY. */
-export async function invalidIndexes(sql: Queryable): Promise<InvalidIndex[]> {
+export async function invalidIndexes(sql: Sql): Promise<InvalidIndex[]> {
   return sql<InvalidIndex[]>`
     select
       n.nspname as schema,
@@ -123,7 +124,7 @@ export interface MissingForeignKeyIndex {
  * Foreign keys no index leads with: a delete or key update on the referenced table scans the
  * whole referencing table, once per row.
  */
-export async function missingForeignKeyIndexes(sql: Queryable): Promise<MissingForeignKeyIndex[]> {
+export async function missingForeignKeyIndexes(sql: Sql): Promise<MissingForeignKeyIndex[]> {
   return sql<MissingForeignKeyIndex[]>`
     with fk as (
       select
@@ -170,7 +171,7 @@ export interface SequentialScanTable {
 }
 
 /** Tables of at least `minRows` read mostly by sequential scans. @default 10,000 rows */
-export async function sequentialScanTables(sql: Queryable, { minRows = 10_000 } = {}): Promise<SequentialScanTable[]> {
+export async function sequentialScanTables(sql: Sql, { minRows = 10_000 } = {}): Promise<SequentialScanTable[]> {
   return sql<SequentialScanTable[]>`
     select
       s.schemaname as schema,
@@ -191,7 +192,7 @@ export interface CacheHitRates {
   index: number | null;
 }
 
-export async function cacheHitRates(sql: Queryable): Promise<CacheHitRates> {
+export async function cacheHitRates(sql: Sql): Promise<CacheHitRates> {
   const [row] = await sql<CacheHitRates[]>`
     select
       (select round(sum(heap_blks_hit)::numeric / nullif(sum(heap_blks_hit + heap_blks_read), 0), 4)::float8

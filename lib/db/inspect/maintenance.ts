@@ -1,5 +1,6 @@
 /** Vacuum, analyze, transaction-id wraparound and sequences running out. */
-import { ownSchema, type Queryable } from "./probe.js";
+import { ownSchema } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 export interface VacuumStats {
   schema: string;
@@ -14,7 +15,7 @@ export interface VacuumStats {
 }
 
 /** Dead tuples and the last (auto)vacuum and (auto)analyze of each table, most dead rows first. */
-export async function vacuumStats(sql: Queryable, { limit = 50 } = {}): Promise<VacuumStats[]> {
+export async function vacuumStats(sql: Sql, { limit = 50 } = {}): Promise<VacuumStats[]> {
   return sql<VacuumStats[]>`
     select
       s.schemaname as schema,
@@ -39,7 +40,7 @@ export interface TransactionIdAge {
   wraparoundRatio: number;
 }
 
-export async function transactionIdAges(sql: Queryable): Promise<TransactionIdAge[]> {
+export async function transactionIdAges(sql: Sql): Promise<TransactionIdAge[]> {
   return sql<TransactionIdAge[]>`
     select
       datname as database,
@@ -59,7 +60,7 @@ export interface SequenceUsage {
 }
 
 /** Sequences that have used at least `minUsedRatio` of their range. @default 0.75 */
-export async function sequencesNearExhaustion(sql: Queryable, { minUsedRatio = 0.75 } = {}): Promise<SequenceUsage[]> {
+export async function sequencesNearExhaustion(sql: Sql, { minUsedRatio = 0.75 } = {}): Promise<SequenceUsage[]> {
   return sql<SequenceUsage[]>`
     select
       s.schemaname as schema,

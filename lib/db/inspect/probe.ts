@@ -3,19 +3,15 @@
  * whose statement timeout bounds it, so a probe of a struggling server cannot add to its load.
  */
 import type postgres from "postgres";
-import type { Sql } from "../pool.js";
+import type { Pool, Sql, Transaction } from "../pool.js";
 
-/**
- * A connection or transaction that inspection queries run on. The pools do not fetch array
- * types, so array columns come back as JSON (`to_json(...)`), which postgres.js parses.
+/*
+ * The pools do not fetch array types, so array columns come back as JSON (`to_json(...)`),
+ * which postgres.js parses.
  */
-export type Queryable = postgres.ISql;
-
-/** The read-only transaction a probe runs in: savepoints let one failing step leave the rest standing. */
-export type InspectionTransaction = postgres.TransactionSql;
 
 /** Schemas of PostgreSQL and of Supabase's own services: not the platform's to judge. */
-export const INTERNAL_SCHEMAS = [
+const INTERNAL_SCHEMAS = [
   "pg_catalog",
   "information_schema",
   "pg_toast",
@@ -38,12 +34,12 @@ export const INTERNAL_SCHEMAS = [
 ] as const;
 
 /** The schema in `column` (default `n.nspname`) is the platform's own, not an internal one. */
-export function ownSchema(sql: Queryable, column = "n.nspname"): postgres.PendingQuery<postgres.Row[]> {
+export function ownSchema(sql: Sql, column = "n.nspname"): postgres.PendingQuery<postgres.Row[]> {
   return sql`${sql(column)} not in ${sql([...INTERNAL_SCHEMAS])} and ${sql(column)} not like 'pg\_%'`;
 }
 
-/** @default 5000 */
-export async function probed<T>(sql: Sql, run: (tx: InspectionTransaction) => Promise<T>, timeoutMs = 5000): Promise<T> {
+/** `run` in a read-only transaction (savepoints let one failing step leave the rest standing). @default 5000 ms */
+export async function probed<T>(sql: Pool, run: (tx: Transaction) => Promise<T>, timeoutMs = 5000): Promise<T> {
   return sql.begin("read only", async (tx) => {
     await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
     return run(tx);

@@ -1,5 +1,5 @@
 /** What runs now in this database: active queries, long-running ones, and who blocks whom. */
-import type { Queryable } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 export interface RunningQuery {
   pid: number;
@@ -11,7 +11,7 @@ export interface RunningQuery {
 }
 
 /** Client queries running (or sitting in a transaction) for at least `minDurationSeconds`, longest first. */
-export async function runningQueries(sql: Queryable, { minDurationSeconds = 0 } = {}): Promise<RunningQuery[]> {
+export async function runningQueries(sql: Sql, { minDurationSeconds = 0 } = {}): Promise<RunningQuery[]> {
   return sql<RunningQuery[]>`
     select
       pid,
@@ -30,7 +30,7 @@ export async function runningQueries(sql: Queryable, { minDurationSeconds = 0 } 
 }
 
 /** Long-running queries: running at least `thresholdSeconds`. @default 60 s */
-export function longRunningQueries(sql: Queryable, { thresholdSeconds = 60 } = {}): Promise<RunningQuery[]> {
+export function longRunningQueries(sql: Sql, { thresholdSeconds = 60 } = {}): Promise<RunningQuery[]> {
   return runningQueries(sql, { minDurationSeconds: thresholdSeconds });
 }
 
@@ -50,7 +50,7 @@ export interface BlockedSession {
  * Every waiting session with the sessions blocking it (`pg_blocking_pids`: relation locks,
  * row locks and transaction ids alike) and the root of its chain, longest wait first.
  */
-export async function blockedSessions(sql: Queryable): Promise<BlockedSession[]> {
+export async function blockedSessions(sql: Sql): Promise<BlockedSession[]> {
   return sql<BlockedSession[]>`
     with recursive waiting as (
       select

@@ -1,5 +1,5 @@
 /** Statements that got slower with the newest deploy, from the stats-snapshot history (ops.*). */
-import type { Queryable } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 export interface StatementRegression {
   queryId: string;
@@ -19,7 +19,7 @@ export interface StatementRegression {
  * @default 0.5 (half), 5 ms, 10 calls, 24 h
  */
 export async function statementRegressions(
-  sql: Queryable,
+  sql: Sql,
   { minIncreaseRatio = 0.5, minIncreaseMs = 5, minCalls = 10, windowHours = 24 } = {},
 ): Promise<StatementRegression[]> {
   return sql<StatementRegression[]>`

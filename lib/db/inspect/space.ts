@@ -1,7 +1,8 @@
 /** Where the disk space goes. */
-import { ownSchema, type Queryable } from "./probe.js";
+import { ownSchema } from "./probe.js";
+import type { Sql } from "../pool.js";
 
-export async function databaseSizeBytes(sql: Queryable): Promise<number> {
+export async function databaseSizeBytes(sql: Sql): Promise<number> {
   const [row] = await sql<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
   return row?.bytes ?? 0;
 }
@@ -17,7 +18,7 @@ export interface RelationSize {
 }
 
 /** Tables and indexes outside the internal schemas, largest first. */
-export async function relationSizes(sql: Queryable, { limit = 50 } = {}): Promise<RelationSize[]> {
+export async function relationSizes(sql: Sql, { limit = 50 } = {}): Promise<RelationSize[]> {
   return sql<RelationSize[]>`
     select
       n.nspname as schema,
@@ -47,7 +48,7 @@ export interface DatabaseGrowth {
  * the oldest and newest snapshot in the window. Undefined with fewer than two snapshots.
  * @default 7 days
  */
-export async function databaseGrowth(sql: Queryable, { days = 7 } = {}): Promise<DatabaseGrowth | undefined> {
+export async function databaseGrowth(sql: Sql, { days = 7 } = {}): Promise<DatabaseGrowth | undefined> {
   const [row] = await sql<DatabaseGrowth[]>`
     with window_snapshots as (
       select taken_at, database_size_bytes

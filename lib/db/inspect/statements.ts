@@ -1,11 +1,11 @@
 /** Statement statistics from pg_stat_statements, where the server collects them. */
 import type postgres from "postgres";
-import type { Queryable } from "./probe.js";
+import type { Sql } from "../pool.js";
 
 export type StatementsAvailability = { available: true; schema: string } | { available: false; reason: string };
 
 /** Whether pg_stat_statements can be read here, and from which schema. */
-export async function statementsAvailability(sql: Queryable): Promise<StatementsAvailability> {
+export async function statementsAvailability(sql: Sql): Promise<StatementsAvailability> {
   const [extension] = await sql<{ schema: string }[]>`
     select n.nspname as schema
     from pg_extension e
@@ -17,6 +17,9 @@ export async function statementsAvailability(sql: Queryable): Promise<Statements
   if (!loaded?.preloaded) return { available: false, reason: "pg_stat_statements is not in shared_preload_libraries" };
   return { available: true, schema: extension.schema };
 }
+
+/** What counts as a slow statement, everywhere: called this often, this slow on average. */
+export const SLOW_STATEMENT: Readonly<{ minCalls: number; minMeanMs: number }> = { minCalls: 100, minMeanMs: 20 };
 
 export interface StatementStats {
   queryId: string;
@@ -31,7 +34,7 @@ export interface StatementStats {
 
 export type StatementOrder = "total" | "mean" | "calls";
 
-function orderBy(sql: Queryable, order: StatementOrder): postgres.PendingQuery<postgres.Row[]> {
+function orderBy(sql: Sql, order: StatementOrder): postgres.PendingQuery<postgres.Row[]> {
   if (order === "mean") return sql`mean_exec_time`;
   if (order === "calls") return sql`calls`;
   return sql`total_exec_time`;
@@ -39,7 +42,7 @@ function orderBy(sql: Queryable, order: StatementOrder): postgres.PendingQuery<p
 
 /** The top statements of this database by total time, mean time or calls. */
 export async function topStatements(
-  sql: Queryable,
+  sql: Sql,
   schema: string,
   { order = "total", limit = 20, minCalls = 0, minMeanMs = 0 }: { order?: StatementOrder; limit?: number; minCalls?: number; minMeanMs?: number } = {},
 ): Promise<StatementStats[]> {
@@ -64,7 +67,11 @@ export async function topStatements(
     limit ${limit}`;
 }
 
-/** Slow statements: called at least `minCalls` times with a mean of at least `minMeanMs`. @default 100 calls, 20 ms */
-export function slowStatements(sql: Queryable, schema: string, { minCalls = 100, minMeanMs = 20, limit = 20 } = {}): Promise<StatementStats[]> {
+/** Slow statements: called at least `minCalls` times with a mean of at least `minMeanMs` (SLOW_STATEMENT). */
+export function slowStatements(
+  sql: Sql,
+  schema: string,
+  { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, limit = 20 } = {},
+): Promise<StatementStats[]> {
   return topStatements(sql, schema, { order: "mean", limit, minCalls, minMeanMs });
 }

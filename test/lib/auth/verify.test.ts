@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthError, AuthUnavailableError, authenticatedCaller } from "../../../lib/auth/verify.js";
+import { AuthError, AuthUnavailableError } from "../../../lib/auth/errors.js";
+import { authenticatedCaller } from "../../../lib/auth/verify.js";
 import { useConfig } from "../../harness/config.js";
 import { customToken, TEST_JWT_SECRET, tokenFor } from "../../harness/tokens.js";
 

@@ -2,9 +2,11 @@ import { cp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { appliedVersions, migrate, MigrationError, migrationFiles, MIGRATIONS_DIR } from "../../../lib/db/migrate.js";
+import { MigrationError } from "../../../lib/db/errors.js";
+import { appliedVersions, migrate, migrationFiles, MIGRATIONS_DIR } from "../../../lib/db/migrate.js";
 import { testTempDir } from "../../harness/temp.js";
-import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName, type AdminSql } from "../../harness/postgres-admin.js";
+import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../../harness/postgres-admin.js";
+import type { Pool } from "../../../lib/db/pool.js";
 
 /** Every index the schema must have: name, table and leading columns. */
 const EXPECTED_INDEXES: Array<[string, string, string]> = [
@@ -31,10 +33,10 @@ const TABLES = [
   "analytics_events", "job_queue_jobs",
 ];
 
-let admin: AdminSql;
+let admin: Pool;
 const databases: string[] = [];
 
-async function emptyDatabase(): Promise<AdminSql> {
+async function emptyDatabase(): Promise<Pool> {
   const name = testDatabaseName();
   databases.push(name);
   await createDatabase(admin, name);
@@ -104,7 +106,7 @@ describe("migrate", () => {
 });
 
 describe("the migrated schema", () => {
-  let sql: AdminSql;
+  let sql: Pool;
   beforeAll(async () => {
     sql = await emptyDatabase();
     await migrate(sql);

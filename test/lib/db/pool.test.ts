@@ -139,7 +139,9 @@ describe("pools against a real server", () => {
     for (let run = 0; run < 3; run++) {
       const late = await bounded(sql`select pg_sleep(2)`).catch((error: unknown) => error);
       expect((late as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
-      const [next] = await bounded(sql`select pg_sleep(0.2), ${run}::int as run`, { startWithinMs: 5000, finishWithinMs: 5000 });
+      const [next] = await bounded(sql`select pg_sleep(0.2), ${run}::int as run`, { startWithinMs: 5000, finishWithinMs: 5000 }).catch((error: DbUnavailableError) => {
+        throw new Error(`next failed: ${error.reason} ${String((error.cause as Error | undefined)?.message)}`);
+      });
       expect(next?.run).toBe(run);
     }
   });

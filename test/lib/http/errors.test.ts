@@ -62,6 +62,29 @@ describe("errorResponse", () => {
   });
 });
 
+describe("every error class of lib/", () => {
+  it("answers the one error shape with its own status, never the generic 500", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const modules = [
+      await import("../../../lib/auth/errors.js"),
+      await import("../../../lib/backups/errors.js"),
+      await import("../../../lib/db/errors.js"),
+      await import("../../../lib/jobs/errors.js"),
+      { ConfigError },
+    ];
+    const classes = modules.flatMap((module) => Object.values(module)).filter((value): value is new (message: string, reason?: string) => Error => {
+      return typeof value === "function" && value.prototype instanceof Error;
+    });
+    expect(classes.length).toBeGreaterThanOrEqual(13);
+    for (const ErrorClass of classes) {
+      const response = errorResponse(new ErrorClass("what went wrong", "REASON"), "req-8");
+      expect(response.status, ErrorClass.name).not.toBe(500);
+      expect(await response.json(), ErrorClass.name).toMatchObject({ error: { code: expect.any(String), message: expect.any(String), request_id: "req-8" } });
+    }
+    vi.restoreAllMocks();
+  });
+});
+
 describe("route", () => {
   it("stamps error responses with the request id, taking Vercel's only on Vercel, where a client cannot set it", async () => {
     const refusing = route(async () => {

@@ -2,6 +2,7 @@
  * Index advice with hypopg, on a real workload: the advised index is built and then used,
  * and the advice is gone once it exists.
  */
+import type { Pool } from "../../../../lib/db/pool.js";
 import postgres from "postgres";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { inspectionReport } from "../../../../functions/inspection-report.js";
@@ -18,7 +19,7 @@ const withStatements = inject("embedded");
 const withHypopg = withStatements && (await extensionOffered(sql(), "hypopg", "Debian: apt-get install postgresql-15-hypopg"));
 
 /** Runs a statement `times` times on a connection of its own, as an application would. */
-async function workload(times: number, run: (client: postgres.Sql) => Promise<unknown>): Promise<void> {
+async function workload(times: number, run: (client: Pool) => Promise<unknown>): Promise<void> {
   const client = postgres(TEST_DATABASE_URL, { max: 1, prepare: false, onnotice: () => undefined });
   for (let i = 0; i < times; i++) await run(client);
   await client.end();

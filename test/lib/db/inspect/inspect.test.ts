@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import type { Pool } from "../../../../lib/db/pool.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionSources, connectionUsage } from "../../../../lib/db/inspect/connections.js";
 import {
@@ -24,7 +25,7 @@ const sql = () => directDb();
  * Runs a workload on a connection of its own and closes it: a backend that exits flushes its
  * table statistics at once (PostgreSQL 15 otherwise waits for an idle second).
  */
-async function onOwnConnection(work: (client: postgres.Sql) => Promise<unknown>): Promise<void> {
+async function onOwnConnection(work: (client: Pool) => Promise<unknown>): Promise<void> {
   const client = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
   await work(client);
   await client.end();

@@ -3,8 +3,8 @@
  * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot, backup and drill),
  * returned as one JSON row.
  */
-import { usableConnections } from "../db/inspect/connections.js";
-import type { Queryable } from "../db/inspect/probe.js";
+import { usableConnections } from "./connections.js";
+import type { Sql } from "../pool.js";
 
 export interface DatabaseFigures {
   database: string;
@@ -29,7 +29,7 @@ export interface DatabaseFigures {
   latestJudgements: Record<string, number>;
 }
 
-export async function databaseFigures(sql: Queryable): Promise<DatabaseFigures> {
+export async function databaseFigures(sql: Sql): Promise<DatabaseFigures> {
   const [row] = await sql<{ figures: DatabaseFigures }[]>`
     with activity as (
       select

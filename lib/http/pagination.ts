@@ -1,21 +1,26 @@
 /**
- * Opaque pagination cursors: the position of the last row sent, bound to one listing (its
- * scope) and signed, so a forged, truncated or borrowed cursor is refused, not obeyed.
+ * Paginated listings, in one place: a page's window (its size, plus the one extra row that
+ * says there is more, after the position its cursor names) and the page made of what it read.
+ * Cursors are opaque: the position of the last row sent, bound to one listing (its scope) and
+ * signed, so a forged, truncated or borrowed cursor is refused, not obeyed.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { isCanonicalBase64url } from "../base64url.js";
 import { config, ConfigError } from "../config.js";
+import type { PageWindow, Position } from "../data/keyset.js";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
-
-export interface Position {
-  createdAt: string;
-  id: string;
-}
 
 const MAX_CURSOR_LENGTH = 256;
 const SIGNATURE_BYTES = 16;
 const API_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** The listings with cursors; a scope is the listing and what narrows it (the caller, a filter, a conversation). */
+export type Listing = "agents" | "messages";
+
+export function cursorScope(listing: Listing, ...narrowedBy: string[]): string {
+  return [listing, ...narrowedBy].join(":");
+}
 
 function secret(): string {
   const key = config().cursorSecret;
@@ -27,7 +32,7 @@ function signature(scope: string, payload: string): Buffer {
   return createHmac("sha256", secret()).update(`${scope}\n${payload}`).digest().subarray(0, SIGNATURE_BYTES);
 }
 
-export function encodeCursor(scope: string, position: Position): string {
+function encodeCursor(scope: string, position: Position): string {
   const payload = Buffer.from(JSON.stringify([position.createdAt, position.id])).toString("base64url");
   return `${payload}.${signature(scope, payload).toString("base64url")}`;
 }
@@ -37,7 +42,7 @@ function invalid(): ApiError {
 }
 
 /** The position a cursor of this scope names; 400 for anything this server did not issue for it. */
-export function decodeCursor(scope: string, cursor: string): Position {
+function decodeCursor(scope: string, cursor: string): Position {
   if (cursor.length > MAX_CURSOR_LENGTH) throw invalid();
   const [payload, sent, extra] = cursor.split(".");
   if (!payload || !sent || extra !== undefined || !isCanonicalBase64url(payload) || !isCanonicalBase64url(sent)) throw invalid();
@@ -58,16 +63,22 @@ export function decodeCursor(scope: string, cursor: string): Position {
   return { createdAt, id };
 }
 
+/** What a page of `limit` rows reads: one row more, after the cursor's position (a 400 for a bad cursor). */
+export function pageWindow(scope: string, limit: number, cursor: string | undefined): PageWindow {
+  return { limit: limit + 1, ...(cursor === undefined ? {} : { after: decodeCursor(scope, cursor) }) };
+}
+
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
   has_more: boolean;
 }
 
-/** Rows fetched with `limit + 1` as a page: the extra row only says there is more. */
-export function pageOf<T extends { id: string; created_at: string }>(rows: T[], limit: number, scope: string): Page<T> {
-  const hasMore = rows.length > limit;
-  const data = hasMore ? rows.slice(0, limit) : rows;
+/** The rows a window read, as a page: the extra row only says there is more. */
+export function pageOf<T extends { id: string; created_at: string }>(rows: T[], window: PageWindow, scope: string): Page<T> {
+  const shown = window.limit - 1;
+  const hasMore = rows.length > shown;
+  const data = hasMore ? rows.slice(0, shown) : rows;
   const last = data.at(-1);
   return {
     data,
