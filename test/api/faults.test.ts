@@ -147,6 +147,47 @@ describe("the pool is exhausted by slow requests", () => {
   });
 });
 
+describe("a request withdrawn from a saturated pool", () => {
+  afterAll(() => useConfig({ DB_POOL_MAX: "", DB_CONNECTION_TIMEOUT: "" }));
+
+  /** Holds `table` locked for `ms`, so requests that read it stay on their connection that long. */
+  async function lockFor(table: string, ms: number): Promise<() => Promise<void>> {
+    const locker = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const held = locker.begin(async (tx) => {
+      await tx`lock table ${tx(table)} in access exclusive mode`;
+      locked();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    });
+    await isLocked;
+    return async () => {
+      await held;
+      await locker.end();
+    };
+  }
+
+  it("cancels nothing on its connection: the request after it is answered, 3 times of 3", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await useConfig({ DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "300" });
+    const [conversation] = await directDb()`select id from conversations where organization_id = md5('org:1')::uuid order by id limit 1`;
+    await get(`/api/agents/${agentIds[0]}`); // the caller's memberships are now cached
+    for (let run = 0; run < 3; run++) {
+      const agents = await lockFor("agents", 700);
+      const messages = await lockFor("conversation_messages", 1300);
+      const holding = get(`/api/agents/${crypto.randomUUID()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await get(`/api/agents/${crypto.randomUUID()}`)).status).toBe(503);
+      expect((await holding).status).toBe(404);
+      // Sent as the withdrawn request's turn comes, and kept running by the second lock: a late cancel would land on it.
+      const next = await get(`/api/conversations/${conversation?.id}/messages?limit=1`);
+      await Promise.all([agents(), messages()]);
+      expect(next.status, `run ${run}`).toBe(200);
+    }
+    vi.restoreAllMocks();
+  });
+});
+
 describe("PostgreSQL restarts during requests", () => {
   let dataRoot: string;
   let port: number;
