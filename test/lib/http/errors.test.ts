@@ -72,9 +72,10 @@ describe("every error class of lib/", () => {
       await import("../../../lib/jobs/errors.js"),
       { ConfigError },
     ];
-    const classes = modules.flatMap((module) => Object.values(module)).filter((value): value is new (message: string, reason?: string) => Error => {
-      return typeof value === "function" && value.prototype instanceof Error;
-    });
+    type ErrorClass = new (message: string, reason?: string) => Error;
+    const classes = modules
+      .flatMap((module) => Object.values(module) as unknown[])
+      .filter((value): value is ErrorClass => typeof value === "function" && (value as { prototype?: unknown }).prototype instanceof Error);
     expect(classes.length).toBeGreaterThanOrEqual(13);
     for (const ErrorClass of classes) {
       const response = errorResponse(new ErrorClass("what went wrong", "REASON"), "req-8");
