@@ -69,10 +69,10 @@ async function prune(): Promise<{ queryStats: number; snapshots: number }> {
 /** The Target Metrics judged over the window that ends with this snapshot, stored with it. */
 async function judgeWindow(tx: Sql, snapshotId: string, figures: DatabaseFigures): Promise<ThresholdResult[]> {
   const window = await windowFigures(tx, snapshotId, SLOW_STATEMENT.minMeanMs);
-  const clients = Object.values(figures.activityByState).reduce((sum, n) => sum + n, 0);
   const results = evaluatedThresholds({
     statement_p95_ms: window.statementP95Ms,
-    connection_pool_usage_ratio: clients / figures.usableConnections,
+    // Every database's clients take slots from the same max_connections: judged server-wide.
+    connection_pool_usage_ratio: figures.serverClientConnections / figures.usableConnections,
     active_connections: figures.activityByState.active ?? 0,
     slow_queries_per_hour: window.windowSeconds && window.slowCalls !== null ? (window.slowCalls * 3600) / window.windowSeconds : null,
     lock_wait_ms: figures.longestLockWaitSeconds * 1000,

@@ -11,16 +11,20 @@ export function usableConnections(sql: Sql): postgres.PendingQuery<postgres.Row[
 }
 
 export interface ConnectionUsage {
+  /** Client backends of every database on the server. */
   total: number;
   usable: number;
   usageRatio: number;
+  /** Client backends of this database, and their share of the usable slots. */
+  thisDatabase: number;
+  thisDatabaseRatio: number;
   active: number;
   idle: number;
   idleInTransaction: number;
   waiting: number;
 }
 
-/** Client connections against max_connections minus the slots reserved for superusers. */
+/** Client connections of every database against max_connections minus the reserved slots, this database's beside them. */
 export async function connectionUsage(sql: Sql): Promise<ConnectionUsage> {
   const [row] = await sql<ConnectionUsage[]>`
     with settings as (
@@ -30,6 +34,8 @@ export async function connectionUsage(sql: Sql): Promise<ConnectionUsage> {
       count(*)::int as total,
       (select usable from settings) as usable,
       round(count(*)::numeric / (select usable from settings), 4)::float8 as "usageRatio",
+      (count(*) filter (where datname = current_database()))::int as "thisDatabase",
+      round((count(*) filter (where datname = current_database()))::numeric / (select usable from settings), 4)::float8 as "thisDatabaseRatio",
       (count(*) filter (where state = 'active'))::int as active,
       (count(*) filter (where state = 'idle'))::int as idle,
       (count(*) filter (where state in ('idle in transaction', 'idle in transaction (aborted)')))::int as "idleInTransaction",

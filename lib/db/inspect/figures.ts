@@ -1,7 +1,8 @@
 /**
- * The database figures a scrape exposes, read in one statement: every view once
- * (pg_stat_activity, pg_locks, pg_stat_database, pg_statio_*, the newest ops snapshot, backup and drill),
- * returned as one JSON row.
+ * The platform's own figures of its database, for the snapshot and the gap_* series, read in
+ * one statement (pg_stat_activity, pg_statio_*, the newest ops snapshot, backup and drill),
+ * returned as one JSON row. Connection usage is judged server-wide: every database's client
+ * backends take slots from the same max_connections.
  */
 import { usableConnections } from "./connections.js";
 import type { Sql } from "../pool.js";
@@ -10,12 +11,15 @@ export interface DatabaseFigures {
   database: string;
   sizeBytes: number;
   usableConnections: number;
+  /** Client backends of every database on the server. */
+  serverClientConnections: number;
+  /** Client backends of this database. */
+  databaseClientConnections: number;
+  /** This database's client backends by state. */
   activityByState: Record<string, number>;
   blockedSessions: number;
   longestLockWaitSeconds: number;
   longestTransactionSeconds: number;
-  locksByMode: Record<string, number>;
-  stats: Record<string, number>;
   tableCacheHitRatio: number | null;
   indexCacheHitRatio: number | null;
   /** Unix time of the newest stats snapshot, null before the first. */
@@ -45,6 +49,8 @@ export async function databaseFigures(sql: Sql): Promise<DatabaseFigures> {
       'database', current_database(),
       'sizeBytes', pg_database_size(current_database()),
       'usableConnections', ${usableConnections(sql)},
+      'serverClientConnections', (select count(*) from pg_stat_activity where backend_type = 'client backend'),
+      'databaseClientConnections', (select count(*) from activity),
       'activityByState', (
         select coalesce(json_object_agg(state, n), '{}')
         from (select coalesce(state, 'unknown') as state, count(*) as n from activity group by 1) s),
@@ -53,23 +59,6 @@ export async function databaseFigures(sql: Sql): Promise<DatabaseFigures> {
         select coalesce(max(extract(epoch from now() - state_change)), 0) from activity where blocked),
       'longestTransactionSeconds', (
         select coalesce(max(extract(epoch from now() - xact_start)), 0) from activity where xact_start is not null),
-      'locksByMode', (
-        select coalesce(json_object_agg(mode, n), '{}')
-        from (
-          select l.mode, count(*) as n
-          from pg_locks l
-          join pg_database d on d.oid = l.database
-          where d.datname = current_database()
-          group by l.mode) m),
-      'stats', (
-        select json_build_object(
-          'numbackends', numbackends, 'xact_commit', xact_commit, 'xact_rollback', xact_rollback,
-          'blks_read', blks_read, 'blks_hit', blks_hit, 'tup_returned', tup_returned,
-          'tup_fetched', tup_fetched, 'tup_inserted', tup_inserted, 'tup_updated', tup_updated,
-          'tup_deleted', tup_deleted, 'conflicts', conflicts, 'temp_files', temp_files,
-          'temp_bytes', temp_bytes, 'deadlocks', deadlocks)
-        from pg_stat_database
-        where datname = current_database()),
       'tableCacheHitRatio', (
         select sum(heap_blks_hit)::float8 / nullif(sum(heap_blks_hit + heap_blks_read), 0) from pg_statio_user_tables),
       'indexCacheHitRatio', (
