@@ -143,6 +143,7 @@ function publishExporterFamilies(f: Families, x: ExporterFigures, server: string
 function publishPlatformFamilies(f: Families, d: DatabaseFigures): void {
   f.gauge("gap_connection_usage_ratio", "Client connections of every database over max_connections minus reserved slots", {}, d.serverClientConnections / d.usableConnections);
   f.gauge("gap_database_connection_usage_ratio", "This database's client connections over max_connections minus reserved slots", {}, d.databaseClientConnections / d.usableConnections);
+  f.gauge("gap_active_connections", "This database's client connections running a statement now", {}, d.activityByState.active ?? 0);
   f.gauge("gap_longest_transaction_seconds", "Age of the oldest open transaction", {}, d.longestTransactionSeconds);
   f.gauge("gap_blocked_sessions", "Sessions waiting for a lock another session holds", {}, d.blockedSessions);
   f.gauge("gap_lock_wait_seconds", "Longest current wait for a lock", {}, d.longestLockWaitSeconds);
