@@ -4,13 +4,28 @@
  */
 import { adviceCandidates, hypopgAvailability, indexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionSources, connectionUsage } from "../lib/db/inspect/connections.js";
-import { cacheHitRates, invalidIndexes, missingForeignKeyIndexes, redundantIndexes, sequentialScanTables, unusedIndexes } from "../lib/db/inspect/indexes.js";
-import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
+import {
+  cacheHitRates,
+  invalidIndexes,
+  missingForeignKeyIndexes,
+  redundantIndexes,
+  sequentialScanTables,
+  tableCacheHits,
+  unusedIndexes,
+} from "../lib/db/inspect/indexes.js";
+import {
+  autovacuumDue,
+  notValidConstraints,
+  sequencesNearExhaustion,
+  tableFreezeAges,
+  transactionIdAges,
+  vacuumStats,
+} from "../lib/db/inspect/maintenance.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
-import { databaseGrowth, databaseSizeBytes, relationSizes } from "../lib/db/inspect/space.js";
+import { databaseGrowth, databaseSizeBytes, indexBloat, relationSizes, tableBloat } from "../lib/db/inspect/space.js";
 import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import type { Pool } from "../lib/db/pool.js";
 
@@ -64,7 +79,13 @@ const READERS: Record<Section, SectionReader> = {
   space: async (tx) => {
     const growth = await databaseGrowth(tx);
     return {
-      tables: { database: [{ sizeBytes: await databaseSizeBytes(tx) }], growth: growth ? [growth] : [], relations: await relationSizes(tx, { limit: 20 }) },
+      tables: {
+        database: [{ sizeBytes: await databaseSizeBytes(tx) }],
+        growth: growth ? [growth] : [],
+        relations: await relationSizes(tx, { limit: 20 }),
+        tableBloat: await tableBloat(tx),
+        indexBloat: await indexBloat(tx),
+      },
       notes: growth ? [] : ["growth needs two stats snapshots in the last 7 days (the stats-snapshot cron)"],
     };
   },
@@ -76,11 +97,19 @@ const READERS: Record<Section, SectionReader> = {
       missingForeignKeyIndexes: await missingForeignKeyIndexes(tx),
       sequentialScans: await sequentialScanTables(tx),
       cacheHitRates: [await cacheHitRates(tx)],
+      tablesMissingCache: await tableCacheHits(tx),
     },
     notes: [],
   }),
   maintenance: async (tx) => ({
-    tables: { vacuum: await vacuumStats(tx, { limit: 20 }), transactionIdAge: await transactionIdAges(tx), sequences: await sequencesNearExhaustion(tx) },
+    tables: {
+      autovacuumDue: await autovacuumDue(tx),
+      vacuum: await vacuumStats(tx, { limit: 20 }),
+      freezeAge: await tableFreezeAges(tx),
+      transactionIdAge: await transactionIdAges(tx),
+      sequences: await sequencesNearExhaustion(tx),
+      notValidConstraints: await notValidConstraints(tx),
+    },
     notes: [],
   }),
   advice: async (tx, { slowMinCalls = SLOW_STATEMENT.minCalls, slowMinMeanMs = SLOW_STATEMENT.minMeanMs, adviceMinCostCut = 0.5 }): Promise<SectionReport> => {

@@ -2,18 +2,27 @@ import postgres from "postgres";
 import type { Pool } from "../../../../lib/db/pool.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionSources, connectionUsage } from "../../../../lib/db/inspect/connections.js";
+import { seedDemoData } from "../../../../functions/demo-data.js";
 import {
   cacheHitRates,
   invalidIndexes,
   missingForeignKeyIndexes,
   redundantIndexes,
   sequentialScanTables,
+  tableCacheHits,
   unusedIndexes,
 } from "../../../../lib/db/inspect/indexes.js";
-import { sequencesNearExhaustion, transactionIdAges, vacuumStats } from "../../../../lib/db/inspect/maintenance.js";
+import {
+  autovacuumDue,
+  notValidConstraints,
+  sequencesNearExhaustion,
+  tableFreezeAges,
+  transactionIdAges,
+  vacuumStats,
+} from "../../../../lib/db/inspect/maintenance.js";
 import { probed } from "../../../../lib/db/inspect/probe.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../../../../lib/db/inspect/queries.js";
-import { databaseGrowth, databaseSizeBytes, relationSizes } from "../../../../lib/db/inspect/space.js";
+import { databaseGrowth, databaseSizeBytes, indexBloat, relationSizes, tableBloat } from "../../../../lib/db/inspect/space.js";
 import { slowStatements, statementsAvailability, topStatements } from "../../../../lib/db/inspect/statements.js";
 import { APPLICATION_NAME, directDb } from "../../../../lib/db/pool.js";
 import { TEST_DATABASE_URL } from "../../../harness/file-database.js";
@@ -32,11 +41,38 @@ async function onOwnConnection(work: (client: Pool) => Promise<unknown>): Promis
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Tables and indexes this file plants are named inspect_*; the rest is the platform's. */
+const platformOnly = <T extends { table: string | null }>(rows: T[]): T[] => rows.filter((row) => !row.table?.startsWith("inspect_"));
+
 describe("the platform's own schema", () => {
+  beforeAll(async () => {
+    // Demo data large enough that the messages table and its indexes pass the bloat floor
+    // (1 MiB), written and then vacuumed on connections that exit, so their statistics are in.
+    await onOwnConnection((client) =>
+      seedDemoData(client, { organizations: 3, usersPerOrganization: 4, agents: 12, conversations: 400, messages: 40_000 }, { reset: true }),
+    );
+    await onOwnConnection(async (client) => {
+      await client`vacuum analyze`;
+      await client`select count(*) from conversation_messages`;
+    });
+  });
+
   it("has no redundant, invalid or missing foreign-key index", async () => {
     expect(await redundantIndexes(sql())).toEqual([]);
     expect(await invalidIndexes(sql())).toEqual([]);
     expect(await missingForeignKeyIndexes(sql())).toEqual([]);
+  });
+
+  it("has no bloat, NOT VALID constraint, sequence near its column's end, table due for autovacuum or near its freeze threshold", async () => {
+    const messages = await relationSizes(sql(), { limit: 500 });
+    expect(messages.filter((r) => ["conversation_messages", "idx_messages_conversation_created"].includes(r.name)).every((r) => r.sizeBytes > 1024 * 1024)).toBe(true);
+    expect(platformOnly(await tableBloat(sql()))).toEqual([]);
+    expect(platformOnly(await indexBloat(sql()))).toEqual([]);
+    expect(platformOnly(await notValidConstraints(sql()))).toEqual([]);
+    expect(platformOnly(await sequencesNearExhaustion(sql()))).toEqual([]);
+    expect(platformOnly(await autovacuumDue(sql()))).toEqual([]);
+    expect(platformOnly(await tableFreezeAges(sql(), { minFreezeRatio: 0.5 }))).toEqual([]);
+    expect(platformOnly(await tableCacheHits(sql()))).toEqual([]);
   });
 
   it("flags the seed's two single-column indexes as redundant prefixes of composites, if created", async () => {
@@ -69,6 +105,41 @@ describe("index analysis", () => {
     ]);
   });
 
+  it("reports one of an identical pair, never both: the newer, unless only the newer backs a constraint", async () => {
+    await sql()`create table inspect_twins (id int, a int, b text, c int)`;
+    await sql()`create index inspect_twins_a_first on inspect_twins (a)`;
+    await sql()`create index inspect_twins_a_second on inspect_twins (a)`;
+    await sql()`create unique index inspect_twins_id_plain on inspect_twins (id)`;
+    await sql()`alter table inspect_twins add constraint inspect_twins_id_key unique (id)`;
+    // The same key carrying a column along covers the plain one; another operator class does not.
+    await sql()`create index inspect_twins_c on inspect_twins (c)`;
+    await sql()`create index inspect_twins_c_with_b on inspect_twins (c) include (b)`;
+    await sql()`create index inspect_twins_b_pattern on inspect_twins (b text_pattern_ops)`;
+    await sql()`create index inspect_twins_b on inspect_twins (b)`;
+    const found = (await redundantIndexes(sql())).filter((r) => r.table === "inspect_twins");
+    await sql()`drop table inspect_twins`;
+    expect(found.map((r) => `${r.index} < ${r.coveredBy}`).sort()).toEqual([
+      "inspect_twins_a_second < inspect_twins_a_first",
+      "inspect_twins_c < inspect_twins_c_with_b",
+      "inspect_twins_id_plain < inspect_twins_id_key",
+    ]);
+  });
+
+  it("names, for an index covered several ways, an index to keep, never another one to drop", async () => {
+    await sql()`create table inspect_triplets (a int, b int)`;
+    for (const name of ["inspect_triplets_a_1", "inspect_triplets_a_2", "inspect_triplets_a_3"]) await sql()`create index ${sql()(name)} on inspect_triplets (a)`;
+    await sql()`create index inspect_triplets_a_b_1 on inspect_triplets (a, b)`;
+    await sql()`create index inspect_triplets_a_b_2 on inspect_triplets (a, b)`;
+    const found = (await redundantIndexes(sql())).filter((r) => r.table === "inspect_triplets");
+    await sql()`drop table inspect_triplets`;
+    expect(found.map((r) => `${r.index} < ${r.coveredBy}`)).toEqual([
+      "inspect_triplets_a_1 < inspect_triplets_a_b_1",
+      "inspect_triplets_a_2 < inspect_triplets_a_b_1",
+      "inspect_triplets_a_3 < inspect_triplets_a_b_1",
+      "inspect_triplets_a_b_2 < inspect_triplets_a_b_1",
+    ]);
+  });
+
   it("finds unused indexes above a size floor, never unique ones", async () => {
     const unused = await unusedIndexes(sql(), { maxScans: 0, minSizeBytes: 0 });
     const names = unused.map((u) => u.index);
@@ -96,6 +167,24 @@ describe("index analysis", () => {
     const rates = await cacheHitRates(sql());
     expect(rates.table).toBeGreaterThan(0);
     expect(rates.table).toBeLessThanOrEqual(1);
+  });
+
+  it("finds a table whose reads miss shared buffers", async () => {
+    // One row a page, a quarter more pages than a quarter of shared_buffers: a sequential scan that
+    // large reads through a small ring of buffers, so most of its blocks come from outside them.
+    const [{ pages } = { pages: 0 }] = await sql()<{ pages: number }[]>`select setting::int as pages from pg_settings where name = 'shared_buffers'`;
+    const rows = Math.ceil((pages / 4) * 1.25);
+    await onOwnConnection(async (client) => {
+      await client`create table inspect_cold (id int, body text) with (autovacuum_enabled = false)`;
+      await client`alter table inspect_cold alter column body set storage plain`;
+      await client`insert into inspect_cold select g, repeat('x', 7000) from generate_series(1, ${rows}) g`;
+      await client`select count(*) from inspect_cold where body like 'y%'`;
+    });
+    const cold = (await tableCacheHits(sql())).find((t) => t.table === "inspect_cold");
+    await sql()`drop table inspect_cold`;
+    expect(cold?.blocksRead).toBeGreaterThanOrEqual(rows);
+    expect(cold?.hitRatio).toBeLessThan(0.9);
+    expect(cold?.tableHitRatio).toBe(cold?.hitRatio);
   });
 });
 
@@ -177,6 +266,132 @@ describe("space and maintenance", () => {
     expect(await sequencesNearExhaustion(sql())).toEqual([
       expect.objectContaining({ sequence: "inspect_nearly_done", lastValue: 90, maxValue: 100, usedRatio: 0.9 }),
     ]);
+  });
+
+  it("judges a sequence against the column it feeds: a bigint sequence behind an integer column, an identity column", async () => {
+    await sql()`create table inspect_narrowed (id bigserial primary key)`;
+    await sql()`alter table inspect_narrowed alter column id type integer`;
+    await sql()`select setval('inspect_narrowed_id_seq', 2000000000)`;
+    await sql()`create table inspect_small_identity (id smallint generated always as identity)`;
+    await sql()`select setval('inspect_small_identity_id_seq', 30000)`;
+    await sql()`create sequence inspect_roomy`;
+    await sql()`create table inspect_wide (id bigint default nextval('inspect_roomy'))`;
+    await sql()`select setval('inspect_roomy', 2000000000)`;
+    const found = await sequencesNearExhaustion(sql());
+    expect(found.filter((s) => s.table !== null)).toEqual([
+      { schema: "public", sequence: "inspect_narrowed_id_seq", table: "inspect_narrowed", column: "id", columnType: "integer", lastValue: 2e9, maxValue: 2147483647, usedRatio: 0.931323 },
+      { schema: "public", sequence: "inspect_small_identity_id_seq", table: "inspect_small_identity", column: "id", columnType: "smallint", lastValue: 30000, maxValue: 32767, usedRatio: 0.915555 },
+    ]);
+  });
+
+  it("estimates the bloat VACUUM leaves behind in a table and its index, where dead-row counts see nothing", async () => {
+    await onOwnConnection(async (client) => {
+      await client`create table inspect_bloated (id int primary key, body text) with (autovacuum_enabled = false)`;
+      await client`insert into inspect_bloated select g, repeat('x', 120) from generate_series(1, 200000) g`;
+      // Nine rows in ten deleted all over the table: no page empties, so VACUUM can return none.
+      await client`delete from inspect_bloated where id % 10 <> 0`;
+    });
+    await onOwnConnection((client) => client`vacuum analyze inspect_bloated`);
+    const vacuumed = (await vacuumStats(sql(), { limit: 500 })).find((t) => t.table === "inspect_bloated");
+    expect(vacuumed?.deadRows).toBe(0);
+    const [table] = (await tableBloat(sql())).filter((b) => b.table === "inspect_bloated");
+    expect(table?.bloatRatio).toBeGreaterThan(0.8);
+    expect(table?.bloatBytes).toBeGreaterThan(20 * 1024 * 1024);
+    expect(table?.sizeBytes).toBeCloseTo((table?.bloatBytes ?? 0) + (table?.expectedBytes ?? 0), -1);
+    const [index] = (await indexBloat(sql())).filter((b) => b.table === "inspect_bloated");
+    expect(index).toMatchObject({ index: "inspect_bloated_pkey" });
+    expect(index?.bloatRatio).toBeGreaterThan(0.8);
+    // Thresholds are the caller's: a floor above the waste hides it.
+    expect((await tableBloat(sql(), { minBytes: 1024 ** 3 })).filter((b) => b.table === "inspect_bloated")).toEqual([]);
+    await sql()`drop table inspect_bloated`;
+  });
+
+  it("lists CHECK and FOREIGN KEY constraints added NOT VALID until they are validated", async () => {
+    await sql()`create table inspect_unchecked (id int primary key, parent_id int, amount int)`;
+    await sql()`alter table inspect_unchecked add constraint inspect_unchecked_amount check (amount >= 0) not valid`;
+    await sql()`alter table inspect_unchecked add constraint inspect_unchecked_parent foreign key (parent_id) references inspect_parent (id) not valid`;
+    expect(await notValidConstraints(sql())).toEqual([
+      { schema: "public", table: "inspect_unchecked", constraint: "inspect_unchecked_amount", kind: "check", definition: "CHECK ((amount >= 0)) NOT VALID" },
+      {
+        schema: "public",
+        table: "inspect_unchecked",
+        constraint: "inspect_unchecked_parent",
+        kind: "foreign key",
+        definition: "FOREIGN KEY (parent_id) REFERENCES inspect_parent(id) NOT VALID",
+      },
+    ]);
+    await sql()`alter table inspect_unchecked validate constraint inspect_unchecked_amount`;
+    expect((await notValidConstraints(sql())).map((c) => c.constraint)).toEqual(["inspect_unchecked_parent"]);
+  });
+
+  it("finds the tables autovacuum is due to visit by its own thresholds, the tables' own settings applied", async () => {
+    await onOwnConnection(async (client) => {
+      for (const table of ["inspect_due", "inspect_patient"]) {
+        const options =
+          table === "inspect_due"
+            ? client`autovacuum_enabled = false`
+            : client`autovacuum_enabled = false, autovacuum_vacuum_threshold = 100000, autovacuum_analyze_threshold = 100000, autovacuum_vacuum_insert_threshold = -1`;
+        await client`create table ${client(table)} (id int) with (${options})`;
+        await client`insert into ${client(table)} select generate_series(1, 1000)`;
+        await client`delete from ${client(table)} where id <= 500`;
+      }
+    });
+    const due = await autovacuumDue(sql());
+    expect(due.find((t) => t.table === "inspect_patient")).toBeUndefined();
+    // Never vacuumed nor analyzed, the table counts as empty: 50 dead rows or 1000 inserted trigger a vacuum, 50 changes an analyze.
+    expect(due.find((t) => t.table === "inspect_due")).toMatchObject({
+      due: ["vacuum", "analyze"],
+      autovacuumEnabled: false,
+      deadRows: 500,
+      vacuumThreshold: 50,
+      insertedSinceVacuum: 1000,
+      insertThreshold: 1000,
+      modifiedSinceAnalyze: 1500,
+      analyzeThreshold: 50,
+    });
+  });
+
+  it("measures each table's transaction-id age against its own autovacuum freeze threshold", async () => {
+    await sql()`create table inspect_freezing (id int) with (autovacuum_freeze_max_age = 100000)`;
+    await sql()`insert into inspect_freezing values (1)`;
+    // Held open, this lock keeps an anti-wraparound autovacuum from freezing the table under the test.
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = (): void => undefined;
+    const taken = new Promise<void>((resolve) => (locked = resolve));
+    const holder = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    const held = holder.begin(async (tx) => {
+      await tx`lock table inspect_freezing in share update exclusive mode`;
+      locked();
+      await released;
+    });
+    await taken;
+    try {
+      // 110,000 transaction ids spent: each subtransaction that writes takes one.
+      await sql()`
+        do $$
+        begin
+          create temporary table inspect_burn (n int);
+          for i in 1..110000 loop
+            begin
+              insert into inspect_burn values (i);
+            exception when others then null;
+            end;
+          end loop;
+          drop table inspect_burn;
+        end $$`;
+      const [oldest] = await tableFreezeAges(sql(), { limit: 1 });
+      expect(oldest).toMatchObject({ schema: "public", table: "inspect_freezing", freezeMaxAge: 100000 });
+      expect(oldest?.age).toBeGreaterThan(110000);
+      expect(oldest?.freezeRatio).toBeGreaterThanOrEqual(1.1);
+      const others = await tableFreezeAges(sql(), { limit: 500 });
+      expect(others.find((t) => t.table === "conversation_messages")?.freezeMaxAge).toBe(200_000_000);
+      expect((await tableFreezeAges(sql(), { minFreezeRatio: 1 })).map((t) => t.table)).toEqual(["inspect_freezing"]);
+    } finally {
+      release();
+      await held;
+      await holder.end();
+    }
   });
 
   it("computes growth per day from the stats snapshots, and nothing from fewer than two", async () => {
