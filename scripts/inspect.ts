@@ -1,12 +1,20 @@
-/** `npm run db:inspect [section ...] [--json]`: the database at DATABASE_URL, explained. */
+/**
+ * `npm run db:inspect [section ...] [--json]`: the database at DATABASE_URL, explained.
+ * `npm run db:inspect -- cancel|terminate <pid> [--yes]`: stop a session's query, or the session.
+ */
 import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "../functions/inspection-report.js";
+import { signalSession, type SessionSignal } from "../functions/session-signal.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { SLOW_STATEMENT } from "../lib/db/inspect/statements.js";
 import { commandLine, runCli, UsageError } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
+       npm run db:inspect -- cancel <pid> [--yes]      stop the session's running query
+       npm run db:inspect -- terminate <pid> [--yes]   end the session
   sections: ${SECTIONS.join(", ")}, or all (the default)
+  cancel and terminate show the session and do nothing without --yes; they refuse this
+  inspecting session itself and the server's own processes.
   options:
     --long-running-seconds N   a query running this long is long-running (default 60)
     --slow-min-calls N         a slow statement was called at least N times (default ${SLOW_STATEMENT.minCalls})
@@ -45,6 +53,30 @@ function sectionsOf(names: string[]): Section[] {
   return names as Section[];
 }
 
+const SIGNALS = { cancel: "cancelled the running query of", terminate: "terminated" } as const satisfies Record<SessionSignal, string>;
+
+function isSignal(word: string | undefined): word is SessionSignal {
+  return word !== undefined && Object.hasOwn(SIGNALS, word);
+}
+
+function pidOf(args: string[]): number {
+  const [raw, ...rest] = args;
+  if (raw === undefined || rest.length > 0) throw new UsageError(`give exactly one pid\n${USAGE}`);
+  const pid = Number(raw);
+  if (!/^[1-9][0-9]{0,9}$/.test(raw) || pid > 2 ** 31 - 1) throw new UsageError(`"${raw}" is not a pid (a whole number from 1 to 2147483647)\n${USAGE}`);
+  return pid;
+}
+
+async function signal(kind: SessionSignal, args: string[], { yes, json }: { yes: boolean; json: boolean }): Promise<void> {
+  const pid = pidOf(args);
+  const outcome = await signalSession(directDb(), pid, kind, { confirmed: yes });
+  await closeDbPools();
+  if (json) console.log(JSON.stringify(outcome, null, 2));
+  else console.log(formatTable([outcome.session]));
+  if (!outcome.sent) throw new UsageError(`nothing sent: run again with --yes to ${kind} session ${pid}`);
+  if (!json) console.log(`${SIGNALS[kind]} session ${pid}`);
+}
+
 await runCli(async () => {
   const parsed = commandLine(
     {
@@ -52,6 +84,7 @@ await runCli(async () => {
       allowPositionals: true,
       options: {
         json: { type: "boolean" },
+        yes: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((flag) => [flag, { type: "string" as const }])),
       },
@@ -62,6 +95,12 @@ await runCli(async () => {
     console.log(USAGE);
     return;
   }
+  const [first, ...rest] = parsed.positionals;
+  if (isSignal(first)) {
+    await signal(first, rest, { yes: parsed.values.yes === true, json: parsed.values.json === true });
+    return;
+  }
+  if (parsed.values.yes) throw new UsageError(`--yes goes with cancel or terminate\n${USAGE}`);
   const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), reportOptions(parsed.values as Partial<Record<NumberOption, string>>));
   await closeDbPools();
   if (parsed.values.json) {

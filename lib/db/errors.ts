@@ -61,3 +61,17 @@ export function classifiedDbError(error: unknown): unknown {
   }
   return error;
 }
+
+/**
+ * A session that cannot be signalled: not on the server ("not-found"), or one it would be wrong
+ * to signal ("refused": the asking session itself, a server process rather than a client).
+ */
+export class SessionSignalError extends Error {
+  override name = "SessionSignalError";
+  constructor(
+    message: string,
+    readonly reason: string = "refused",
+  ) {
+    super(message);
+  }
+}

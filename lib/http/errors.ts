@@ -15,7 +15,7 @@ import {
 } from "../backups/errors.js";
 import { ConfigError } from "../config.js";
 import { JobPublishError } from "../jobs/errors.js";
-import { classifiedDbError, DbUnavailableError, MigrationError } from "../db/errors.js";
+import { classifiedDbError, DbUnavailableError, MigrationError, SessionSignalError } from "../db/errors.js";
 import { log } from "../log.js";
 
 export const ERROR_STATUS = {
@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   RESTORE_REFUSED: 409,
+  SIGNAL_REFUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -65,6 +66,7 @@ function asApiError(error: unknown): ApiError | undefined {
   }
   if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError) return new ApiError("BACKUP_REJECTED", error.message);
   if (error instanceof RestoreRefusedError) return new ApiError("RESTORE_REFUSED", error.message);
+  if (error instanceof SessionSignalError) return new ApiError(error.reason === "not-found" ? "NOT_FOUND" : "SIGNAL_REFUSED", error.message);
   if (NOT_POSSIBLE_NOW.some((kind) => error instanceof kind)) return new ApiError("SERVICE_UNAVAILABLE", (error as Error).message);
   if (error instanceof ConfigError) {
     return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");

@@ -1,4 +1,5 @@
 /** `npm run db:inspect` as a person and a machine run it. */
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { SECTIONS } from "../../functions/inspection-report.js";
 import { cell, formatTable } from "../../scripts/format-table.js";
@@ -54,10 +55,47 @@ describe("npm run db:inspect", () => {
   });
 });
 
+describe("npm run db:inspect -- cancel|terminate <pid>", () => {
+  it("shows the session and exits 2 without --yes; with it, cancels the query", async () => {
+    const victim = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined, connection: { application_name: "cli-victim" } });
+    const [{ pid } = { pid: 0 }] = await victim<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const sleeping = victim`select pg_sleep(30)`.then(
+      () => "finished",
+      (e: { code?: string }) => e.code,
+    );
+    try {
+      const asked = await inspect(["cancel", String(pid)]);
+      expect(asked.code).toBe(2);
+      expect(asked.stdout).toMatch(new RegExp(`${pid} .* cli-victim .* client backend .* select pg_sleep\\(30\\)`));
+      expect(asked.stderr.trim()).toBe(`error: nothing sent: run again with --yes to cancel session ${pid}`);
+
+      const done = await inspect(["cancel", String(pid), "--yes"]);
+      expect(done.code).toBe(0);
+      expect(done.stdout).toContain(`cancelled the running query of session ${pid}`);
+      expect(await sleeping).toBe("57014");
+    } finally {
+      await victim.end();
+    }
+  });
+
+  it("refuses a pid that is not one, a session nobody has, and --yes without a signal", async () => {
+    const notPid = await inspect(["terminate", "12abc"]);
+    expect(notPid.code).toBe(2);
+    expect(notPid.stderr).toContain('error: "12abc" is not a pid');
+    const nobody = await inspect(["terminate", "2147483647", "--yes"]);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr.trim()).toBe("error: no session with pid 2147483647 on the server");
+    const stray = await inspect(["indexes", "--yes"]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain("error: --yes goes with cancel or terminate");
+  });
+});
+
 describe("formatTable", () => {
   it("reads units off the column names and right-aligns numbers", () => {
     expect(cell("sizeBytes", 104857600)).toBe("100.0 MB");
     expect(cell("usageRatio", 0.125)).toBe("12.5%");
+    expect(cell("freezeRatio", 1.25)).toBe("125.0%");
     expect(cell("lockWaitSeconds", 2.25)).toBe("2.3 s");
     expect(cell("meanMs", 21)).toBe("21.0 ms");
     expect(cell("blockedBy", [1, 2])).toBe("1,2");
