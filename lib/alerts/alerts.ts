@@ -11,7 +11,9 @@ import { randomUUID } from "node:crypto";
 import { cacheStore, type CacheStore } from "../cache/store.js";
 import { config } from "../config.js";
 import { log } from "../log.js";
-import { loggedDelivery, type AlertMessage, type Deliver } from "./delivery.js";
+import { recordAlertEvent } from "../data/alert-events.js";
+import { directDb } from "../db/pool.js";
+import { loggedDelivery, recordedDelivery, type AlertMessage, type Deliver } from "./delivery.js";
 
 export interface AlertInput {
   key: string;
@@ -132,8 +134,9 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
   };
 }
 
-/** The platform's alerts: state in its cache store, messages to ALERT_WEBHOOK_URL and the log. */
+/** The platform's alerts: state in its cache store, messages to ALERT_WEBHOOK_URL, the log and ops.alert_events. */
 export function platformAlerts(): Alerter {
   const { webhookUrl, repeatMs } = config().alerts;
-  return alerter({ store: cacheStore(), deliver: loggedDelivery(webhookUrl), repeatMs });
+  const deliver = recordedDelivery(loggedDelivery(webhookUrl), (message, delivered) => recordAlertEvent(directDb(), message, delivered));
+  return alerter({ store: cacheStore(), deliver, repeatMs });
 }

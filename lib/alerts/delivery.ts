@@ -58,3 +58,34 @@ export function loggedDelivery(webhookUrl: string | undefined): Deliver {
     return delivery;
   };
 }
+
+export type RecordMessage = (message: AlertMessage, delivered: boolean) => Promise<void>;
+
+/** @default 2000 */
+const RECORD_WAIT_MS = 2000;
+
+/**
+ * Delivers, then records the message (the dashboard's alert history) when the record answers
+ * within `waitMs`: an alert about the database being down must not wait on the database.
+ * A failed or slow record is logged, never the alert's failure.
+ */
+export function recordedDelivery(deliver: Deliver, record: RecordMessage, waitMs = RECORD_WAIT_MS): Deliver {
+  return async (message) => {
+    const delivery = await deliver(message);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), waitMs);
+      timer.unref();
+    });
+    const recorded = record(message, delivery.ok).then(
+      () => "recorded" as const,
+      (error: unknown) => {
+        log.warn("alert message not recorded", { key: message.key, status: message.status, error });
+        return "failed" as const;
+      },
+    );
+    if ((await Promise.race([recorded, late])) === "late") log.warn("alert message not recorded in time", { key: message.key, status: message.status });
+    clearTimeout(timer);
+    return delivery;
+  };
+}

@@ -20,6 +20,8 @@ export interface CacheStore {
    * that invalidated the entry (deleting the lock too) in between makes the fill a no-op.
    */
   setIfLockHeld(key: string, value: string, ttlSeconds: number, lockKey: string, token: string): Promise<boolean>;
+  /** Adds 1 to the counter at `key` (0 when absent, then expiring after `ttlSeconds`); returns the new count. */
+  increment(key: string, ttlSeconds: number): Promise<number>;
   ping(): Promise<void>;
 }
 
@@ -91,6 +93,16 @@ export function memoryStore({ maxEntries = 50_000, maxBytes = 64 * 1024 * 1024, 
       entries.delete(lockKey);
       return true;
     },
+    async increment(key, ttlSeconds) {
+      const current = live(key);
+      if (current === null) {
+        put(key, "1", ttlSeconds * 1000);
+        return 1;
+      }
+      const count = Number(current) + 1;
+      entries.set(key, String(count), { noUpdateTTL: true });
+      return count;
+    },
     async ping() {},
   };
 }
@@ -102,6 +114,11 @@ if redis.call('get', KEYS[2]) == ARGV[1] then
   return 1
 end
 return 0`;
+
+const INCREMENT = `
+local count = redis.call('incr', KEYS[1])
+if count == 1 then redis.call('expire', KEYS[1], tonumber(ARGV[1])) end
+return count`;
 
 export interface UpstashOptions {
   url: string;
@@ -134,6 +151,9 @@ export function upstashStore({ url, token, timeoutMs = CACHE_TIMEOUT_MS }: Upsta
     async setIfLockHeld(key, value, ttlSeconds, lockKey, lockToken) {
       const stored = await redis.eval(SET_IF_LOCK_HELD, [key, lockKey], [lockToken, value, String(ttlSeconds)]);
       return Number(stored) === 1;
+    },
+    async increment(key, ttlSeconds) {
+      return Number(await redis.eval(INCREMENT, [key], [String(ttlSeconds)]));
     },
     async ping() {
       await redis.ping();

@@ -124,6 +124,48 @@ export async function recordQueryStats(tx: Sql, schema: string, snapshotId: stri
   return inserted.count;
 }
 
+/** Adds the snapshot's per-statement work to its hour's and its day's rollups (UTC). */
+export async function rollUpQueryStats(tx: Sql, snapshotId: string): Promise<void> {
+  await tx`
+    insert into ops.query_stats_hourly as h (hour, queryid, calls, total_ms)
+    select date_trunc('hour', taken_at, 'UTC'), queryid, calls, total_ms
+    from ops.query_stats
+    where snapshot_id = ${snapshotId} and calls > 0
+    on conflict (hour, queryid) do update
+      set calls = h.calls + excluded.calls, total_ms = h.total_ms + excluded.total_ms`;
+  await tx`
+    insert into ops.query_stats_daily as d (day, queryid, calls, total_ms)
+    select date_trunc('day', taken_at, 'UTC'), queryid, calls, total_ms
+    from ops.query_stats
+    where snapshot_id = ${snapshotId} and calls > 0
+    on conflict (day, queryid) do update
+      set calls = d.calls + excluded.calls, total_ms = d.total_ms + excluded.total_ms`;
+}
+
+/** Deletes up to `batch` hourly rollup rows older than `days` days; returns how many it deleted. */
+export async function pruneHourlyRollups(tx: Sql, days: number, batch: number): Promise<number> {
+  const deleted = await tx`
+    delete from ops.query_stats_hourly
+    where (hour, queryid) in (
+      select hour, queryid
+      from ops.query_stats_hourly
+      where hour < now() - make_interval(days => ${days})
+      limit ${batch})`;
+  return deleted.count;
+}
+
+/** Deletes up to `batch` daily rollup rows older than `days` days; returns how many it deleted. */
+export async function pruneDailyRollups(tx: Sql, days: number, batch: number): Promise<number> {
+  const deleted = await tx`
+    delete from ops.query_stats_daily
+    where (day, queryid) in (
+      select day, queryid
+      from ops.query_stats_daily
+      where day < now() - make_interval(days => ${days})
+      limit ${batch})`;
+  return deleted.count;
+}
+
 /** Deletes up to `batch` rows older than `days` days; returns how many it deleted. */
 export async function pruneQueryStats(tx: Sql, days: number, batch: number): Promise<number> {
   const deleted = await tx`

@@ -9,14 +9,23 @@ import { ApiError } from "./errors.js";
 
 const uuid = z.string().regex(UUID_PATTERN, "must be a UUID");
 
-/** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters). */
-export function routeUuid(request: Request, name = "id"): string {
+/** A signed 64-bit integer in decimal, as pg_stat_statements' queryid. */
+export const int64Text = z
+  .string()
+  .regex(/^-?(0|[1-9][0-9]{0,18})$/, "must be a whole number")
+  .refine((value) => !/^-?\d+$/.test(value) || (BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n), "must fit in 64 bits");
+
+/** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters), checked by `schema`. */
+export function routeParam<T extends z.ZodType>(request: Request, name: string, schema: T): z.output<T> {
   const queryAt = request.url.indexOf("?");
   const query = new URLSearchParams(queryAt === -1 ? "" : request.url.slice(queryAt + 1));
-  const value = query.getAll(name).at(-1) ?? "";
-  const parsed = uuid.safeParse(value);
-  if (!parsed.success) throw new ApiError("BAD_REQUEST", `${name} must be a UUID`);
-  return parsed.data.toLowerCase();
+  const parsed = schema.safeParse(query.getAll(name).at(-1) ?? "");
+  if (!parsed.success) throw new ApiError("BAD_REQUEST", `${name} ${parsed.error.issues[0]?.message ?? "is invalid"}`);
+  return parsed.data;
+}
+
+export function routeUuid(request: Request, name = "id"): string {
+  return routeParam(request, name, uuid).toLowerCase();
 }
 
 function firstProblem(error: z.ZodError): string {

@@ -1,5 +1,6 @@
 /** Field rules shared by the endpoints' input schemas. */
 import { z } from "zod";
+import { WINDOWS } from "../data/history.js";
 
 /**
  * PostgreSQL text and jsonb refuse U+0000, and jsonb refuses a lone surrogate (which text
@@ -33,3 +34,8 @@ function storableJson(value: unknown): boolean {
 export const jsonObject = z
   .record(z.string(), z.unknown(), "must be a JSON object")
   .refine(storableJson, STORABLE_MESSAGE);
+
+/** `?window=1h|24h|7d|14d` of the dashboard's endpoints. @default 24h */
+export const windowQuery = z.object({
+  window: z.enum(WINDOWS, `must be one of ${WINDOWS.join(", ")}`).default("24h"),
+});

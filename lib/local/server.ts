@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { ApiError, ERROR_STATUS, errorResponse } from "../http/errors.js";
 import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route, type RouteMatch } from "./router.js";
+import { headersFor, rewritten, staticFile, vercelRouting, type VercelRouting } from "./static.js";
 
 /** Vercel refuses request bodies above 4.5 MB; so does the local server. */
 export const MAX_BODY_BYTES = 4.5 * 1024 * 1024;
@@ -92,16 +93,42 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
 
 export interface LocalServerOptions {
   apiDir: string;
+  /** Static files (vercel.json's outputDirectory), served outside /api. */
+  publicDir?: string;
+  /** vercel.json, whose rewrites and headers apply as on Vercel. */
+  vercelConfig?: string;
 }
 
-/** A server for every function in `apiDir`; call `listen` on it. */
-export async function createLocalServer({ apiDir }: LocalServerOptions): Promise<Server> {
+/** A file of the public folder for a path outside /api (after vercel.json's rewrites), else a 404. */
+async function servedFile(publicDir: string | undefined, routing: VercelRouting, request: Request): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  const file = publicDir ? await staticFile(publicDir, rewritten(routing, pathname), request.method) : undefined;
+  if (!file) throw new ApiError("NOT_FOUND", `Nothing is served at ${pathname}`);
+  return file;
+}
+
+/** The answer with the headers vercel.json sets on its path (a copy only when there are some). */
+function withRoutingHeaders(routing: VercelRouting, request: Request, response: Response): Response {
+  const headers = Object.entries(headersFor(routing, new URL(request.url).pathname));
+  if (headers.length === 0) return response;
+  const answered = new Response(response.body, response);
+  for (const [key, value] of headers) answered.headers.set(key, value);
+  return answered;
+}
+
+/** A server for every function in `apiDir` (and the files of `publicDir`); call `listen` on it. */
+export async function createLocalServer({ apiDir, publicDir, vercelConfig }: LocalServerOptions): Promise<Server> {
   const routes = await discoverRoutes(apiDir);
+  const routing: VercelRouting = vercelConfig ? await vercelRouting(vercelConfig) : { rewrites: [], headers: [] };
   const load = moduleLoader();
   const matches = new WeakMap<object, RouteMatch | undefined>();
-  const listener = getRequestListener((request, { incoming }) =>
-    dispatch(matches.get(incoming), load, request).catch((error: unknown) => errorResponse(error, randomUUID())),
-  );
+  const listener = getRequestListener(async (request, { incoming }) => {
+    const isApi = new URL(request.url).pathname.startsWith("/api/");
+    const response = await (isApi ? dispatch(matches.get(incoming), load, request) : servedFile(publicDir, routing, request)).catch((error: unknown) =>
+      errorResponse(error, randomUUID()),
+    );
+    return withRoutingHeaders(routing, request, response);
+  });
   const server = createServer((incoming, outgoing) => {
     matches.set(incoming, routeIncoming(routes, incoming));
     void listener(incoming, outgoing);

@@ -1,11 +1,13 @@
 /**
  * Once per test run: a PostgreSQL server (TEST_DATABASE_URL, else an embedded PostgreSQL 15
- * with pg_stat_statements preloaded) and a migrated template that each test file copies.
+ * with pg_stat_statements preloaded) and a migrated template that each test file copies; the
+ * dashboard's bundle.
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lib/db/migrate.js";
+import { buildDashboard } from "../../scripts/build-dashboard.js";
 import type { EmbeddedServer } from "../../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "./net.js";
 import { startPgbouncer } from "./pgbouncer.js";
@@ -45,6 +47,8 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally.
+  await buildDashboard();
   const server = await startServer();
   try {
     return await prepared(project, server);

@@ -243,24 +243,52 @@ function plannableText(query: string): string {
 }
 
 /**
- * The statement's generic plan as it would be made now (a prepared statement keeps its
- * plan, and hypothetical indexes do not invalidate it, so it is prepared afresh each time,
- * and deallocate after; when a step fails, `indexAdvice` deallocates it after the rollback).
+ * EXPLAIN of the statement's generic plan as it would be made now, every `$n` a parameter
+ * (a prepared statement keeps its plan, and hypothetical indexes do not invalidate it, so it
+ * is prepared afresh each time, and deallocated after; when a step fails, `indexAdvice`
+ * deallocates it after the rollback).
  */
-async function genericPlan(sql: Sql, query: string): Promise<PlanNode> {
+async function explained<T>(sql: Sql, query: string, format: "json" | "text"): Promise<T[]> {
   await sql.unsafe(`prepare ${STATEMENT_NAME} as ${plannableText(query)}`, [], ONE_STATEMENT);
   const [types] = await sql<{ count: number }[]>`
     select cardinality(parameter_types) as count from pg_prepared_statements where name = ${STATEMENT_NAME}`;
   const nulls = Array.from({ length: types?.count ?? 0 }, () => "null").join(", ");
-  const [row] = await sql.unsafe<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>(
-    `explain (format json, verbose) execute ${STATEMENT_NAME}${nulls ? `(${nulls})` : ""}`,
-    [],
-    ONE_STATEMENT,
-  );
+  const rows = await sql.unsafe<T[]>(`explain (format ${format}, verbose) execute ${STATEMENT_NAME}${nulls ? `(${nulls})` : ""}`, [], ONE_STATEMENT);
   await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
+  return rows;
+}
+
+async function genericPlan(sql: Sql, query: string): Promise<PlanNode> {
+  const [row] = await explained<{ "QUERY PLAN": { Plan: PlanNode }[] }>(sql, query, "json");
   const plan = row?.["QUERY PLAN"][0]?.Plan;
   if (!plan) throw new Error("EXPLAIN returned no plan");
   return plan;
+}
+
+export type GenericPlan = { plan: string } | { plan: null; reason: string };
+
+/** The statement's generic plan as EXPLAIN prints it, or why there is none. Runs inside a transaction of its caller. */
+export async function genericPlanText(sql: Transaction, query: string): Promise<GenericPlan> {
+  await sql`select set_config('plan_cache_mode', 'force_generic_plan', true)`;
+  try {
+    const rows = await sql.savepoint((sp) => explained<{ "QUERY PLAN": string }>(sp, query, "text"));
+    return { plan: rows.map((row) => row["QUERY PLAN"]).join("\n") };
+  } catch (error) {
+    return { plan: null, reason: failureReason(error) };
+  } finally {
+    await deallocate(sql);
+  }
+}
+
+/** The statement pg_stat_statements knows by `queryId` in this database, as advice takes it; undefined when it has none. */
+export async function statementCandidate(sql: Sql, statementsSchema: string, queryId: string): Promise<AdviceCandidate | undefined> {
+  const [row] = await sql<AdviceCandidate[]>`
+    select queryid::text as "queryId", min(query) as query, ops.redacted_statement(min(query)) as "shownQuery",
+      sum(calls)::float8 as calls, round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3)::float8 as "meanMs"
+    from ${sql(statementsSchema)}.pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database()) and queryid = ${queryId}::bigint
+    group by queryid`;
+  return row;
 }
 
 const costOf = (plan: PlanNode): number => Number(plan["Total Cost"]);

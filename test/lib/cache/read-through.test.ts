@@ -24,6 +24,9 @@ const brokenStore: CacheStore = {
   del: async () => {
     throw new Error("down");
   },
+  increment: async () => {
+    throw new Error("down");
+  },
   acquireLock: async () => {
     throw new Error("down");
   },

@@ -48,6 +48,15 @@ function storeContract(name: string, makeStore: () => CacheStore, advanceTime: (
       expect(await store.setIfLockHeld(`${name}:fill`, "stale", 60, `${name}:fill:lock`, "again")).toBe(false);
       expect(await store.mget([`${name}:fill`])).toEqual([null]);
     });
+
+    it("counts up from 1, the window starting at the first increment and not moved by later ones", async () => {
+      expect(await store.increment(`${name}:count`, 1)).toBe(1);
+      await advanceTime(600);
+      expect(await store.increment(`${name}:count`, 1)).toBe(2);
+      expect(await store.increment(`${name}:count`, 1)).toBe(3);
+      await advanceTime(600);
+      expect(await store.increment(`${name}:count`, 1)).toBe(1);
+    });
   });
 }
 

@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { signalSession } from "../../../functions/session-signal.js";
+import { jsonBody, routeParam } from "../../../lib/http/input.js";
+import { privateJson, requireOps } from "../../../lib/http/ops-auth.js";
+import { route } from "../../../lib/http/route.js";
+import { directDb } from "../../../lib/db/pool.js";
+
+const pid = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, "must be a process id")
+  .transform(Number)
+  .refine((n) => n <= 2 ** 31 - 1, "must be a process id");
+const signal = z.strictObject({ action: z.enum(["cancel", "terminate"], "must be cancel or terminate") });
+
+/** POST /api/ops/sessions/:pid {"action": "cancel"|"terminate"}: stops the session's query, or the session (same origin with the cookie). */
+export const POST = route(async (request) => {
+  const target = routeParam(request, "pid", pid);
+  const { action } = await jsonBody(request, signal, 1024);
+  await requireOps(request, "change");
+  return privateJson(await signalSession(directDb(), target, action, { confirmed: true }));
+});

@@ -1,0 +1,420 @@
+/** The dashboard's views, each drawn into the page's main region from one /api/ops answer. */
+import { getJson, sendJson } from "./api.js";
+import { sparkline, timeChart, type Marker } from "./charts.js";
+import { badge, h, runnable, section, table } from "./dom.js";
+import * as f from "./format.js";
+import type {
+  Activity,
+  BackupsView,
+  ConnectionsView,
+  Deploy,
+  FindingsView,
+  ModeState,
+  Overview,
+  SpaceView,
+  StatementsView,
+  StatementTotal,
+  StatementView,
+  Window,
+} from "./types.js";
+
+export interface ViewContext {
+  window: Window;
+  /** Redraws the current view (after a change). */
+  refresh(): void;
+  /** Asks a person to confirm; true when they did. */
+  confirm(message: string): Promise<boolean>;
+  /** Runs `work` every `ms` while the view stays open. */
+  every(ms: number, work: () => Promise<void>): void;
+}
+
+const WINDOW_SECONDS: Record<Window, number> = { "1h": 3600, "24h": 86_400, "7d": 604_800, "14d": 1_209_600 };
+
+function rangeOf(window: Window): [number, number] {
+  const now = Date.now() / 1000;
+  return [now - WINDOW_SECONDS[window], now];
+}
+
+const deployMarkers = (deploys: Deploy[]): Marker[] => deploys.map((d) => ({ at: d.at, label: `deploy ${d.deployId.slice(0, 7)}` }));
+
+const METRIC_TITLES: Record<string, string> = {
+  statement_p95_ms: "Statement time, p95",
+  connection_pool_usage_ratio: "Connection slots in use (server-wide)",
+  active_connections: "Active connections",
+  slow_queries_per_hour: "Slow queries per hour",
+  lock_wait_ms: "Longest lock wait",
+};
+
+function recoveryLine(point: Overview["recoveryPoint"]): HTMLElement {
+  return h(
+    "p",
+    {},
+    "Recovery point: ",
+    badge(point.status),
+    ` newest backup ${f.duration(point.ageSeconds)} old (objective ${f.duration(point.rpoSeconds)})`,
+    point.newestBackupAt ? `, finished ${f.time(point.newestBackupAt)}` : ", none yet",
+  );
+}
+
+function drillLine(drills: Overview["drills"]): HTMLElement {
+  const { newest, newestSucceeded } = drills;
+  if (!newest) return h("p", {}, "Disaster-recovery drill: none yet");
+  return h(
+    "p",
+    {},
+    "Disaster-recovery drill: ",
+    badge(newest.status === "succeeded" ? "ok" : newest.status === "failed" ? "alert" : "warn"),
+    ` newest ${newest.status} ${f.time(newest.startedAt)}`,
+    newestSucceeded ? `; newest recovery measured ${f.duration(newestSucceeded.recoverySeconds)} (${f.time(newestSucceeded.finishedAt)})` : "",
+    newest.error ? ` — ${newest.error}` : "",
+  );
+}
+
+function modeLine(mode: ModeState): HTMLElement {
+  return h("p", {}, "Platform mode: ", badge(mode.mode === "normal" ? "ok" : "warn"), ` ${mode.mode}`, mode.reason ? ` (${mode.reason})` : "", mode.since ? `, since ${f.time(mode.since)}` : "");
+}
+
+export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const data = await getJson<Overview>(`/api/ops/overview?window=${ctx.window}`);
+  const status = section("Status", modeLine(data.mode), recoveryLine(data.recoveryPoint), drillLine(data.drills));
+  const metrics = section(
+    "Target Metrics now",
+    table("Each metric as the newest stats snapshot judged it", data.targetMetrics, [
+      { label: "Metric", value: (m) => METRIC_TITLES[m.metric] ?? m.metric },
+      { label: "Now", value: (m) => f.metricValue(m.now?.value, m.unit), numeric: true },
+      { label: "Target", value: (m) => f.metricValue(m.target, m.unit), numeric: true },
+      { label: "Alert level", value: (m) => f.metricValue(m.alertLevel, m.unit), numeric: true },
+      { label: "Status", value: (m) => (m.now ? badge(m.now.status) : "no data yet") },
+    ]),
+  );
+  const charts = section("Target Metrics over the window");
+  const alerts = section(
+    "Alerts",
+    table("Firing now", data.alerts.firing, [
+      { label: "Alert", value: (a) => a.key },
+      { label: "Since", value: (a) => f.time(a.since) },
+      { label: "Summary", value: (a) => a.summary },
+    ]),
+    table("Messages in the window", data.alerts.history, [
+      { label: "At", value: (a) => f.time(a.at) },
+      { label: "Alert", value: (a) => a.key },
+      { label: "Status", value: (a) => badge(a.status === "firing" ? "alert" : "ok") },
+      { label: "Summary", value: (a) => a.summary },
+      { label: "Delivered", value: (a) => (a.delivered ? "yes" : "no") },
+    ]),
+  );
+  main.append(status, metrics, charts, alerts);
+  for (const metric of data.targetMetrics) {
+    const format = (v: number) => f.metricValue(v, metric.unit);
+    timeChart(charts, {
+      title: METRIC_TITLES[metric.metric] ?? metric.metric,
+      axisFormat: metric.unit === "ratio" ? f.percent : metric.unit === "ms" ? f.ms : f.count,
+      t: data.series.t,
+      lines: [{ label: metric.metric, values: data.series.values[metric.metric] ?? data.series.t.map(() => null) }],
+      levels: [
+        { label: "target", value: metric.target, kind: "target" },
+        { label: "alert", value: metric.alertLevel, kind: "alert" },
+      ],
+      markers: deployMarkers(data.deploys),
+      format,
+      range: rangeOf(ctx.window),
+    });
+  }
+}
+
+function statementLink(s: { queryId: string; query: string }): HTMLElement {
+  return h("a", { href: `#/queries/${s.queryId}`, class: "statement-link" }, s.query.length > 120 ? `${s.query.slice(0, 120)}…` : s.query);
+}
+
+function statementTable(caption: string, rows: StatementTotal[], data: StatementsView, spark: "total" | "mean" | "calls"): HTMLElement {
+  const { t, values } = data.sparklines;
+  const line = (id: string): Array<number | null> => {
+    const calls = values[`calls:${id}`] ?? [];
+    const mean = values[`meanMs:${id}`] ?? [];
+    if (spark === "calls") return calls;
+    if (spark === "mean") return mean;
+    return calls.map((c, i) => (c === null || mean[i] === null || mean[i] === undefined ? null : c * mean[i]));
+  };
+  return table(caption, rows, [
+    { label: "Statement", value: (s) => statementLink(s) },
+    { label: "Calls", value: (s) => f.count(s.calls), numeric: true },
+    { label: "Total time", value: (s) => f.ms(s.totalMs), numeric: true },
+    { label: "Mean", value: (s) => f.ms(s.meanMs), numeric: true },
+    { label: "Share of all time", value: (s) => f.percent(s.shareOfTotal), numeric: true },
+    { label: spark === "calls" ? "Calls over the window" : spark === "mean" ? "Mean over the window" : "Time over the window", value: (s) => sparkline(t, line(s.queryId), `${spark} of statement ${s.queryId}`) },
+  ]);
+}
+
+export async function queriesView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const data = await getJson<StatementsView>(`/api/ops/statements?window=${ctx.window}`);
+  main.append(
+    section("By total time", statementTable("Statements taking the most time", data.byTotalTime, data, "total")),
+    section("By mean time", statementTable("Slowest statements on average (10 calls or more)", data.byMeanTime, data, "mean")),
+    section("By calls", statementTable("Statements called most", data.byCalls, data, "calls")),
+  );
+}
+
+export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId: string): Promise<void> {
+  const data = await getJson<StatementView>(`/api/ops/statements/${encodeURIComponent(queryId)}?window=${ctx.window}`);
+  const markers: Marker[] = [
+    ...deployMarkers(data.deploys).filter((m) => !data.deployEffects.some((e) => e.at === m.at && e.regression)),
+    ...data.deployEffects.filter((e) => e.regression).map((e) => ({ at: e.at, label: `regression: deploy ${e.deployId.slice(0, 7)}`, bad: true })),
+  ];
+  const charts = section("Over the window");
+  main.append(
+    section(`Statement ${data.statement.queryId}`, h("pre", { class: "query" }, h("code", {}, data.statement.query)), h("p", {}, `first seen ${f.time(data.statement.firstSeenAt)}`)),
+    charts,
+    section(
+      "Deploys",
+      table("The statement's mean time in the 24 hours before each deploy and under it", data.deployEffects, [
+        { label: "Deploy", value: (e) => `${e.previousDeployId?.slice(0, 7) ?? "–"} → ${e.deployId.slice(0, 7)}` },
+        { label: "At", value: (e) => f.time(e.at) },
+        { label: "Mean before", value: (e) => f.ms(e.meanMsBefore), numeric: true },
+        { label: "Mean after", value: (e) => f.ms(e.meanMsAfter), numeric: true },
+        { label: "Calls before / after", value: (e) => `${f.count(e.callsBefore)} / ${f.count(e.callsAfter)}`, numeric: true },
+        { label: "Verdict", value: (e) => (e.regression ? badge("regression") : badge("ok")) },
+      ]),
+    ),
+    section("Generic plan", data.plan.plan !== null ? h("pre", { class: "plan" }, h("code", {}, data.plan.plan)) : h("p", {}, data.plan.reason)),
+    section(
+      "Index advice",
+      h("p", {}, data.advice.note),
+      data.advice.advice
+        ? h(
+            "div",
+            {},
+            h("p", {}, `On ${data.advice.advice.table} (${data.advice.advice.columns.join(", ")}): cost ${data.advice.advice.costBefore} → ${data.advice.advice.costAfter}, about ${f.bytes(data.advice.advice.estimatedSizeBytes)}`),
+            runnable(data.advice.advice.createStatement),
+          )
+        : null,
+    ),
+  );
+  const id = data.statement.queryId;
+  timeChart(charts, { title: "Calls", t: data.series.t, lines: [{ label: "calls", values: data.series.values[`calls:${id}`] ?? [] }], markers, format: f.count, range: rangeOf(ctx.window) });
+  timeChart(charts, { title: "Mean time", t: data.series.t, lines: [{ label: "mean", values: data.series.values[`meanMs:${id}`] ?? [] }], markers, format: f.ms, range: rangeOf(ctx.window) });
+}
+
+function usageLine(usage: Activity["usage"]): HTMLElement {
+  return h(
+    "p",
+    {},
+    `${usage.total} of ${usage.usable} usable connection slots in use on the server (${f.percent(usage.usageRatio)}), ${usage.thisDatabase} by this database; `,
+    `${usage.active} active, ${usage.idle} idle, ${usage.idleInTransaction} idle in a transaction, ${usage.waiting} waiting on a lock`,
+  );
+}
+
+async function signal(ctx: ViewContext, pid: number, action: "cancel" | "terminate", query: string): Promise<void> {
+  const what = action === "cancel" ? `Cancel the running query of session ${pid}?` : `Terminate session ${pid}? Its transaction is rolled back.`;
+  if (!(await ctx.confirm(`${what}\n\n${query.slice(0, 300)}`))) return;
+  await sendJson("POST", `/api/ops/sessions/${pid}`, { action });
+  ctx.refresh();
+}
+
+function liveActivity(ctx: ViewContext, data: Activity): HTMLElement {
+  const actions = (pid: number, query: string) =>
+    h(
+      "span",
+      { class: "actions" },
+      h("button", { type: "button", onclick: () => void signal(ctx, pid, "cancel", query) }, "Cancel"),
+      h("button", { type: "button", class: "danger", onclick: () => void signal(ctx, pid, "terminate", query) }, "Terminate"),
+    );
+  return h(
+    "div",
+    { id: "live", "aria-live": "polite" },
+    usageLine(data.usage),
+    table("Running queries (refreshed every 5 s)", data.running, [
+      { label: "PID", value: (q) => q.pid, numeric: true },
+      { label: "Application", value: (q) => q.application },
+      { label: "State", value: (q) => q.state },
+      { label: "For", value: (q) => f.duration(q.durationSeconds), numeric: true },
+      { label: "Waiting on", value: (q) => q.waitEvent ?? "–" },
+      { label: "Query", value: (q) => h("code", {}, q.query) },
+      { label: "", value: (q) => actions(q.pid, q.query) },
+    ]),
+    table("Blocked sessions: who waits for whom", data.blocked, [
+      { label: "PID", value: (b) => b.pid, numeric: true },
+      { label: "Blocked by", value: (b) => b.blockedBy.join(", ") },
+      { label: "Root blocker", value: (b) => b.rootBlocker, numeric: true },
+      { label: "Waiting", value: (b) => f.duration(b.lockWaitSeconds), numeric: true },
+      { label: "Query", value: (b) => h("code", {}, b.query) },
+      { label: "Blocker's query", value: (b) => h("code", {}, `${b.blockerState ?? ""} ${b.blockerQuery ?? ""}`) },
+      { label: "", value: (b) => actions(b.rootBlocker, b.blockerQuery ?? "") },
+    ]),
+  );
+}
+
+export async function connectionsView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const data = await getJson<ConnectionsView>(`/api/ops/connections?window=${ctx.window}`);
+  const live = section("Now", liveActivity(ctx, await getJson<Activity>("/api/ops/activity")));
+  const charts = section("Over the window");
+  main.append(live, charts);
+  const states = Object.keys(data.series.values).filter((name) => name.startsWith("connections:"));
+  timeChart(charts, {
+    title: "This database's client connections by state",
+    t: data.series.t,
+    lines: states.map((name) => ({ label: name.slice("connections:".length), values: data.series.values[name] ?? [] })),
+    markers: deployMarkers(data.deploys),
+    format: f.count,
+    range: rangeOf(ctx.window),
+  });
+  timeChart(charts, {
+    title: "Connection slots in use (server-wide)",
+    t: data.series.t,
+    lines: [{ label: "usage", values: data.series.values.connection_pool_usage_ratio ?? [] }],
+    levels: [
+      { label: "target", value: data.saturation.target, kind: "target" },
+      { label: "alert", value: data.saturation.alertLevel, kind: "alert" },
+    ],
+    markers: deployMarkers(data.deploys),
+    format: f.percent,
+    range: rangeOf(ctx.window),
+  });
+  ctx.every(5000, async () => {
+    const fresh = liveActivity(ctx, await getJson<Activity>("/api/ops/activity"));
+    document.getElementById("live")?.replaceWith(fresh);
+  });
+}
+
+export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const data = await getJson<SpaceView>(`/api/ops/space?window=${ctx.window}`);
+  const sizes = data.series.values.sizeBytes ?? [];
+  const latest = sizes.findLast((v) => v !== null) ?? null;
+  const charts = section("Database size over the window");
+  main.append(
+    section(
+      "Size",
+      h("p", {}, `Database size ${f.bytes(latest)}; growth ${data.growth ? `${f.bytes(data.growth.bytesPerDay)} a day (${f.time(data.growth.fromAt)} to ${f.time(data.growth.toAt)})` : "unknown: it needs two stats snapshots"}.`),
+      data.quota
+        ? h("p", {}, `Quota ${f.bytes(data.quota.bytes)}: ${f.percent(data.quota.usedRatio)} used; `, data.quota.daysLeft === null ? "not growing." : `${data.quota.daysLeft} days left at this pace.`)
+        : h("p", {}, "No quota set (DB_SIZE_QUOTA_BYTES)."),
+    ),
+    charts,
+    section(
+      "Largest tables and indexes",
+      table("By size, tables with their indexes and TOAST", data.relations, [
+        { label: "Schema", value: (r) => r.schema },
+        { label: "Name", value: (r) => r.name },
+        { label: "Kind", value: (r) => r.kind },
+        { label: "Size", value: (r) => f.bytes(r.sizeBytes), numeric: true },
+        { label: "With indexes", value: (r) => f.bytes(r.totalBytes), numeric: true },
+        { label: "Rows (estimate)", value: (r) => f.count(r.estimatedRows), numeric: true },
+      ]),
+    ),
+  );
+  const quota = data.quota;
+  timeChart(charts, {
+    title: "Database size",
+    t: data.series.t,
+    lines: [{ label: "size", values: sizes }],
+    levels: quota ? [{ label: "quota", value: quota.bytes, kind: "alert" }] : [],
+    markers: deployMarkers(data.deploys),
+    format: f.bytes,
+    range: rangeOf(ctx.window),
+  });
+}
+
+const CHECK_TITLES: Record<string, string> = {
+  tableBloat: "Table bloat",
+  indexBloat: "Index bloat",
+  unusedIndexes: "Unused indexes",
+  redundantIndexes: "Redundant indexes",
+  invalidIndexes: "Invalid indexes",
+  missingForeignKeyIndexes: "Foreign keys without an index",
+  sequentialScans: "Tables read by sequential scans",
+  tablesMissingCache: "Tables whose reads miss the cache",
+  autovacuumDue: "Tables due for autovacuum",
+  freezeAge: "Tables nearing their freeze threshold",
+  sequences: "Sequences near the end of their column",
+  notValidConstraints: "NOT VALID constraints",
+  indexAdvice: "Indexes worth building",
+};
+
+export async function findingsView(main: HTMLElement): Promise<void> {
+  const data = await getJson<FindingsView>("/api/ops/findings");
+  main.append(
+    section(
+      "Findings",
+      h("p", {}, data.findings.length === 0 ? "Nothing found: every check of db:inspect passes." : `${data.findings.length} finding(s), each with what to run.`),
+      ...data.notes.map((note) => h("p", { class: "note" }, note)),
+    ),
+  );
+  for (const [check, title] of Object.entries(CHECK_TITLES)) {
+    const found = data.findings.filter((finding) => finding.check === check);
+    if (found.length === 0) continue;
+    main.append(
+      section(
+        `${title} (${found.length})`,
+        ...found.map((finding) =>
+          h("article", { class: "finding" }, h("h3", {}, finding.subject), h("p", {}, finding.detail), finding.note ? h("p", { class: "note" }, finding.note) : null, finding.run ? runnable(finding.run) : null),
+        ),
+      ),
+    );
+  }
+}
+
+function modeForm(ctx: ViewContext, mode: ModeState): HTMLElement {
+  const select = h("select", { id: "mode-select", name: "mode" }, ...["normal", "read-only", "maintenance"].map((m) => h("option", { value: m, selected: m === mode.mode }, m)));
+  const reason = h("input", { id: "mode-reason", name: "reason", type: "text", maxlength: 200, placeholder: "why (shown to API callers)" });
+  const form = h(
+    "form",
+    {
+      class: "mode-form",
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        void (async () => {
+          const next = select.value;
+          if (!(await ctx.confirm(`Switch the platform to ${next}?`))) return;
+          await sendJson("PUT", "/api/ops/mode", { mode: next, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) });
+          ctx.refresh();
+        })();
+      },
+    },
+    h("label", { for: "mode-select" }, "Mode "),
+    select,
+    h("label", { for: "mode-reason" }, " Reason "),
+    reason,
+    h("button", { type: "submit" }, "Switch"),
+  );
+  return h("div", {}, modeLine(mode), form);
+}
+
+export async function backupsView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const data = await getJson<BackupsView>(`/api/ops/backups?window=${ctx.window}`);
+  const charts = section("Backups over the window");
+  main.append(
+    section("Recovery", recoveryLine(data.recoveryPoint), drillLine(data.newestDrills)),
+    charts,
+    section(
+      "Backups",
+      table("Each run, newest first, with every copy", data.backups, [
+        { label: "Requested", value: (b) => f.time(b.requestedAt) },
+        { label: "State", value: (b) => badge(b.status) },
+        { label: "Size", value: (b) => f.bytes(b.sizeBytes), numeric: true },
+        { label: "Encrypted", value: (b) => (b.encrypted === null ? "–" : b.encrypted ? "yes" : "no") },
+        { label: "Signed", value: (b) => (b.signed === null ? "–" : b.signed ? "yes" : "no") },
+        { label: "Copies", value: (b) => h("ul", { class: "copies" }, ...b.copies.map((c) => h("li", {}, `${c.location}: ${c.status}`))) },
+        { label: "Error", value: (b) => b.error ?? "" },
+      ]),
+    ),
+    section(
+      "Disaster-recovery drills",
+      table("Each drill, newest first, with its measured recovery time", data.drills, [
+        { label: "Started", value: (d) => f.time(d.startedAt) },
+        { label: "State", value: (d) => badge(d.status) },
+        { label: "Recovery time", value: (d) => f.duration(d.recoverySeconds), numeric: true },
+        { label: "Data age", value: (d) => f.duration(d.dataAgeSeconds), numeric: true },
+        { label: "From", value: (d) => d.source ?? "–" },
+        { label: "Error", value: (d) => d.error ?? "" },
+      ]),
+    ),
+    section("Platform mode", modeForm(ctx, data.mode)),
+  );
+  const succeeded = data.backups.filter((b) => b.status === "succeeded" && b.finishedAt).reverse();
+  timeChart(charts, {
+    title: "Backup size",
+    t: succeeded.map((b) => Date.parse(b.finishedAt ?? "") / 1000),
+    lines: [{ label: "size", values: succeeded.map((b) => b.sizeBytes) }],
+    format: f.bytes,
+    range: rangeOf(ctx.window),
+  });
+}

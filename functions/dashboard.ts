@@ -1,0 +1,274 @@
+/**
+ * What each view of the operations dashboard shows, over a window: read from the statistics
+ * history (ops.*) and, for what is live, from the server itself, each in a read-only
+ * transaction under a statement timeout.
+ */
+import { config } from "../lib/config.js";
+import { alertHistory, firingAlerts, type AlertEvent } from "../lib/data/alert-events.js";
+import { recoveryPointAge } from "../lib/data/backups.js";
+import {
+  backupRuns,
+  databaseSeries,
+  deploysIn,
+  drillRuns,
+  newestDrills,
+  statementDeployEffects,
+  statementSeries,
+  statementText,
+  thresholdSeries,
+  thresholdsNow,
+  topStatementsIn,
+  WINDOW_SECONDS,
+  type BackupRun,
+  type Deploy,
+  type DeployEffect,
+  type DrillRun,
+  type NewestDrills,
+  type Series,
+  type StatementText,
+  type StatementTotal,
+  type ThresholdNow,
+  type Window,
+} from "../lib/data/history.js";
+import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
+import { connectionUsage, type ConnectionUsage } from "../lib/db/inspect/connections.js";
+import { probed } from "../lib/db/inspect/probe.js";
+import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery } from "../lib/db/inspect/queries.js";
+import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
+import { statementsAvailability } from "../lib/db/inspect/statements.js";
+import { directDb } from "../lib/db/pool.js";
+import { THRESHOLDS } from "../lib/metrics/thresholds.js";
+import { platformMode, type ModeState } from "../lib/platform/mode.js";
+
+export interface TargetMetric {
+  metric: string;
+  unit: string;
+  target: number;
+  alertLevel: number;
+  /** The newest snapshot's judgement; null before one has judged it. */
+  now: ThresholdNow | null;
+}
+
+export interface RecoveryPoint {
+  /** Seconds since the newest successful backup (or since the history began, before the first). */
+  ageSeconds: number | null;
+  rpoSeconds: number;
+  newestBackupAt: string | null;
+  status: "ok" | "late";
+}
+
+export interface Overview {
+  window: Window;
+  targetMetrics: TargetMetric[];
+  series: Series;
+  deploys: Deploy[];
+  alerts: { firing: AlertEvent[]; history: AlertEvent[] };
+  mode: ModeState;
+  recoveryPoint: RecoveryPoint;
+  drills: NewestDrills;
+}
+
+async function recoveryPoint(): Promise<RecoveryPoint> {
+  const { seconds, newestBackupAt } = await recoveryPointAge(directDb());
+  const rpoSeconds = config().backups.rpoMs / 1000;
+  return { ageSeconds: seconds, rpoSeconds, newestBackupAt, status: seconds !== null && seconds > rpoSeconds ? "late" : "ok" };
+}
+
+/** The Target Metrics now and over the window, the alerts, the mode, and the recovery point and drill. */
+export async function overview(window: Window): Promise<Overview> {
+  const sql = directDb();
+  const now = await thresholdsNow(sql);
+  const hours = Math.ceil(WINDOW_SECONDS[window] / 3600);
+  return {
+    window,
+    targetMetrics: Object.entries(THRESHOLDS).map(([metric, { target, alert, unit }]) => ({
+      metric,
+      unit,
+      target,
+      alertLevel: alert,
+      now: now.find((n) => n.metric === metric) ?? null,
+    })),
+    series: await thresholdSeries(sql, window),
+    deploys: await deploysIn(sql, window),
+    alerts: { firing: await firingAlerts(sql), history: await alertHistory(sql, { hours }) },
+    mode: await platformMode(),
+    recoveryPoint: await recoveryPoint(),
+    drills: await newestDrills(sql),
+  };
+}
+
+export interface StatementsView {
+  window: Window;
+  byTotalTime: StatementTotal[];
+  byMeanTime: StatementTotal[];
+  byCalls: StatementTotal[];
+  /** `calls:<id>` and `meanMs:<id>` of every statement listed. */
+  sparklines: Series;
+  deploys: Deploy[];
+}
+
+/** The window's top statements three ways, each with its sparkline. Mean time ranks statements called 10 times or more. */
+export async function statementsView(window: Window): Promise<StatementsView> {
+  const sql = directDb();
+  const byTotalTime = await topStatementsIn(sql, window, { order: "total" });
+  const byMeanTime = await topStatementsIn(sql, window, { order: "mean", minCalls: 10 });
+  const byCalls = await topStatementsIn(sql, window, { order: "calls" });
+  const ids = [...new Set([...byTotalTime, ...byMeanTime, ...byCalls].map((s) => s.queryId))];
+  return { window, byTotalTime, byMeanTime, byCalls, sparklines: await statementSeries(sql, window, ids), deploys: await deploysIn(sql, window) };
+}
+
+export type StatementAdvice = { advice: IndexAdvice | null; note: string };
+
+export interface StatementView {
+  window: Window;
+  statement: StatementText;
+  series: Series;
+  deploys: Deploy[];
+  /** Each deploy in the window: the statement's mean before and after, and whether it regressed. */
+  deployEffects: DeployEffect[];
+  plan: GenericPlan;
+  advice: StatementAdvice;
+}
+
+/** The plan and index advice of the statement, as pg_stat_statements holds it now. */
+async function planAndAdvice(queryId: string): Promise<{ plan: GenericPlan; advice: StatementAdvice }> {
+  return probed(directDb(), async (tx) => {
+    const statements = await statementsAvailability(tx);
+    if (!statements.available) {
+      const reason = `statement statistics unavailable: ${statements.reason}`;
+      return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
+    }
+    const candidate = await statementCandidate(tx, statements.schema, queryId);
+    if (!candidate) {
+      const reason = "pg_stat_statements no longer holds this statement (evicted or reset): its text here is the stored one, without a plan";
+      return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
+    }
+    const plan = await genericPlanText(tx, candidate.query);
+    const hypopg = await hypopgAvailability(tx);
+    if (!hypopg.available) return { plan, advice: { advice: null, note: `index advice skipped: ${hypopg.reason}` } };
+    const { advice, skipped } = await indexAdvice(tx, hypopg.schema, [candidate]);
+    const [first] = advice;
+    if (first) return { plan, advice: { advice: first, note: `an index cuts the plan's cost by ${Math.round(first.costCut * 100)}%` } };
+    return { plan, advice: { advice: null, note: skipped[0] ? `no advice: ${skipped[0].reason}` : "no index cuts this plan's cost by half or more" } };
+  }, 10_000);
+}
+
+/** One statement: its text, calls and mean time over the window, deploys and regressions, plan and index advice; undefined when never recorded. */
+export async function statementView(window: Window, queryId: string): Promise<StatementView | undefined> {
+  const sql = directDb();
+  const statement = await statementText(sql, queryId);
+  if (!statement) return undefined;
+  return {
+    window,
+    statement,
+    series: await statementSeries(sql, window, [queryId]),
+    deploys: await deploysIn(sql, window),
+    deployEffects: await statementDeployEffects(sql, window, queryId),
+    ...(await planAndAdvice(queryId)),
+  };
+}
+
+export interface ConnectionsView {
+  window: Window;
+  /** `connections:<state>` (this database's client connections) and the Target Metrics, `connection_pool_usage_ratio` among them. */
+  series: Series;
+  saturation: { target: number; alertLevel: number };
+  usage: ConnectionUsage;
+  deploys: Deploy[];
+}
+
+export async function connectionsView(window: Window): Promise<ConnectionsView> {
+  const sql = directDb();
+  const database = await databaseSeries(sql, window);
+  const thresholds = await thresholdSeries(sql, window);
+  const { target, alert } = THRESHOLDS.connection_pool_usage_ratio;
+  return {
+    window,
+    series: mergedSeries(database, thresholds),
+    saturation: { target, alertLevel: alert },
+    usage: await probed(sql, (tx) => connectionUsage(tx)),
+    deploys: await deploysIn(sql, window),
+  };
+}
+
+/** Two series on the union of their times. */
+function mergedSeries(a: Series, b: Series): Series {
+  const t = [...new Set([...a.t, ...b.t])].sort((x, y) => x - y);
+  const values: Record<string, Array<number | null>> = {};
+  for (const source of [a, b]) {
+    const at = new Map(source.t.map((time, index) => [time, index]));
+    for (const [name, column] of Object.entries(source.values)) {
+      values[name] = t.map((time) => {
+        const index = at.get(time);
+        return index === undefined ? null : (column[index] ?? null);
+      });
+    }
+  }
+  return { t, values };
+}
+
+export interface Activity {
+  usage: ConnectionUsage;
+  running: RunningQuery[];
+  blocked: BlockedSession[];
+}
+
+/** What runs now: connection usage, running queries, and who blocks whom. */
+export async function activity(): Promise<Activity> {
+  return probed(directDb(), async (tx) => ({ usage: await connectionUsage(tx), running: await runningQueries(tx), blocked: await blockedSessions(tx) }));
+}
+
+export interface SpaceView {
+  window: Window;
+  series: Series;
+  growth: DatabaseGrowth | null;
+  quota: { bytes: number; usedRatio: number | null; daysLeft: number | null } | null;
+  relations: RelationSize[];
+  deploys: Deploy[];
+}
+
+/** Database size over the window, growth per day, the days until the quota at that pace, and the largest relations. */
+export async function spaceView(window: Window): Promise<SpaceView> {
+  const sql = directDb();
+  const series = await databaseSeries(sql, window);
+  const growth = (await databaseGrowth(sql, { days: Math.max(1, Math.ceil(WINDOW_SECONDS[window] / 86_400)) })) ?? null;
+  const quotaBytes = config().stats.sizeQuotaBytes;
+  const sizes = series.values.sizeBytes ?? [];
+  const latest = growth?.toBytes ?? sizes.findLast((size) => size !== null) ?? null;
+  const quota = quotaBytes
+    ? {
+        bytes: quotaBytes,
+        usedRatio: latest === null ? null : Math.round((latest / quotaBytes) * 10_000) / 10_000,
+        daysLeft: latest === null || !growth || growth.bytesPerDay <= 0 ? null : Math.max(0, Math.round(((quotaBytes - latest) / growth.bytesPerDay) * 10) / 10),
+      }
+    : null;
+  return {
+    window,
+    series: { t: series.t, values: { sizeBytes: sizes } },
+    growth,
+    quota,
+    relations: await probed(sql, (tx) => relationSizes(tx, { limit: 20 })),
+    deploys: await deploysIn(sql, window),
+  };
+}
+
+export interface BackupsView {
+  window: Window;
+  recoveryPoint: RecoveryPoint;
+  backups: BackupRun[];
+  drills: DrillRun[];
+  newestDrills: NewestDrills;
+  mode: ModeState;
+}
+
+export async function backupsView(window: Window): Promise<BackupsView> {
+  const sql = directDb();
+  return {
+    window,
+    recoveryPoint: await recoveryPoint(),
+    backups: await backupRuns(sql, window),
+    drills: await drillRuns(sql, window),
+    newestDrills: await newestDrills(sql),
+    mode: await platformMode(),
+  };
+}

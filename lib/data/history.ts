@@ -1,0 +1,383 @@
+/**
+ * The statistics history as the dashboard reads it, over a window: each read touches a
+ * bounded number of rows whatever the history holds. Database series come from the
+ * snapshots (one a 5 minutes: 4,032 in 14 days), bucketed beyond a day; per-statement figures
+ * come from the snapshots within an hour, the hourly rollups within a day or for one
+ * statement, and the daily rollups beyond (each bucket's start rounded down to its hour or day).
+ * Times are Unix seconds, series columnar (what uPlot draws).
+ */
+import type { Sql } from "../db/pool.js";
+
+export const WINDOWS = ["1h", "24h", "7d", "14d"] as const;
+export type Window = (typeof WINDOWS)[number];
+
+export const WINDOW_SECONDS: Record<Window, number> = { "1h": 3600, "24h": 86_400, "7d": 604_800, "14d": 1_209_600 };
+
+/** One point a snapshot up to a day; beyond, the highest reading of each half hour or hour. */
+const BUCKET_SECONDS: Record<Window, number> = { "1h": 300, "24h": 300, "7d": 1800, "14d": 3600 };
+
+export interface Series {
+  /** Unix seconds of each point. */
+  t: number[];
+  /** Values by name, one per point (null where the point has none). */
+  values: Record<string, Array<number | null>>;
+}
+
+interface LongRow {
+  t: number;
+  name: string;
+  value: number | null;
+}
+
+/** Long rows (t, name, value) as columnar series over the sorted distinct times. */
+function columnar(rows: LongRow[], names: readonly string[] = []): Series {
+  const t = [...new Set(rows.map((row) => row.t))].sort((a, b) => a - b);
+  const at = new Map(t.map((time, index) => [time, index]));
+  const values: Record<string, Array<number | null>> = {};
+  for (const name of [...names, ...rows.map((row) => row.name)]) values[name] ??= t.map(() => null);
+  for (const row of rows) {
+    const column = values[row.name];
+    const index = at.get(row.t);
+    if (column && index !== undefined) column[index] = row.value;
+  }
+  return { t, values };
+}
+
+/**
+ * The snapshots' database figures over the window: size, blocked sessions, the longest
+ * transaction, and client connections by state (this database's), each the highest reading of its bucket.
+ */
+export async function databaseSeries(sql: Sql, window: Window): Promise<Series> {
+  const bucket = BUCKET_SECONDS[window];
+  const rows = await sql<LongRow[]>`
+    with snapshots as (
+      select
+        (floor(extract(epoch from taken_at) / ${bucket}) * ${bucket})::float8 as t,
+        database_size_bytes,
+        blocked_sessions,
+        longest_transaction_seconds,
+        connections_by_state
+      from ops.db_stats_snapshots
+      where taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+    )
+    select t, 'sizeBytes' as name, max(database_size_bytes)::float8 as value from snapshots group by t
+    union all
+    select t, 'blockedSessions', max(blocked_sessions)::float8 from snapshots group by t
+    union all
+    select t, 'longestTransactionSeconds', max(longest_transaction_seconds)::float8 from snapshots group by t
+    union all
+    select s.t, 'connections:' || c.state, max(c.n::float8)
+    from snapshots s, jsonb_each_text(s.connections_by_state) as c (state, n)
+    group by s.t, c.state`;
+  return columnar(rows, ["sizeBytes", "blockedSessions", "longestTransactionSeconds"]);
+}
+
+/** Each Target Metric's judged value over the window, the highest of each bucket. */
+export async function thresholdSeries(sql: Sql, window: Window): Promise<Series> {
+  const bucket = BUCKET_SECONDS[window];
+  const rows = await sql<LongRow[]>`
+    select
+      (floor(extract(epoch from s.taken_at) / ${bucket}) * ${bucket})::float8 as t,
+      r.metric as name,
+      max(r.value)::float8 as value
+    from ops.db_stats_snapshots s
+    join ops.threshold_results r on r.snapshot_id = s.id
+    where s.taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+    group by 1, 2`;
+  return columnar(rows);
+}
+
+export interface ThresholdNow {
+  metric: string;
+  value: number;
+  status: "ok" | "warn" | "alert";
+  target: number;
+  alertLevel: number;
+  /** Unix seconds of the snapshot that judged it. */
+  at: number;
+}
+
+/** The newest snapshot's judgement of each Target Metric. */
+export async function thresholdsNow(sql: Sql): Promise<ThresholdNow[]> {
+  return sql<ThresholdNow[]>`
+    select r.metric, r.value, r.status, r.target, r.alert_level as "alertLevel", extract(epoch from s.taken_at)::float8 as at
+    from ops.threshold_results r
+    join ops.db_stats_snapshots s on s.id = r.snapshot_id
+    where r.snapshot_id = (select id from ops.db_stats_snapshots order by taken_at desc limit 1)
+    order by r.metric`;
+}
+
+export interface Deploy {
+  /** Unix seconds of the first snapshot taken under the deploy. */
+  at: number;
+  deployId: string;
+  previousDeployId: string | null;
+}
+
+/** The deploys that began within the window: the snapshots whose deploy differs from the one before. */
+export async function deploysIn(sql: Sql, window: Window): Promise<Deploy[]> {
+  return sql<Deploy[]>`
+    with ordered as (
+      select taken_at, deploy_id, lag(deploy_id) over (order by taken_at) as previous
+      from ops.db_stats_snapshots
+      where taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]}) - interval '1 hour'
+    )
+    select extract(epoch from taken_at)::float8 as at, deploy_id as "deployId", previous as "previousDeployId"
+    from ordered
+    where deploy_id is not null
+      and deploy_id is distinct from previous
+      and taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+      and (previous is not null or taken_at > (select min(taken_at) from ordered))
+    order by taken_at`;
+}
+
+export type StatementOrder = "total" | "mean" | "calls";
+
+export interface StatementTotal {
+  queryId: string;
+  query: string;
+  calls: number;
+  totalMs: number;
+  meanMs: number | null;
+  /** totalMs over the time of every statement in the window, 0 to 1. */
+  shareOfTotal: number;
+}
+
+/** Where a window's per-statement totals come from, and from when. */
+function statementSource(window: Window): "snapshots" | "hourly" | "daily" {
+  if (window === "1h") return "snapshots";
+  return window === "24h" ? "hourly" : "daily";
+}
+
+/**
+ * The window's top statements by total time, mean time or calls, with each one's share of all
+ * statement time in the window. Mean is ranked among statements called at least `minCalls` times.
+ */
+export async function topStatementsIn(
+  sql: Sql,
+  window: Window,
+  { order, limit = 20, minCalls = 1 }: { order: StatementOrder; limit?: number; minCalls?: number },
+): Promise<StatementTotal[]> {
+  const seconds = WINDOW_SECONDS[window];
+  const source = statementSource(window);
+  const work =
+    source === "snapshots"
+      ? sql`select queryid, calls, total_ms from ops.query_stats where taken_at >= now() - make_interval(secs => ${seconds}) and calls > 0`
+      : source === "hourly"
+        ? sql`select queryid, calls, total_ms from ops.query_stats_hourly where hour >= date_trunc('hour', now() - make_interval(secs => ${seconds}), 'UTC')`
+        : sql`select queryid, calls, total_ms from ops.query_stats_daily where day >= date_trunc('day', now() - make_interval(secs => ${seconds}), 'UTC')`;
+  const ranking = order === "total" ? sql`sum(total_ms)` : order === "calls" ? sql`sum(calls)` : sql`sum(total_ms) / nullif(sum(calls), 0)`;
+  return sql<StatementTotal[]>`
+    with work as (${work}),
+    totals as (
+      select queryid, sum(calls)::float8 as calls, sum(total_ms)::float8 as total_ms, ${ranking} as rank
+      from work
+      group by queryid
+      having sum(calls) >= ${minCalls}
+    ),
+    everything as (select sum(total_ms) as total_ms from totals)
+    select
+      t.queryid::text as "queryId",
+      left(q.query, 500) as query,
+      t.calls,
+      round(t.total_ms::numeric, 3)::float8 as "totalMs",
+      round((t.total_ms / nullif(t.calls, 0))::numeric, 3)::float8 as "meanMs",
+      coalesce(round((t.total_ms / nullif((select total_ms from everything), 0))::numeric, 4)::float8, 0) as "shareOfTotal"
+    from totals t
+    join ops.query_texts q on q.queryid = t.queryid
+    order by t.rank desc nulls last, t.queryid
+    limit ${limit}`;
+}
+
+/**
+ * Calls and mean time of each statement in `queryIds` over the window: per snapshot within a
+ * day, per hour beyond. Series named `calls:<id>` and `meanMs:<id>`.
+ */
+export async function statementSeries(sql: Sql, window: Window, queryIds: string[]): Promise<Series> {
+  if (queryIds.length === 0) return { t: [], values: {} };
+  const seconds = WINDOW_SECONDS[window];
+  const perSnapshot = window === "1h" || window === "24h";
+  const rows = perSnapshot
+    ? await sql<LongRow[]>`
+        with work as (
+          select extract(epoch from taken_at)::float8 as t, queryid::text as id, calls, total_ms
+          from ops.query_stats
+          where queryid in (select jsonb_array_elements_text(${sql.json(queryIds)})::bigint) and taken_at >= now() - make_interval(secs => ${seconds})
+        )
+        select t, 'calls:' || id as name, calls::float8 as value from work
+        union all
+        select t, 'meanMs:' || id, round((total_ms / nullif(calls, 0))::numeric, 3)::float8 from work`
+    : await sql<LongRow[]>`
+        with work as (
+          select extract(epoch from hour)::float8 as t, queryid::text as id, calls, total_ms
+          from ops.query_stats_hourly
+          where queryid in (select jsonb_array_elements_text(${sql.json(queryIds)})::bigint) and hour >= date_trunc('hour', now() - make_interval(secs => ${seconds}), 'UTC')
+        )
+        select t, 'calls:' || id as name, calls::float8 as value from work
+        union all
+        select t, 'meanMs:' || id, round((total_ms / nullif(calls, 0))::numeric, 3)::float8 from work`;
+  return columnar(rows);
+}
+
+export interface StatementText {
+  queryId: string;
+  query: string;
+  firstSeenAt: string;
+}
+
+export async function statementText(sql: Sql, queryId: string): Promise<StatementText | undefined> {
+  const [row] = await sql<StatementText[]>`
+    select queryid::text as "queryId", query, api_timestamp(first_seen_at) as "firstSeenAt"
+    from ops.query_texts
+    where queryid = ${queryId}::bigint`;
+  return row;
+}
+
+export interface DeployEffect {
+  /** Unix seconds the deploy's first snapshot was taken. */
+  at: number;
+  deployId: string;
+  previousDeployId: string | null;
+  meanMsBefore: number | null;
+  meanMsAfter: number | null;
+  callsBefore: number;
+  callsAfter: number;
+  /** The mean rose by half and by 5 ms or more, with 10 calls or more on each side (statementRegressions' test). */
+  regression: boolean;
+}
+
+/**
+ * For each deploy that began within the window: the statement's mean over the 24 hours before
+ * it and under it (until the next deploy), and whether that is a regression.
+ */
+export async function statementDeployEffects(sql: Sql, window: Window, queryId: string): Promise<DeployEffect[]> {
+  return sql<DeployEffect[]>`
+    with ordered as (
+      select id, taken_at, deploy_id, lag(deploy_id) over (order by taken_at) as previous
+      from ops.db_stats_snapshots
+      where taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]}) - interval '1 day'
+    ),
+    changes as (
+      select taken_at, deploy_id, previous,
+        lead(taken_at) over (order by taken_at) as next_change
+      from ordered
+      where deploy_id is not null and deploy_id is distinct from previous and previous is not null
+    ),
+    sides as (
+      select
+        c.taken_at,
+        c.deploy_id,
+        c.previous,
+        sum(q.calls) filter (where q.taken_at < c.taken_at) as calls_before,
+        sum(q.total_ms) filter (where q.taken_at < c.taken_at) as total_before,
+        sum(q.calls) filter (where q.taken_at >= c.taken_at) as calls_after,
+        sum(q.total_ms) filter (where q.taken_at >= c.taken_at) as total_after
+      from changes c
+      left join ops.query_stats q
+        on q.queryid = ${queryId}::bigint
+        and q.taken_at >= c.taken_at - interval '1 day'
+        and q.taken_at < coalesce(c.next_change, 'infinity')
+      where c.taken_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+      group by c.taken_at, c.deploy_id, c.previous
+    )
+    select
+      extract(epoch from taken_at)::float8 as at,
+      deploy_id as "deployId",
+      previous as "previousDeployId",
+      round((total_before / nullif(calls_before, 0))::numeric, 3)::float8 as "meanMsBefore",
+      round((total_after / nullif(calls_after, 0))::numeric, 3)::float8 as "meanMsAfter",
+      coalesce(calls_before, 0)::float8 as "callsBefore",
+      coalesce(calls_after, 0)::float8 as "callsAfter",
+      coalesce(
+        calls_before >= 10 and calls_after >= 10
+          and total_after / calls_after >= (total_before / calls_before) * 1.5
+          and total_after / calls_after - total_before / calls_before >= 5,
+        false) as regression
+    from sides
+    order by taken_at`;
+}
+
+export interface BackupRun {
+  id: string;
+  status: string;
+  requestedAt: string;
+  finishedAt: string | null;
+  sizeBytes: number | null;
+  encrypted: boolean | null;
+  signed: boolean | null;
+  error: string | null;
+  copies: { location: string; status: string; verifiedAt: string | null }[];
+}
+
+/** The backups requested within the window, newest first, with every copy's place and state (at most `limit`). */
+export async function backupRuns(sql: Sql, window: Window, limit = 200): Promise<BackupRun[]> {
+  return sql<BackupRun[]>`
+    select
+      b.id::text as id,
+      b.status,
+      api_timestamp(b.requested_at) as "requestedAt",
+      api_timestamp(b.finished_at) as "finishedAt",
+      b.size_bytes::float8 as "sizeBytes",
+      b.encrypted,
+      b.signed,
+      b.error,
+      coalesce((
+        select json_agg(json_build_object('location', c.location, 'status', c.status, 'verifiedAt', api_timestamp(c.verified_at)) order by c.created_at)
+        from ops.backup_copies c where c.backup_id = b.id
+      ), '[]') as copies
+    from ops.backups b
+    where b.requested_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+    order by b.requested_at desc, b.id desc
+    limit ${limit}`;
+}
+
+export interface DrillRun {
+  id: string;
+  status: string;
+  startedAt: string;
+  finishedAt: string | null;
+  recoverySeconds: number | null;
+  dataAgeSeconds: number | null;
+  source: string | null;
+  error: string | null;
+}
+
+/** The drills started within the window, newest first (at most `limit`). */
+export async function drillRuns(sql: Sql, window: Window, limit = 100): Promise<DrillRun[]> {
+  return sql<DrillRun[]>`
+    select
+      id::text as id,
+      status,
+      api_timestamp(started_at) as "startedAt",
+      api_timestamp(finished_at) as "finishedAt",
+      recovery_seconds as "recoverySeconds",
+      data_age_seconds as "dataAgeSeconds",
+      source,
+      error
+    from ops.dr_drills
+    where started_at >= now() - make_interval(secs => ${WINDOW_SECONDS[window]})
+    order by started_at desc, id desc
+    limit ${limit}`;
+}
+
+export interface NewestDrills {
+  /** The newest drill, whatever became of it. */
+  newest: DrillRun | null;
+  /** The newest that succeeded: its recovery time is the measured RTO. */
+  newestSucceeded: DrillRun | null;
+}
+
+export async function newestDrills(sql: Sql): Promise<NewestDrills> {
+  const run = (succeededOnly: boolean) => sql`
+    select to_json(r) from (
+      select
+        id::text as id, status, api_timestamp(started_at) as "startedAt", api_timestamp(finished_at) as "finishedAt",
+        recovery_seconds as "recoverySeconds", data_age_seconds as "dataAgeSeconds", source, error
+      from ops.dr_drills
+      where ${succeededOnly} = false or status = 'succeeded'
+      order by started_at desc, id desc
+      limit 1
+    ) r`;
+  const [row] = await sql<NewestDrills[]>`select (${run(false)}) as newest, (${run(true)}) as "newestSucceeded"`;
+  return row ?? { newest: null, newestSucceeded: null };
+}

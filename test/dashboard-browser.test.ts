@@ -1,0 +1,227 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium, driven by puppeteer-core) against the
+ * local server and a real history: sign in with the keyboard, every view, every window, a
+ * statement's page, the mode switched and back. Each view's numbers are checked against the
+ * database, each chart must have drawn its line, no request may fail and the console must
+ * stay clean. A screenshot of each view goes to test-output/dashboard/.
+ */
+import { mkdir } from "node:fs/promises";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedHistory } from "../functions/demo-history.js";
+import { directDb } from "../lib/db/pool.js";
+import { setPlatformMode } from "../lib/platform/mode.js";
+import { useConfig } from "./harness/config.js";
+import { serve, type RunningServer } from "./harness/http.js";
+import { fileAvailable } from "./harness/services.js";
+
+/*
+ * What the functions run in the page use of the DOM, declared here: this project's TypeScript
+ * is compiled for Node (the DOM's own types would clash with Node's), the page's for the browser.
+ */
+interface PageElement {
+  textContent: string | null;
+  innerText: string;
+  hasAttribute(name: string): boolean;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+}
+interface PageCanvas extends PageElement {
+  width: number;
+  height: number;
+  getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: ArrayLike<number> } } | null;
+}
+interface PageTable extends PageElement {
+  tBodies: ArrayLike<{ rows: { length: number } }>;
+}
+declare const document: { querySelector(selector: string): PageElement | null; getElementById(id: string): PageElement | null; cookie: string };
+declare const location: { hash: string };
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = await fileAvailable(CHROMIUM, "Debian's chromium package, or CHROMIUM_PATH");
+const ADMIN = "browser-admin-token-0123456789";
+const SCREENSHOTS = new URL("../test-output/dashboard/", import.meta.url);
+
+let server: RunningServer;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+}
+
+/** Waits for the view to finish drawing (the status line is stamped last). */
+async function drawn(): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector("main")?.hasAttribute("aria-busy") && document.getElementById("status")?.textContent?.startsWith("Updated"), { timeout: 15_000 });
+}
+
+/** Does `action`, then waits for the view it draws. */
+async function redrawnAfter(action: () => Promise<unknown>): Promise<void> {
+  await page.evaluate(() => {
+    const status = document.getElementById("status");
+    if (status) status.textContent = "";
+  });
+  await action();
+  await drawn();
+}
+
+async function open(hash: string): Promise<void> {
+  await redrawnAfter(() =>
+    page.evaluate((h) => {
+      location.hash = h;
+    }, hash),
+  );
+}
+
+/** Answers the confirmation dialog with Confirm, and waits for the view to redraw. */
+async function confirmDialog(): Promise<void> {
+  await page.waitForSelector("dialog[open]");
+  await redrawnAfter(() => page.click("dialog button[value=confirm]"));
+}
+
+/** For each chart: its title, and how many of its pixels have the first line's colour. */
+async function chartInk(): Promise<Array<{ title: string; ink: number }>> {
+  return page.$$eval("figure.chart", (figures: PageElement[]) =>
+    figures.map((figure) => {
+      const canvas = figure.querySelector("canvas") as PageCanvas;
+      const context = canvas.getContext("2d");
+      if (!context) return { title: figure.getAttribute("data-chart") ?? "", ink: 0 };
+      const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+      let ink = 0;
+      // The first line is drawn in #2563eb.
+      for (let i = 0; i < data.length; i += 4) if (Math.abs((data[i] ?? 0) - 37) < 40 && Math.abs((data[i + 1] ?? 0) - 99) < 40 && (data[i + 2] ?? 0) > 180) ink++;
+      return { title: figure.getAttribute("data-chart") ?? "", ink };
+    }),
+  );
+}
+
+async function mainText(): Promise<string> {
+  return page.$eval("main", (main: PageElement) => main.innerText);
+}
+
+describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
+  beforeAll(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    await useConfig({ ADMIN_TOKEN: ADMIN, DB_SIZE_QUOTA_BYTES: String(2 * 1024 ** 3) });
+    await seedHistory(directDb(), { days: 3, statements: 40, backups: true });
+    server = await serve();
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1366, height: 900 });
+    page.on("console", (message) => {
+      if (message.type() === "error" || message.type() === "warn") problems.push(`console ${message.type()}: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${String(error)}`));
+    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ""}`));
+    page.on("response", (response) => {
+      if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await setPlatformMode("normal", null);
+    await server?.close();
+  });
+
+  it("signs in with the keyboard, from a page that asked for nothing it could not have", async () => {
+    await page.goto(`${server.baseUrl}/dashboard`, { waitUntil: "networkidle0" });
+    expect(await page.$eval("main", (main: PageElement) => main.querySelector("form.sign-in") !== null)).toBe(true);
+    await page.keyboard.type(ADMIN);
+    await page.keyboard.press("Enter");
+    await drawn();
+    expect(await page.$eval("h1", (h: PageElement) => h.textContent)).toBe("Overview");
+    expect(problems).toEqual([]);
+  });
+
+  it("shows the Target Metrics as the newest snapshot judged them, in words and colour, each charted", async () => {
+    const [p95] = await directDb()<{ value: number; status: string }[]>`
+      select value, status from ops.threshold_results
+      where metric = 'active_connections' and snapshot_id = (select id from ops.db_stats_snapshots order by taken_at desc limit 1)`;
+    const row = await page.$$eval("table tr", (rows: PageElement[]) => rows.map((r) => r.innerText).find((text) => text.startsWith("Active connections")));
+    expect(row).toContain(`${new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 }).format(p95?.value ?? 0)} connections`);
+    expect(row).toContain((p95?.status ?? "").toUpperCase());
+    const charts = await chartInk();
+    expect(charts.map((c) => c.title)).toEqual(["Statement time, p95", "Connection slots in use (server-wide)", "Active connections", "Slow queries per hour", "Longest lock wait"]);
+    for (const chart of charts) expect(chart.ink, chart.title).toBeGreaterThan(50);
+    expect(await mainText()).toMatch(/Alerts[\s\S]*threshold:statement_p95_ms/);
+    await shot("overview");
+  });
+
+  it("redraws every view in every window", async () => {
+    for (const window of ["1h", "7d", "14d", "24h"]) {
+      await redrawnAfter(() => page.click(`#windows a[href*="window=${window}"]`));
+      expect(await page.evaluate(() => location.hash)).toBe(`#/overview?window=${window}`);
+      const charts = await chartInk();
+      expect(charts).toHaveLength(5);
+      for (const chart of charts) expect(chart.ink, `${window}: ${chart.title}`).toBeGreaterThan(10);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("lists the top statements with sparklines and opens a statement's page with its regression marked", async () => {
+    await open("#/queries?window=7d");
+    const [top] = await directDb()<{ calls: number }[]>`
+      select sum(calls)::float8 as calls from ops.query_stats_daily
+      where day >= date_trunc('day', now() - interval '7 days', 'UTC') group by queryid order by 1 desc limit 1`;
+    const text = await mainText();
+    expect(text).toContain(new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 }).format(top?.calls ?? 0));
+    expect(await page.$$eval(".sparkline canvas", (canvases: PageElement[]) => canvases.length)).toBeGreaterThanOrEqual(40);
+    await shot("queries");
+
+    await open("#/queries/-7000000000000000001?window=7d");
+    const statement = await mainText();
+    expect(statement).toContain("/* history 1 */");
+    expect(statement).toContain("REGRESSION");
+    expect(statement).toMatch(/Generic plan/);
+    for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
+    await shot("statement");
+  });
+
+  it("shows connections now and over time, space against the quota, the findings and the backups", async () => {
+    await open("#/connections?window=24h");
+    expect(await mainText()).toMatch(/usable connection slots in use on the server/);
+    for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
+    await shot("connections");
+
+    await open("#/space?window=24h");
+    const [growth] = await directDb()<{ bytes: number }[]>`select max(database_size_bytes)::float8 as bytes from ops.db_stats_snapshots where taken_at >= now() - interval '24 hours'`;
+    expect(await mainText()).toMatch(/Quota 2\.0 GB: \d+\.\d% used; \d+(\.\d)? days left at this pace\./);
+    expect(growth?.bytes).toBeGreaterThan(0);
+    for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
+    await shot("space");
+
+    await open("#/findings");
+    expect(await mainText()).toMatch(/finding\(s\), each with what to run|Nothing found/);
+    await shot("findings");
+
+    await open("#/backups?window=7d");
+    const [backups] = await directDb()<{ n: number }[]>`select count(*)::int as n from ops.backups where requested_at >= now() - interval '7 days'`;
+    const rows = await page.$$eval("table", (tables: PageElement[]) => (tables.find((t) => t.querySelector("caption")?.textContent?.startsWith("Each run")) as PageTable | undefined)?.tBodies[0]?.rows.length);
+    expect(rows).toBe(backups?.n);
+    expect(await mainText()).toContain("s3://demo-history/backups/");
+    for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(10);
+    await shot("backups");
+    expect(problems).toEqual([]);
+  });
+
+  it("switches the mode behind a confirmation, and back", async () => {
+    await page.select("#mode-select", "read-only");
+    await page.type("#mode-reason", "browser test");
+    await page.click(".mode-form button[type=submit]");
+    await confirmDialog();
+    expect(await mainText()).toMatch(/Platform mode: WARN read-only \(browser test\)/);
+    await page.select("#mode-select", "normal");
+    await page.click(".mode-form button[type=submit]");
+    await confirmDialog();
+    expect(await mainText()).toMatch(/Platform mode: OK normal/);
+    expect(problems).toEqual([]);
+  });
+
+  it("signs out, after which the page asks for the token again", async () => {
+    await page.click("#sign-out");
+    await page.waitForSelector("form.sign-in");
+    expect(await page.evaluate(() => document.cookie)).toBe("");
+    expect(problems).toEqual([]);
+  });
+});
