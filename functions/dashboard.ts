@@ -110,9 +110,7 @@ export interface StatementsView {
 /** The window's top statements three ways, each with its sparkline. Mean time ranks statements called 10 times or more. */
 export async function statementsView(window: Window): Promise<StatementsView> {
   const sql = directDb();
-  const byTotalTime = await topStatementsIn(sql, window, { order: "total" });
-  const byMeanTime = await topStatementsIn(sql, window, { order: "mean", minCalls: 10 });
-  const byCalls = await topStatementsIn(sql, window, { order: "calls" });
+  const { byTotalTime, byMeanTime, byCalls } = await topStatementsIn(sql, window);
   const ids = [...new Set([...byTotalTime, ...byMeanTime, ...byCalls].map((s) => s.queryId))];
   return { window, byTotalTime, byMeanTime, byCalls, sparklines: await statementSeries(sql, window, ids), deploys: await deploysIn(sql, window) };
 }

@@ -131,8 +131,6 @@ export async function deploysIn(sql: Sql, window: Window): Promise<Deploy[]> {
     order by taken_at`;
 }
 
-export type StatementOrder = "total" | "mean" | "calls";
-
 export interface StatementTotal {
   queryId: string;
   query: string;
@@ -143,6 +141,13 @@ export interface StatementTotal {
   shareOfTotal: number;
 }
 
+export interface TopStatements {
+  byTotalTime: StatementTotal[];
+  /** Among statements called at least `minCallsForMean` times. */
+  byMeanTime: StatementTotal[];
+  byCalls: StatementTotal[];
+}
+
 /** Where a window's per-statement totals come from, and from when. */
 function statementSource(window: Window): "snapshots" | "hourly" | "daily" {
   if (window === "1h") return "snapshots";
@@ -150,14 +155,10 @@ function statementSource(window: Window): "snapshots" | "hourly" | "daily" {
 }
 
 /**
- * The window's top statements by total time, mean time or calls, with each one's share of all
- * statement time in the window. Mean is ranked among statements called at least `minCalls` times.
+ * The window's top statements by total time, mean time and calls, each with its share of all
+ * statement time in the window: one pass over the window's rows (read from an index alone).
  */
-export async function topStatementsIn(
-  sql: Sql,
-  window: Window,
-  { order, limit = 20, minCalls = 1 }: { order: StatementOrder; limit?: number; minCalls?: number },
-): Promise<StatementTotal[]> {
+export async function topStatementsIn(sql: Sql, window: Window, { limit = 20, minCallsForMean = 10 } = {}): Promise<TopStatements> {
   const seconds = WINDOW_SECONDS[window];
   const source = statementSource(window);
   const work =
@@ -166,27 +167,41 @@ export async function topStatementsIn(
       : source === "hourly"
         ? sql`select queryid, calls, total_ms from ops.query_stats_hourly where hour >= date_trunc('hour', now() - make_interval(secs => ${seconds}), 'UTC')`
         : sql`select queryid, calls, total_ms from ops.query_stats_daily where day >= date_trunc('day', now() - make_interval(secs => ${seconds}), 'UTC')`;
-  const ranking = order === "total" ? sql`sum(total_ms)` : order === "calls" ? sql`sum(calls)` : sql`sum(total_ms) / nullif(sum(calls), 0)`;
-  return sql<StatementTotal[]>`
+  const rows = await sql<Array<StatementTotal & { byTotal: number; byMean: number | null; byCalls: number }>>`
     with work as (${work}),
     totals as (
-      select queryid, sum(calls)::float8 as calls, sum(total_ms)::float8 as total_ms, ${ranking} as rank
+      select queryid, sum(calls)::float8 as calls, sum(total_ms)::float8 as total_ms
       from work
       group by queryid
-      having sum(calls) >= ${minCalls}
     ),
-    everything as (select sum(total_ms) as total_ms from totals)
+    ranked as (
+      select
+        totals.*,
+        row_number() over (order by total_ms desc, queryid) as by_total,
+        row_number() over (order by calls desc, queryid) as by_calls,
+        case when calls >= ${minCallsForMean} then row_number() over (order by (calls >= ${minCallsForMean}) desc, total_ms / nullif(calls, 0) desc nulls last, queryid) end as by_mean,
+        sum(total_ms) over () as everything
+      from totals
+    )
     select
-      t.queryid::text as "queryId",
+      r.queryid::text as "queryId",
       left(q.query, 500) as query,
-      t.calls,
-      round(t.total_ms::numeric, 3)::float8 as "totalMs",
-      round((t.total_ms / nullif(t.calls, 0))::numeric, 3)::float8 as "meanMs",
-      coalesce(round((t.total_ms / nullif((select total_ms from everything), 0))::numeric, 4)::float8, 0) as "shareOfTotal"
-    from totals t
-    join ops.query_texts q on q.queryid = t.queryid
-    order by t.rank desc nulls last, t.queryid
-    limit ${limit}`;
+      r.calls,
+      round(r.total_ms::numeric, 3)::float8 as "totalMs",
+      round((r.total_ms / nullif(r.calls, 0))::numeric, 3)::float8 as "meanMs",
+      coalesce(round((r.total_ms / nullif(r.everything, 0))::numeric, 4)::float8, 0) as "shareOfTotal",
+      r.by_total::int as "byTotal",
+      r.by_mean::int as "byMean",
+      r.by_calls::int as "byCalls"
+    from ranked r
+    join ops.query_texts q on q.queryid = r.queryid
+    where r.by_total <= ${limit} or r.by_calls <= ${limit} or r.by_mean <= ${limit}`;
+  const listed = (rank: (row: (typeof rows)[number]) => number | null): StatementTotal[] =>
+    rows
+      .filter((row) => (rank(row) ?? Infinity) <= limit)
+      .sort((a, b) => (rank(a) ?? 0) - (rank(b) ?? 0))
+      .map(({ byTotal: _t, byMean: _m, byCalls: _c, ...total }) => total);
+  return { byTotalTime: listed((r) => r.byTotal), byMeanTime: listed((r) => r.byMean), byCalls: listed((r) => r.byCalls) };
 }
 
 /**

@@ -6,6 +6,7 @@ import { takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { sessionToken } from "../../lib/auth/ops-session.js";
 import { platformAlerts } from "../../lib/alerts/alerts.js";
 import { recordedDelivery } from "../../lib/alerts/delivery.js";
+import { statementRegressions } from "../../lib/db/inspect/regressions.js";
 import { directDb } from "../../lib/db/pool.js";
 import { SIGN_IN_LIMITS } from "../../lib/http/ops-auth.js";
 import { setPlatformMode } from "../../lib/platform/mode.js";
@@ -193,6 +194,10 @@ describe("signed in", () => {
     expect(body.plan).toMatchObject({ plan: null, reason: expect.stringMatching(/pg_stat_statements no longer holds this statement|statement statistics unavailable/) });
     const unaffected = await call("GET", "/api/ops/statements/-7000000000000000004?window=7d", { cookie });
     expect((unaffected.body.deployEffects as Array<{ regression: boolean }>)[0]?.regression).toBe(false);
+    // The snapshot job's check finds the same three, from the hourly rollups around the deploy.
+    const regressions = await statementRegressions(directDb());
+    expect(regressions.map((r) => r.queryId).sort()).toEqual(["-7000000000000000001", "-7000000000000000002", "-7000000000000000003"]);
+    expect(regressions[0]?.meanMsAfter).toBeCloseTo((regressions[0]?.meanMsBefore ?? 0) * 3, 3);
   });
 
   it.skipIf(!inject("embedded"))("shows a statement pg_stat_statements still holds with its generic plan and the index advice for it", async () => {

@@ -13,9 +13,11 @@ export interface StatementRegression {
 }
 
 /**
- * Compares each statement's mean over the snapshots of the newest deploy with its mean over
- * the `windowHours` before that deploy: a regression is a mean up by `minIncreaseRatio` and by
- * at least `minIncreaseMs`, with `minCalls` calls on each side.
+ * Compares each statement's mean over its first `windowHours` under the newest deploy with its
+ * mean over the `windowHours` before that deploy: a regression is a mean up by
+ * `minIncreaseRatio` and by at least `minIncreaseMs`, with `minCalls` calls on each side.
+ * Whole hours come from the hourly rollups and only the deploy's own hour from the snapshots,
+ * so the work read stays near 2 x `windowHours` rows a statement, whatever the history holds.
  * @default 0.5 (half), 5 ms, 10 calls, 24 h
  */
 export async function statementRegressions(
@@ -28,23 +30,30 @@ export async function statementRegressions(
       from ops.db_stats_snapshots
     ),
     change as (
-      select id, taken_at, deploy_id, previous_deploy
+      select taken_at as at, date_trunc('hour', taken_at, 'UTC') as hour, deploy_id, previous_deploy
       from ordered
       where deploy_id is not null and deploy_id is distinct from previous_deploy and previous_deploy is not null
       order by id desc
       limit 1
     ),
+    work as (
+      -- the whole hours before the deploy's hour, and that hour up to the deploy
+      select h.queryid, 'before' as side, h.calls, h.total_ms
+      from ops.query_stats_hourly h, change c
+      where h.hour >= c.hour - make_interval(hours => ${windowHours}) and h.hour < c.hour
+      union all
+      select q.queryid, case when q.taken_at < c.at then 'before' else 'after' end, q.calls, q.total_ms
+      from ops.query_stats q, change c
+      where q.taken_at >= c.hour and q.taken_at < c.hour + interval '1 hour'
+      union all
+      -- the whole hours after it
+      select h.queryid, 'after', h.calls, h.total_ms
+      from ops.query_stats_hourly h, change c
+      where h.hour >= c.hour + interval '1 hour' and h.hour < c.hour + make_interval(hours => ${windowHours} + 1)
+    ),
     sides as (
-      select
-        q.queryid,
-        case when s.id >= c.id then 'after' else 'before' end as side,
-        sum(q.calls) as calls,
-        sum(q.total_ms) as total_ms
-      from ops.query_stats q
-      join ops.db_stats_snapshots s on s.id = q.snapshot_id
-      cross join change c
-      where (s.id >= c.id and s.deploy_id = c.deploy_id)
-         or (s.id < c.id and s.taken_at >= c.taken_at - make_interval(hours => ${windowHours}))
+      select queryid, side, sum(calls) as calls, sum(total_ms) as total_ms
+      from work
       group by 1, 2
     ),
     compared as (

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { statementRegressions } from "../../../../lib/db/inspect/regressions.js";
+import { rollUpQueryStats } from "../../../../lib/data/stats-snapshots.js";
 import { directDb } from "../../../../lib/db/pool.js";
 
-/** Two snapshots under deploy "v1", then two under "v2", with statements' work in each. */
+/** Two snapshots under deploy "v1", then two under "v2", with statements' work in each, rolled up as the job does. */
 async function history(work: Array<{ queryid: number; before: [number, number]; after: [number, number] }>): Promise<void> {
   const sql = directDb();
   const ids: string[] = [];
@@ -19,9 +20,10 @@ async function history(work: Array<{ queryid: number; before: [number, number]; 
       const [calls, meanMs] = index < 2 ? before : after;
       await sql`
         insert into ops.query_stats (snapshot_id, queryid, calls, total_ms, mean_ms, cumulative_calls, cumulative_total_ms, taken_at)
-        values (${id}, ${queryid}, ${calls}, ${calls * meanMs}, ${meanMs}, 0, 0, now())`;
+        select ${id}, ${queryid}, ${calls}, ${calls * meanMs}, ${meanMs}, 0, 0, taken_at from ops.db_stats_snapshots where id = ${id}`;
     }
   }
+  for (const id of ids) await rollUpQueryStats(sql, id);
 }
 
 describe("statementRegressions", () => {
