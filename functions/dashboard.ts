@@ -36,6 +36,7 @@ import { probed } from "../lib/db/inspect/probe.js";
 import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery } from "../lib/db/inspect/queries.js";
 import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
+import { hiddenSessionsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 import { directDb } from "../lib/db/pool.js";
 import { THRESHOLDS } from "../lib/metrics/thresholds.js";
 import { platformMode, type ModeState } from "../lib/platform/mode.js";
@@ -209,11 +210,18 @@ export interface Activity {
   usage: ConnectionUsage;
   running: RunningQuery[];
   blocked: BlockedSession[];
+  /** What this role may not see of other roles' sessions, said rather than left out. */
+  notes: string[];
 }
 
 /** What runs now: connection usage, running queries, and who blocks whom. */
 export async function activity(): Promise<Activity> {
-  return probed(directDb(), async (tx) => ({ usage: await connectionUsage(tx), running: await runningQueries(tx), blocked: await blockedSessions(tx) }));
+  return probed(directDb(), async (tx) => ({
+    usage: await connectionUsage(tx),
+    running: await runningQueries(tx),
+    blocked: await blockedSessions(tx),
+    notes: hiddenSessionsNote(await statsVisibility(tx)),
+  }));
 }
 
 export interface SpaceView {

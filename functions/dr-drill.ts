@@ -78,7 +78,12 @@ async function runDrill(id: string, { file, serverUrl, keep = false }: DrillOpti
     if (!server || !admin) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to run a drill");
     source = file ? sourceOf(file) : await newestBackupSource();
     const identities = await configuredIdentities({ identity: backups.ageIdentity, identityFile: backups.ageIdentityFile });
-    await admin`create database ${admin(scratchDatabase)}`;
+    await admin`create database ${admin(scratchDatabase)}`.catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== "42501") throw error;
+      throw new DrillError(
+        `the drill's role may not create its scratch database (${(error as Error).message}): give it CREATEDB (Supabase's postgres has it), or run the drill with --server <url of a role that has it>`,
+      );
+    });
     created = true;
     const targetUrl = urlOfDatabase(server, scratchDatabase);
     const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, signingKey: backups.signingKey, identities, binDir: backups.pgBinDir });

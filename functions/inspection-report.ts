@@ -28,6 +28,7 @@ import { statementRegressions } from "../lib/db/inspect/regressions.js";
 import { databaseGrowth, databaseSizeBytes, indexBloat, relationSizes, tableBloat } from "../lib/db/inspect/space.js";
 import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import type { Pool } from "../lib/db/pool.js";
+import { hiddenConnectionsNote, hiddenSessionsNote, hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 
 export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "indexes", "maintenance", "advice"] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -54,13 +55,13 @@ type SectionReader = (tx: Transaction, options: ReportOptions) => Promise<Sectio
 const READERS: Record<Section, SectionReader> = {
   connections: async (tx) => ({
     tables: { usage: [await connectionUsage(tx)], sources: await connectionSources(tx) },
-    notes: [],
+    notes: hiddenConnectionsNote(await statsVisibility(tx)),
   }),
   queries: async (tx, { longRunningSeconds = 60 }) => ({
     tables: { running: await runningQueries(tx), longRunning: await longRunningQueries(tx, { thresholdSeconds: longRunningSeconds }) },
-    notes: [],
+    notes: hiddenSessionsNote(await statsVisibility(tx)),
   }),
-  blocking: async (tx) => ({ tables: { blocked: await blockedSessions(tx) }, notes: [] }),
+  blocking: async (tx) => ({ tables: { blocked: await blockedSessions(tx) }, notes: hiddenSessionsNote(await statsVisibility(tx)) }),
   statements: async (tx, { slowMinCalls = SLOW_STATEMENT.minCalls, slowMinMeanMs = SLOW_STATEMENT.minMeanMs }): Promise<SectionReport> => {
     const availability = await statementsAvailability(tx);
     if (!availability.available) return { tables: {}, notes: [`statement statistics unavailable: ${availability.reason}`] };
@@ -73,7 +74,7 @@ const READERS: Record<Section, SectionReader> = {
         slow: await slowStatements(tx, schema, { minCalls: slowMinCalls, minMeanMs: slowMinMeanMs }),
         regressionsAfterDeploy: await statementRegressions(tx),
       },
-      notes: [],
+      notes: hiddenStatementsNote(await statsVisibility(tx)),
     };
   },
   space: async (tx) => {

@@ -181,6 +181,8 @@ async function collect(registry: Registry): Promise<void> {
           f.counter("pg_stat_statements_block_write_seconds_total", "Total time the statement spent writing blocks, in seconds", labels, s.blockWriteSeconds);
         }
         for (const s of await topStatements(tx, availability.schema, { order: "total", limit: TOP_MEANS })) {
+          // Another role's statement has no query id for a role without pg_read_all_stats (README: privileges).
+          if (s.queryId === null) continue;
           f.gauge("gap_statement_mean_seconds", `Mean time of the ${TOP_MEANS} statements of this database with the most total time`, { queryid: s.queryId }, s.meanMs / 1000);
         }
       },

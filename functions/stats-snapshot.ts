@@ -19,6 +19,7 @@ import {
   storeThresholdResults,
   windowFigures,
 } from "../lib/data/stats-snapshots.js";
+import { hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import type { Sql } from "../lib/db/pool.js";
 import { statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
@@ -137,7 +138,8 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     await recordStatementsInfo(tx, availability.schema, snapshot.id);
     const statements = await recordQueryStats(tx, availability.schema, snapshot.id);
     await rollUpQueryStats(tx, snapshot.id);
-    return { snapshotId: snapshot.id, statements, thresholds: await judgeWindow(tx, snapshot.id, figures) };
+    const [hidden] = hiddenStatementsNote(await statsVisibility(tx));
+    return { snapshotId: snapshot.id, statements, ...(hidden ? { statementsNote: hidden } : {}), thresholds: await judgeWindow(tx, snapshot.id, figures) };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
   await reportThresholds(taken.thresholds, slot);

@@ -139,6 +139,8 @@ export interface ConnectionUsage {
   idle: number;
   idleInTransaction: number;
   waiting: number;
+  /** Sessions counted whose state this role may not see. */
+  hidden: number;
 }
 
 export interface ConnectionsView {
@@ -173,6 +175,8 @@ export interface Activity {
   usage: ConnectionUsage;
   running: RunningQuery[];
   blocked: BlockedSession[];
+  /** What this role may not see (without pg_read_all_stats), said rather than left out. */
+  notes: string[];
 }
 
 export interface RelationSize {

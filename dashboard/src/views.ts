@@ -200,6 +200,7 @@ function usageLine(usage: Activity["usage"]): HTMLElement {
     {},
     `${usage.total} of ${usage.usable} usable connection slots in use on the server (${f.percent(usage.usageRatio)}), ${usage.thisDatabase} by this database; `,
     `${usage.active} active, ${usage.idle} idle, ${usage.idleInTransaction} idle in a transaction, ${usage.waiting} waiting on a lock`,
+    usage.hidden ? `; ${usage.hidden} of other roles whose state is hidden from this role` : "",
   );
 }
 
@@ -222,6 +223,7 @@ function liveActivity(ctx: ViewContext, data: Activity): HTMLElement {
     "div",
     { id: "live", "aria-live": "polite" },
     usageLine(data.usage),
+    ...data.notes.map((note) => h("p", { class: "note" }, note)),
     table("Running queries (refreshed every 5 s)", data.running, [
       { label: "PID", value: (q) => q.pid, numeric: true },
       { label: "Application", value: (q) => q.application },

@@ -4,14 +4,23 @@
 -- Optional: without it the advice says so and the rest of the platform is unchanged.
 do $$
 begin
-  if exists (select 1 from pg_available_extensions where name = 'hypopg') then
-    if exists (select 1 from pg_namespace where nspname = 'extensions') then
-      create extension if not exists hypopg with schema extensions;
-    else
-      create extension if not exists hypopg;
-    end if;
-  else
-    raise notice 'hypopg is not available on this server: index advice is off';
+  if exists (select 1 from pg_extension where extname = 'hypopg') then
+    return;
   end if;
+  if not exists (select 1 from pg_available_extensions where name = 'hypopg') then
+    raise notice 'hypopg is not available on this server: index advice is off';
+    return;
+  end if;
+  begin
+    if exists (select 1 from pg_namespace where nspname = 'extensions') then
+      create extension hypopg with schema extensions;
+    else
+      create extension hypopg;
+    end if;
+  exception when insufficient_privilege then
+    -- A managed database's owner is no superuser: the extension is created for it (on
+    -- Supabase: Database > Extensions), and the migrations go on without it meanwhile.
+    raise notice 'hypopg was not created (% as role %): index advice is off until a role that may creates it', sqlerrm, current_user;
+  end;
 end
 $$;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { parsedExposition, type Family } from "../harness/exposition.js";
-import { TEST_DATABASE_URL } from "../harness/file-database.js";
+import { superuserDb, TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { EXPORTER, startPostgresExporter } from "../harness/postgres-exporter.js";
 import { commandAvailable } from "../harness/services.js";
@@ -82,7 +82,9 @@ afterAll(() => server.close());
 
 describe.skipIf(!withExporter)("the metrics endpoint beside the real postgres_exporter", () => {
   it("publishes every family it shares with the exporter with the exporter's type, label names and label values", async () => {
-    await directDb()`select pg_create_physical_replication_slot(${SLOT}, true)`;
+    // A replication slot needs the REPLICATION attribute, which a managed owner may lack: the
+    // slot is the superuser's, the scrape the test role's.
+    await superuserDb()`select pg_create_physical_replication_slot(${SLOT}, true)`;
     for (let i = 0; i < 3; i++) await directDb()`select count(*) from agents`;
     const exporter = await startPostgresExporter(TEST_DATABASE_URL);
     let theirs: Map<string, Family>;
@@ -93,7 +95,7 @@ describe.skipIf(!withExporter)("the metrics endpoint beside the real postgres_ex
       ours = parsedExposition(await response.text());
     } finally {
       await exporter.stop();
-      await directDb()`select pg_drop_replication_slot(${SLOT})`;
+      await superuserDb()`select pg_drop_replication_slot(${SLOT})`;
     }
     const shared = [...ours.keys()].filter((name) => theirs.has(name)).sort();
     expect(shared).toEqual(expect.arrayContaining(REQUIRED));

@@ -76,7 +76,9 @@ describe.skipIf(!inject("embedded"))("statement work between snapshots", () => {
     expect(await probeWork(third.snapshotId)).toMatchObject({ calls: 3, cumulative: 8 });
 
     const [{ queryid } = { queryid: "" }] = await directDb()`select queryid::text from ops.query_texts where query like '%snapshot_delta_probe%'`;
-    await directDb()`select pg_stat_statements_reset(0, 0, ${queryid}::bigint)`;
+    const [{ schema } = { schema: "public" }] = await directDb()<{ schema: string }[]>`
+      select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_stat_statements'`;
+    await directDb()`select ${directDb()(schema)}.pg_stat_statements_reset(0, 0, ${queryid}::bigint)`;
     await probe(2);
     const fourth = await takeStatsSnapshot({ at: later(4) });
     if (fourth.status !== "taken") throw new Error("expected a snapshot");

@@ -4,7 +4,7 @@
  */
 import { afterAll, inject } from "vitest";
 import { overrideConfig } from "../../lib/config.js";
-import { closeDbPools } from "../../lib/db/pool.js";
+import { closeDbPools, type Pool } from "../../lib/db/pool.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "./postgres-admin.js";
 
 const serverUrl = inject("serverUrl");
@@ -38,7 +38,19 @@ overrideConfig({
   PUBLIC_URL: "",
 });
 
+let superuserConnection: Pool | undefined;
+
+/**
+ * The file's database as the server's superuser: for the few steps only a superuser may take
+ * (in the `owner` project the tests run as a managed owner that is not one); each use says why.
+ */
+export function superuserDb(): Pool {
+  superuserConnection ??= adminConnection(databaseUrl(inject("superuserUrl"), name));
+  return superuserConnection;
+}
+
 afterAll(async () => {
+  await superuserConnection?.end();
   await closeDbPools(0);
   await dropDatabase(admin, name);
   await admin.end();

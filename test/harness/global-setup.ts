@@ -12,11 +12,17 @@ import type { EmbeddedServer } from "../../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "./net.js";
 import { startPgbouncer } from "./pgbouncer.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, TEST_DATABASE_PREFIX } from "./postgres-admin.js";
+import { createManagedOwner, createOwnedDatabase } from "./owner.js";
 import { commandAvailable } from "./services.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
+    /** The server's URL as the role tests run as: its superuser, or in the `owner` project the managed owner. */
     serverUrl: string;
+    /** The server's URL as its superuser, for the few steps only a superuser may take (each says why). */
+    superuserUrl: string;
+    /** Whether tests run as a superuser (false in the `owner` project). */
+    superuser: boolean;
     templateDatabase: string;
     embedded: boolean;
     /** Set in the `pgbouncer` project: request paths go through this transaction-mode PgBouncer. */
@@ -26,6 +32,9 @@ declare module "vitest" {
 
 /** The vitest project whose tests run their request paths through PgBouncer. */
 export const PGBOUNCER_PROJECT = "pgbouncer";
+
+/** The vitest project whose tests run as a non-superuser owner, as on managed PostgreSQL. */
+export const OWNER_PROJECT = "owner";
 
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
   const external = process.env.TEST_DATABASE_URL;
@@ -61,13 +70,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
 async function prepared(project: TestProject, server: { url: string; stop: () => Promise<void> }): Promise<() => Promise<void>> {
   const admin = adminConnection(server.url);
-  const template = `${TEST_DATABASE_PREFIX}template_${process.pid}`;
+  const template = `${TEST_DATABASE_PREFIX}template_${project.name}_${process.pid}`;
   await dropDatabase(admin, template);
-  await createDatabase(admin, template);
-  const templateSql = adminConnection(databaseUrl(server.url, template));
+  // In the owner project a superuser makes the role, the database and its extensions; the
+  // migrations, and everything after, run as the owner.
+  const owner = project.name === OWNER_PROJECT ? await createManagedOwner(server.url, `gap_test_owner_${process.pid}`) : undefined;
+  if (owner) await createOwnedDatabase(server.url, template, owner.name);
+  else await createDatabase(admin, template);
+  const testUrl = owner?.url ?? server.url;
+  const templateSql = adminConnection(databaseUrl(testUrl, template));
   await migrate(templateSql);
   await templateSql.end();
-  project.provide("serverUrl", server.url);
+  project.provide("serverUrl", testUrl);
+  project.provide("superuserUrl", server.url);
+  project.provide("superuser", !owner);
   project.provide("templateDatabase", template);
   project.provide("embedded", !process.env.TEST_DATABASE_URL);
   const pgbouncer =
@@ -79,6 +95,7 @@ async function prepared(project: TestProject, server: { url: string; stop: () =>
       select datname as name from pg_database where datname like ${`${TEST_DATABASE_PREFIX}%${process.pid}%`}`;
     for (const { name } of leftovers) await dropDatabase(admin, name);
     await admin.end();
+    await owner?.drop();
     await server.stop();
   };
 }

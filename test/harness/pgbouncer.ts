@@ -1,6 +1,8 @@
 /**
- * A real PgBouncer in transaction mode in front of the test server: where prepared
- * statements and session state do not survive between transactions.
+ * A real PgBouncer in front of the test server: in transaction mode (Supabase's pooler on port
+ * 6543), where prepared statements and session state do not survive between transactions, or in
+ * session mode (the pooler on port 5432, what an IPv4-only worker reaches instead of the direct
+ * connection).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chown, rm, writeFile } from "node:fs/promises";
@@ -14,7 +16,9 @@ export interface Pgbouncer {
   stop(): Promise<void>;
 }
 
-export async function startPgbouncer(serverUrl: string, port: number): Promise<Pgbouncer> {
+export type PoolMode = "transaction" | "session";
+
+export async function startPgbouncer(serverUrl: string, port: number, mode: PoolMode = "transaction"): Promise<Pgbouncer> {
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username || "postgres");
   const password = decodeURIComponent(server.password);
@@ -36,7 +40,7 @@ export async function startPgbouncer(serverUrl: string, port: number): Promise<P
       `auth_type = ${password ? "scram-sha-256" : "trust"}`,
       `auth_file = ${path.join(dir, "userlist.txt")}`,
       `admin_users = ${user}`,
-      "pool_mode = transaction",
+      `pool_mode = ${mode}`,
       "max_client_conn = 1000",
       "default_pool_size = 20",
       "ignore_startup_parameters = extra_float_digits",

@@ -1,6 +1,7 @@
 /** Who is connected, doing what, and how close the server is to its connection limit. */
 import type postgres from "postgres";
 import type { Sql } from "../pool.js";
+import { clientSession, HIDDEN_QUERY } from "./visibility.js";
 
 /** max_connections minus the slots reserved for superusers (and, on PostgreSQL 16, for reserved roles). */
 export function usableConnections(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
@@ -22,6 +23,8 @@ export interface ConnectionUsage {
   idle: number;
   idleInTransaction: number;
   waiting: number;
+  /** Sessions counted whose state this role may not see (it lacks pg_read_all_stats). */
+  hidden: number;
 }
 
 /** Client connections of every database against max_connections minus the reserved slots, this database's beside them. */
@@ -39,9 +42,10 @@ export async function connectionUsage(sql: Sql): Promise<ConnectionUsage> {
       (count(*) filter (where state = 'active'))::int as active,
       (count(*) filter (where state = 'idle'))::int as idle,
       (count(*) filter (where state in ('idle in transaction', 'idle in transaction (aborted)')))::int as "idleInTransaction",
-      (count(*) filter (where wait_event_type = 'Lock'))::int as waiting
+      (count(*) filter (where wait_event_type = 'Lock'))::int as waiting,
+      (count(*) filter (where query = ${HIDDEN_QUERY}))::int as hidden
     from pg_stat_activity
-    where backend_type = 'client backend'`;
+    where ${clientSession(sql)}`;
   if (!row) throw new Error("pg_stat_activity returned no row");
   return row;
 }
@@ -59,10 +63,10 @@ export async function connectionSources(sql: Sql): Promise<ConnectionSource[]> {
     select
       coalesce(nullif(application_name, ''), '(none)') as application,
       coalesce(usename, '(none)') as role,
-      coalesce(state, '(unknown)') as state,
+      case when query = ${HIDDEN_QUERY} then '(hidden)' else coalesce(state, '(unknown)') end as state,
       count(*)::int as connections
     from pg_stat_activity
-    where backend_type = 'client backend'
+    where ${clientSession(sql)}
     group by 1, 2, 3
     order by connections desc, application, role, state`;
 }

@@ -5,6 +5,7 @@
  * backends take slots from the same max_connections.
  */
 import { usableConnections } from "./connections.js";
+import { clientSession } from "./visibility.js";
 import type { Sql } from "../pool.js";
 
 export interface DatabaseFigures {
@@ -43,13 +44,13 @@ export async function databaseFigures(sql: Sql): Promise<DatabaseFigures> {
         wait_event_type,
         cardinality(pg_blocking_pids(pid)) > 0 as blocked
       from pg_stat_activity
-      where backend_type = 'client backend' and datname = current_database()
+      where ${clientSession(sql)} and datname = current_database()
     )
     select json_build_object(
       'database', current_database(),
       'sizeBytes', pg_database_size(current_database()),
       'usableConnections', ${usableConnections(sql)},
-      'serverClientConnections', (select count(*) from pg_stat_activity where backend_type = 'client backend'),
+      'serverClientConnections', (select count(*) from pg_stat_activity where ${clientSession(sql)}),
       'databaseClientConnections', (select count(*) from activity),
       'activityByState', (
         select coalesce(json_object_agg(state, n), '{}')

@@ -1,6 +1,7 @@
 /** Statement statistics from pg_stat_statements, where the server collects them. */
 import type postgres from "postgres";
-import type { Sql } from "../pool.js";
+import type { Sql, Transaction } from "../pool.js";
+import { HIDDEN_QUERY } from "./visibility.js";
 
 export type StatementsAvailability = { available: true; schema: string } | { available: false; reason: string };
 
@@ -12,17 +13,39 @@ export async function statementsAvailability(sql: Sql): Promise<StatementsAvaila
     join pg_namespace n on n.oid = e.extnamespace
     where e.extname = 'pg_stat_statements'`;
   if (!extension) return { available: false, reason: "the pg_stat_statements extension is not installed" };
-  const [loaded] = await sql<{ preloaded: boolean }[]>`
-    select 'pg_stat_statements' = any(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) as preloaded`;
-  if (!loaded?.preloaded) return { available: false, reason: "pg_stat_statements is not in shared_preload_libraries" };
-  return { available: true, schema: extension.schema };
+  // pg_settings leaves out a setting this role may not read (without pg_read_all_settings).
+  const [setting] = await sql<{ libraries: string }[]>`select setting as libraries from pg_settings where name = 'shared_preload_libraries'`;
+  if (setting) {
+    const preloaded = setting.libraries.split(",").some((library) => library.trim() === "pg_stat_statements");
+    return preloaded ? { available: true, schema: extension.schema } : { available: false, reason: "pg_stat_statements is not in shared_preload_libraries" };
+  }
+  const failure = await readFailure(sql, extension.schema);
+  return failure
+    ? { available: false, reason: `pg_stat_statements cannot be read by this role (${failure})` }
+    : { available: true, schema: extension.schema };
+}
+
+/** Why reading the view fails, or null when it reads; in a transaction, within a savepoint. */
+async function readFailure(sql: Sql, schema: string): Promise<string | null> {
+  const read = (q: Sql) => q`select 1 from ${q(schema)}.pg_stat_statements limit 1`;
+  try {
+    if ("savepoint" in sql) await (sql as Transaction).savepoint((sp) => read(sp));
+    else await read(sql);
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** What counts as a slow statement, everywhere: called this often, this slow on average. */
 export const SLOW_STATEMENT: Readonly<{ minCalls: number; minMeanMs: number }> = { minCalls: 100, minMeanMs: 20 };
 
+/** What stands for another role's statement this role may not read (it lacks pg_read_all_stats). */
+export const HIDDEN_STATEMENT = "(another role's statement: its text needs pg_read_all_stats)";
+
 export interface StatementStats {
-  queryId: string;
+  /** Null for another role's statement this role may not read. */
+  queryId: string | null;
   query: string;
   calls: number;
   totalMs: number;
@@ -54,7 +77,7 @@ export async function topStatements(
     )
     select
       queryid::text as "queryId",
-      left(ops.redacted_statement(query), 1000) as query,
+      case when query = ${HIDDEN_QUERY} then ${HIDDEN_STATEMENT} else left(ops.redacted_statement(query), 1000) end as query,
       calls::float8 as calls,
       round(total_exec_time::numeric, 3)::float8 as "totalMs",
       round(mean_exec_time::numeric, 3)::float8 as "meanMs",

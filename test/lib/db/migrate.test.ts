@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { MigrationError } from "../../../lib/db/errors.js";
 import { appliedVersions, migrate, migrationFiles, MIGRATIONS_DIR } from "../../../lib/db/migrate.js";
+import { missingExtensionNotes } from "../../../lib/db/optional-extensions.js";
+import { runScript } from "../../harness/scripts.js";
 import { testTempDir } from "../../harness/temp.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../../harness/postgres-admin.js";
 import type { Pool } from "../../../lib/db/pool.js";
@@ -98,6 +100,30 @@ describe("migrate", () => {
     await sql.end();
   });
 
+  it("npm run db:migrate applies them, then names each optional extension it could not create and what is off", async () => {
+    const name = testDatabaseName();
+    databases.push(name);
+    await createDatabase(admin, name);
+    const url = databaseUrl(inject("serverUrl"), name);
+    const run = await runScript("migrate", [], { DATABASE_URL: url });
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const files = await migrationFiles();
+    expect(run.stdout).toContain(`${files.length} migration(s) applied\n`);
+    const notes = run.stdout.split("\n").filter((line) => line.startsWith("note: "));
+    const sql = adminConnection(url);
+    const missing = await sql<{ name: string }[]>`
+      select w.name from unnest(array['pg_stat_statements', 'hypopg', 'vector']) as w (name)
+      where not exists (select 1 from pg_extension e where e.extname = w.name)`;
+    await sql.end();
+    expect(notes.map((line) => /^note: (\w+) is not installed: /.exec(line)?.[1])).toEqual(missing.map((row) => row.name));
+    if (!inject("superuser")) {
+      expect(notes).toContainEqual(expect.stringMatching(/^note: pg_stat_statements is not installed: role \w+ may not create it/));
+      expect(notes).toContainEqual(expect.stringMatching(/^note: hypopg is not installed: (role \w+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\)|this server does not offer it); index advice is off$/));
+    }
+    const again = await runScript("migrate", [], { DATABASE_URL: url });
+    expect(again.stdout).toMatch(/^database is up to date\n/);
+  });
+
   it("refuses a misnamed migration file instead of skipping it", async () => {
     const dir = await testTempDir("gap-migrations-");
     await writeFile(path.join(dir, "add_things.sql"), "select 1;");
@@ -162,11 +188,22 @@ describe("the migrated schema", () => {
     expect(open).toEqual([]);
   });
 
-  it("enables pg_stat_statements where the server offers it", async () => {
+  it("enables pg_stat_statements where the server offers it and the role may create it, and says why not otherwise", async () => {
     const [available] = await sql`select count(*)::int as n from pg_available_extensions where name = 'pg_stat_statements'`;
     const [installed] = await sql`select count(*)::int as n from pg_extension where extname = 'pg_stat_statements'`;
-    expect(installed?.n).toBe(available?.n);
-    if (inject("embedded")) expect(installed?.n).toBe(1);
+    const notes = await missingExtensionNotes(sql);
+    if (inject("superuser")) {
+      expect(installed?.n).toBe(available?.n);
+      if (inject("embedded")) expect(installed?.n).toBe(1);
+      expect(notes.filter((note) => note.startsWith("pg_stat_statements"))).toEqual([]);
+    } else {
+      // A managed owner migrating a database no superuser prepared: pg_stat_statements is not
+      // trusted, so it is skipped, and said.
+      expect(installed?.n).toBe(0);
+      expect(notes).toContainEqual(
+        expect.stringMatching(/^pg_stat_statements is not installed: role gap_test_owner_\d+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\); statement statistics/),
+      );
+    }
   });
 
   it("adds the embedding column only where pgvector exists, and says so otherwise", async () => {
