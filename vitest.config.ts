@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { defineConfig } from "vitest/config";
 
 /** The read-path suite, run a second time with request paths through a real PgBouncer. */
-const READ_PATH_TESTS = ["test/api/agents.test.ts", "test/api/messages.test.ts", "test/api/bad-input.test.ts", "test/pgbouncer.test.ts"];
+const READ_PATH_TESTS = ["test/api/agents.test.ts", "test/api/messages.test.ts", "test/api/bad-input.test.ts", "test/pgbouncer.test.ts", "test/round-trips.test.ts"];
 
 /**
  * The suites that touch the database's privileges, run a second time as a non-superuser owner

@@ -63,8 +63,11 @@ function reconnectDelaySeconds(failures: number): number {
   return Math.min(0.05 * 2 ** failures, 1) * (0.5 + Math.random() / 2);
 }
 
-/** Options postgres.js reads that its type definitions do not list. */
-type UntypedOptions = { max_pipeline: number };
+/**
+ * Options postgres.js reads that its type definitions do not list. `one_round_trip` is ours
+ * (patches/postgres+3.4.9.patch): see postgresOptions.
+ */
+type UntypedOptions = { max_pipeline: number; one_round_trip: boolean };
 
 /** postgres.js options for these settings (its timeouts are in seconds). */
 export function postgresOptions(settings: PoolSettings): postgres.Options<Record<string, never>> & UntypedOptions {
@@ -81,6 +84,12 @@ export function postgresOptions(settings: PoolSettings): postgres.Options<Record
     fetch_types: false,
     backoff: reconnectDelaySeconds,
     prepare: !settings.target.transactionPooler,
+    // Without prepared statements postgres.js asks the server for a statement's parameter types
+    // before it binds: two round trips a query. Through a transaction pooler it sends Parse,
+    // Describe, Bind and Execute at once instead when no parameter needs those types (strings,
+    // numbers and booleans go as text; json and dates are typed here): one round trip. Request
+    // paths bind nothing the server would read differently (test/round-trips.test.ts).
+    one_round_trip: settings.target.transactionPooler,
     connect_timeout: settings.connectionTimeoutMs / 1000,
     idle_timeout: settings.idleTimeoutMs / 1000,
     max_lifetime: settings.maxLifetimeMs / 1000,

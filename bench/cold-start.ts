@@ -1,0 +1,162 @@
+/**
+ * `npm run bench:cold-start`: each built function's cold start, from the real `vercel build`
+ * output (.vercel/output/functions): a new Node process that imports the function's handler
+ * and answers one real request, from spawn to the answer, against a database it has never
+ * connected to. Each is shown beside a built function that imports nothing, as the ratio of
+ * the two medians. Goal (issue 13): the agent, messages and health functions at 2x or less.
+ */
+import { spawn } from "node:child_process";
+import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import postgres from "postgres";
+import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
+import { signedAccessToken } from "../lib/auth/tokens.js";
+import { migrate } from "../lib/db/migrate.js";
+import { startEmbeddedPostgres } from "../lib/local/embedded.js";
+import { freePort, sharedTempDir } from "../test/harness/net.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const OUTPUT = path.join(ROOT, ".vercel/output/functions");
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const SECRET = "bench-jwt-secret-0123456789abcdef";
+const CRON_SECRET = "bench-cron-secret-0123456789abcdef";
+const METRICS_TOKEN = "bench-metrics-token-0123456789";
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef";
+
+/** Imports the handler, answers one request, prints its status; exits at once (no idle pool kept). */
+const RUNNER = `
+const [file, method, url, authorization] = process.argv.slice(1);
+const mod = await import(file);
+const handler = mod[method] ?? mod.default?.[method] ?? mod.default;
+const response = await handler(new Request(url, { method, headers: authorization ? { authorization } : {} }));
+await response.arrayBuffer();
+process.stdout.write(response.status + "\\n");
+process.exit(0);
+`;
+
+const EMPTY_FUNCTION = `export const GET = () => Response.json({ ok: true });\n`;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Milliseconds from spawn to the answer's status line, and that status. */
+function coldStart(file: string, method: string, url: string, authorization: string, env: Record<string, string>): Promise<{ ms: number; status: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ["--input-type=module", "-e", RUNNER, pathToFileURL(file).href, method, url, authorization], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once("data", (chunk: Buffer) => resolve({ ms: performance.now() - started, status: Number(chunk.toString().trim()) }));
+    child.once("exit", (code) => code !== 0 && reject(new Error(`${file} exited with ${code}: ${stderr}`)));
+  });
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+
+/** Every built function directory under `dir`, as its route (api/agents/[id]). */
+async function functionsIn(dir: string, prefix = ""): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const route = path.posix.join(prefix, entry.name);
+    if (entry.name.endsWith(".func")) found.push(route.slice(0, -".func".length));
+    else found.push(...(await functionsIn(path.join(dir, entry.name), route)));
+  }
+  return found.sort();
+}
+
+async function main(): Promise<void> {
+  try {
+    await access(OUTPUT);
+  } catch {
+    throw new Error("no .vercel/output: build the functions first with `npx vercel@58.10.0 build --yes` (what .ci/run does)");
+  }
+  const dataRoot = await sharedTempDir("gap-bench-cold-");
+  const database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port: await freePort(), persistent: false });
+  try {
+    const sql = postgres(database.url, { max: 1, onnotice: () => undefined });
+    await migrate(sql);
+    await seedDemoData(sql, { organizations: 2, usersPerOrganization: 2, agents: 20, conversations: 4, messages: 200 });
+    const [agent] = await sql<{ id: string }[]>`select id from agents where organization_id = md5('org:1')::uuid order by id limit 1`;
+    const [conversation] = await sql<{ id: string }[]>`select id from conversations where organization_id = md5('org:1')::uuid order by id limit 1`;
+    await sql.end();
+    const token = `Bearer ${await signedAccessToken(SECRET, { userId: DEMO_USER.id })}`;
+    const env = {
+      DATABASE_URL: database.url,
+      SUPABASE_JWT_SECRET: SECRET,
+      CRON_SECRET,
+      METRICS_TOKEN,
+      ADMIN_TOKEN,
+      LOCAL_DATA_DIR: dataRoot,
+      DB_POOL_PROFILE: "serverless",
+    };
+    const base = "https://bench.example";
+    /** The request each function answers: real ids and each one's own credential. */
+    const requestOf = (route: string): { method: string; url: string; authorization: string } => {
+      const url = `${base}/${route
+        .replace("agents/[id]", `agents/${agent?.id}`)
+        .replace("conversations/[id]", `conversations/${conversation?.id}`)
+        .replace("statements/[id]", "statements/1")
+        .replace("sessions/[pid]", "sessions/1")
+        .replace(/\/index$/, "")}`;
+      if (route.startsWith("api/cron/")) return { method: "GET", url, authorization: `Bearer ${CRON_SECRET}` };
+      if (route === "api/metrics") return { method: "GET", url, authorization: `Bearer ${METRICS_TOKEN}` };
+      if (route.startsWith("api/ops/") || route.startsWith("api/admin/")) return { method: "GET", url, authorization: `Bearer ${ADMIN_TOKEN}` };
+      if (route.startsWith("api/jobs/")) return { method: "POST", url, authorization: "" };
+      return { method: "GET", url: route.endsWith("messages") ? `${url}?limit=50` : url, authorization: token };
+    };
+
+    const emptyDir = path.join(dataRoot, "empty.func");
+    await mkdir(emptyDir, { recursive: true });
+    const emptyFile = path.join(emptyDir, "index.mjs");
+    await writeFile(emptyFile, EMPTY_FUNCTION);
+
+    const routes = await functionsIn(OUTPUT);
+    const measured = async (file: string, request: { method: string; url: string; authorization: string }) => {
+      await coldStart(file, request.method, request.url, request.authorization, env); // disk cache warm
+      const runs: number[] = [];
+      let status = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const run = await coldStart(file, request.method, request.url, request.authorization, env);
+        runs.push(run.ms);
+        status = run.status;
+      }
+      return { ms: median(runs), status };
+    };
+    log(`measuring the empty function and ${routes.length} functions, ${RUNS} cold starts each`);
+    const empty = await measured(emptyFile, { method: "GET", url: `${base}/api/empty`, authorization: "" });
+    const rows: string[] = [];
+    for (const route of routes) {
+      const dir = path.join(OUTPUT, `${route}.func`);
+      const config = JSON.parse(await readFile(path.join(dir, ".vc-config.json"), "utf8")) as { handler: string };
+      const request = requestOf(route);
+      const result = await measured(path.join(dir, config.handler), request);
+      const ratio = result.ms / empty.ms;
+      const key = ["api/agents/[id]", "api/conversations/[id]/messages", "api/health"].includes(route);
+      rows.push(`| ${key ? `**${route}**` : route} | ${request.method} | ${result.status} | ${result.ms.toFixed(1)} | ${key ? `**${ratio.toFixed(2)}x**` : `${ratio.toFixed(2)}x`} |`);
+    }
+    console.log("## Cold start (`npm run bench:cold-start`)\n");
+    console.log(
+      `Each function of \`.vercel/output\` (vercel build) in a new Node ${process.version} process: import the handler, answer one real request ` +
+        `against an embedded PostgreSQL it has not connected to yet, exit; spawn to answer, median of ${RUNS} after one warm-up run. ` +
+        `A built function that imports nothing: **${empty.ms.toFixed(1)} ms**. In bold, the three the goal names (2x or less).\n`,
+    );
+    console.log("| function | request | status | cold start, ms | against the empty function |");
+    console.log("| --- | --- | ---: | ---: | ---: |");
+    for (const row of rows) console.log(row);
+  } finally {
+    await database.stop();
+    await rm(dataRoot, { recursive: true, force: true });
+  }
+}
+
+await main();
