@@ -41,11 +41,6 @@ export function resetAgentCaches(): void {
   caches = undefined;
 }
 
-const counted = {
-  hit: agentCacheEvents.labels({ event: "hit" }),
-  negativeHit: agentCacheEvents.labels({ event: "negative_hit" }),
-  miss: agentCacheEvents.labels({ event: "miss" }),
-};
 
 /** A cache entry is `<organization id> <agent JSON>`: tenancy is checked without parsing the JSON. */
 const ORG_ID_LENGTH = 36;
@@ -77,7 +72,7 @@ export async function agentForCaller(caller: Caller, agentId: string): Promise<A
           cachedAgent ?? agents.load(agentKey(agentId), () => loadAgent(agentId)),
           cachedMemberships ?? memberships.load(membershipKey(caller.userId), () => loadMemberships(caller.userId)),
         ]);
-  (cachedAgent ? (cachedAgent === ABSENT ? counted.negativeHit : counted.hit) : counted.miss).inc();
+  agentCacheEvents.inc(cachedAgent ? (cachedAgent === ABSENT ? "negative_hit" : "hit") : "miss");
   if (entry === ABSENT) return undefined;
   const organizationId = entry.slice(0, ORG_ID_LENGTH);
   if (!organizations.split(",").includes(organizationId)) return undefined;

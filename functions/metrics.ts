@@ -22,7 +22,7 @@ import { probed } from "../lib/db/inspect/probe.js";
 import { SLOW_STATEMENT, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { log } from "../lib/log.js";
-import { metricsRegistry } from "../lib/metrics/registry.js";
+import { PROCESS_COUNTERS } from "../lib/metrics/registry.js";
 import { MODES, platformMode } from "../lib/platform/mode.js";
 
 /** Per-statement series only for this many statements: bounded cardinality. */
@@ -198,6 +198,9 @@ async function collect(registry: Registry): Promise<void> {
 export async function metricsExposition(): Promise<Exposition> {
   const scrape = new Registry();
   await collect(scrape);
-  const merged = Registry.merge([metricsRegistry, scrape]);
-  return { contentType: merged.contentType, body: await merged.metrics() };
+  const f = families(scrape);
+  for (const counter of PROCESS_COUNTERS) {
+    for (const [value, count] of counter.entries()) f.counter(counter.name, counter.help, { [counter.label]: value }, count);
+  }
+  return { contentType: scrape.contentType, body: await scrape.metrics() };
 }

@@ -4,7 +4,12 @@
  * Every failure is one AuthError with a reason the caller may see.
  */
 import { webcrypto } from "node:crypto";
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+// jose's entry points one by one: its index loads every part of it (JWE, key generation, ...)
+// into every cold start of a path that verifies a token.
+import { decodeProtectedHeader } from "jose/decode/protected_header";
+import { createRemoteJWKSet } from "jose/jwks/remote";
+import { jwtVerify, type JWTVerifyGetKey } from "jose/jwt/verify";
+import type { JWTPayload } from "jose";
 import { isCanonicalBase64url } from "../base64url.js";
 import { config } from "../config.js";
 import { AuthError, AuthUnavailableError } from "./errors.js";

@@ -29,7 +29,7 @@ export function failOpen(store: CacheStore, { openForMs = 2000, now = Date.now }
   let openUntil = 0;
   async function attempt<T>(operation: string, run: () => Promise<T>, fallback: T): Promise<T> {
     if (now() < openUntil) {
-      agentCacheEvents.inc({ event: "bypass" });
+      agentCacheEvents.inc("bypass");
       return fallback;
     }
     try {
@@ -38,7 +38,7 @@ export function failOpen(store: CacheStore, { openForMs = 2000, now = Date.now }
       return result;
     } catch (error) {
       openUntil = now() + openForMs;
-      agentCacheEvents.inc({ event: "error" });
+      agentCacheEvents.inc("error");
       if (!outage) {
         outage = true;
         // The driver's message may quote the command and its values: only name the failure.

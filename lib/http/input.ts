@@ -2,7 +2,7 @@
  * Request input, validated before anything else runs: each problem is a 400 (or 413/415)
  * whose message names the field.
  */
-import { isLosslessNumber, isSafeNumber, parse as parseLossless } from "lossless-json";
+import type { LosslessNumber } from "lossless-json";
 import { z } from "zod";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
@@ -113,7 +113,7 @@ function nestingDepth(text: string): number {
  * double cannot carry exactly (9007199254740993, 1e309, 0.10000000000000000001): it would be
  * stored as another number without a word.
  */
-function withExactNumbers(root: unknown): unknown {
+function withExactNumbers(root: unknown, { isLosslessNumber, isSafeNumber }: LosslessNumbers): unknown {
   const result: { value: unknown } = { value: root };
   const pending: Array<{ holder: Record<string, unknown> | unknown[]; key: string | number; path: string }> = [{ holder: result as Record<string, unknown>, key: "value", path: "" }];
   for (let next = pending.pop(); next; next = pending.pop()) {
@@ -131,17 +131,26 @@ function withExactNumbers(root: unknown): unknown {
   return result.value;
 }
 
-/** A body already read (a signed one, say) as JSON of the schema; 400 naming the first problem. */
-export function parsedJson<T extends z.ZodType>(text: string, schema: T): z.output<T> {
+interface LosslessNumbers {
+  isLosslessNumber: (value: unknown) => value is LosslessNumber;
+  isSafeNumber: (value: string) => boolean;
+}
+
+/**
+ * A body already read (a signed one, say) as JSON of the schema; 400 naming the first problem.
+ * The JSON parser is loaded by the first body: a path that reads none starts without it.
+ */
+export async function parsedJson<T extends z.ZodType>(text: string, schema: T): Promise<z.output<T>> {
   if (nestingDepth(text) > MAX_JSON_DEPTH) throw new ApiError("BAD_REQUEST", `body must be nested at most ${MAX_JSON_DEPTH} levels deep`);
+  const lossless = await import("lossless-json");
   let value: unknown;
   try {
-    value = parseLossless(text);
+    value = lossless.parse(text);
   } catch (error) {
     const duplicate = /^Duplicate key '([^']{0,60})'/.exec(error instanceof Error ? error.message : "")?.[1];
     throw new ApiError("BAD_REQUEST", duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`);
   }
-  const parsed = schema.safeParse(withExactNumbers(value));
+  const parsed = schema.safeParse(withExactNumbers(value, lossless));
   if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.error));
   return parsed.data;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { failOpen } from "../../../lib/cache/fail-open.js";
 import { ABSENT, readThrough } from "../../../lib/cache/read-through.js";
 import { memoryStore, type CacheStore } from "../../../lib/cache/store.js";
-import { metricsRegistry } from "../../../lib/metrics/registry.js";
+import { agentCacheEvents } from "../../../lib/metrics/registry.js";
 
 function slowLoad(value: string | undefined, ms = 50) {
   const load = vi.fn(async () => {
@@ -98,9 +98,7 @@ describe("readThrough", () => {
 describe("failOpen", () => {
   it("answers every operation from its fallback when the store fails, counts each and logs once", async () => {
     const warned = vi.spyOn(console, "log").mockImplementation(() => undefined);
-    const errorsBefore = (await metricsRegistry.getSingleMetric("gap_agent_cache_events_total")?.get())?.values.find(
-      (v) => v.labels.event === "error",
-    )?.value ?? 0;
+    const errorsBefore = new Map(agentCacheEvents.entries()).get("error") ?? 0;
     let clock = 0;
     const cache = failOpen(brokenStore, { openForMs: 2000, now: () => clock });
     expect(await cache.mget(["a", "b"])).toEqual([null, null]);
@@ -114,9 +112,7 @@ describe("failOpen", () => {
     const loaded = await readThrough(cache).load("k", async () => "from-db");
     expect(loaded).toBe("from-db");
 
-    const errorsAfter = (await metricsRegistry.getSingleMetric("gap_agent_cache_events_total")?.get())?.values.find(
-      (v) => v.labels.event === "error",
-    )?.value;
+    const errorsAfter = new Map(agentCacheEvents.entries()).get("error");
     // four direct operations, and the load's lock attempt (with no lock, it neither waits nor fills)
     expect(errorsAfter).toBe(errorsBefore + 5);
     const lines = warned.mock.calls.map((call) => String(call[0])).filter((line) => line.includes("cache unavailable"));
