@@ -3,7 +3,7 @@
  * empty strings count as unset, and every problem is reported at once on one line.
  */
 import { existsSync } from "node:fs";
-import { z } from "zod";
+import * as v from "valibot";
 
 const POSTGRES_PROTOCOLS = new Set(["postgres:", "postgresql:"]);
 
@@ -25,32 +25,49 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const unset = (value: unknown): unknown => (value === "" ? undefined : value);
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
+/** A variable's rule over its text. */
+type Rule = v.GenericSchema<string, unknown>;
 
-const postgresUrl = z.string().refine(isPostgresUrl, "must be a postgres:// or postgresql:// URL");
-const httpUrl = z.string().refine(isHttpUrl, "must be an http:// or https:// URL");
-const secret = z.string().min(16, "must be at least 16 characters");
-/** "true" or "false", spelled out: every non-empty string would be true to z.coerce.boolean(). */
-const flag = z.enum(["true", "false"], "must be true or false").transform((value) => value === "true");
+/** Unset, or set to the empty string: undefined; else checked by `rule`. */
+const optional = <T extends Rule>(rule: T) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value): string | undefined => (value === "" ? undefined : value)),
+      v.optional(rule),
+    ),
+  );
+
+const postgresUrl = v.pipe(v.string(), v.check(isPostgresUrl, "must be a postgres:// or postgresql:// URL"));
+const httpUrl = v.pipe(v.string(), v.check(isHttpUrl, "must be an http:// or https:// URL"));
+const secret = v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"));
+/** "true" or "false", spelled out: every non-empty string would be true to a coercion to boolean. */
+const flag = v.pipe(
+  v.picklist(["true", "false"], "must be true or false"),
+  v.transform((value) => value === "true"),
+);
 /** Bucket names as S3, R2, Supabase Storage and MinIO all accept them. */
-const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens");
-const objectPrefix = z
-  .string()
-  .regex(/^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()\/-]*$/, "must be an object key prefix such as backups/ (letters, digits, / - _ . ! * ' ( ), not starting with /)");
+const bucketName = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"));
+const objectPrefix = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()\/-]*$/, "must be an object key prefix such as backups/ (letters, digits, / - _ . ! * ' ( ), not starting with /)"),
+);
 /** age recipients (`age1...`, X25519 or the post-quantum hybrid), separated by commas or spaces; each is checked fully when used. */
 const AGE_RECIPIENT = /^age1(?:pq1)?[02-9ac-hj-np-z]{20,}$/;
-const ageRecipients = z
-  .string()
-  .transform((value) => value.split(/[\s,]+/).filter(Boolean))
-  .refine((list) => list.length > 0 && list.every((r) => AGE_RECIPIENT.test(r)), "must be one or more age public keys (age1...), separated by commas");
-const ageIdentity = z.string().regex(/^AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{20,}$/, "must be an age secret key (AGE-SECRET-KEY-1...)");
+const ageRecipients = v.pipe(
+  v.string(),
+  v.transform((value) => value.split(/[\s,]+/).filter(Boolean)),
+  v.check((list) => list.length > 0 && list.every((r) => AGE_RECIPIENT.test(r)), "must be one or more age public keys (age1...), separated by commas"),
+);
+const ageIdentity = v.pipe(v.string(), v.regex(/^AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{20,}$/, "must be an age secret key (AGE-SECRET-KEY-1...)"));
+/** Digits (else "must be a whole number of ..."), then the range; the range is judged only of a number. */
 const wholeNumber = (what: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be a whole number of ${what}`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`);
+  v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, `must be a whole number of ${what}`),
+    v.transform(Number),
+    v.check((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`),
+  );
 
 export type PoolProfile = "serverless" | "worker";
 
@@ -88,14 +105,13 @@ const S3_SETTINGS = [
   "BACKUP_S3_FORCE_PATH_STYLE",
 ] as const;
 
-const schema = z
-  .object({
+const schema = v.object({
     /** Direct connection (port 5432): migrations, inspection, backups. Unset locally = embedded PostgreSQL. */
     DATABASE_URL: optional(postgresUrl),
     /** Supavisor/PgBouncer URL for request paths; port 6543 or `?pgbouncer=true` = transaction mode. */
     SUPABASE_POOLER_URL: optional(postgresUrl),
     /** Which pool profile this process uses: serverless on Vercel (VERCEL set), else worker. */
-    DB_POOL_PROFILE: optional(z.enum(["serverless", "worker"])),
+    DB_POOL_PROFILE: optional(v.picklist(["serverless", "worker"], "must be serverless or worker")),
     /** Shorthand for DB_POOL_MAX. */
     DB_POOL_SIZE: optional(wholeNumber("connections", 1, 1000)),
     /** Connections opened when the pool is warmed (DEFAULTS.pool). */
@@ -117,16 +133,16 @@ const schema = z
     /** Signs pagination cursors; unset = SUPABASE_JWT_SECRET. */
     CURSOR_SECRET: optional(secret),
     UPSTASH_REDIS_REST_URL: optional(httpUrl),
-    UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
+    UPSTASH_REDIS_REST_TOKEN: optional(v.string()),
     CRON_SECRET: optional(secret),
     METRICS_TOKEN: optional(secret),
     /** Bearer token of the operations endpoints that change the platform (the mode). */
     ADMIN_TOKEN: optional(secret),
     /** QStash's API (DEFAULTS). */
     QSTASH_URL: optional(httpUrl),
-    QSTASH_TOKEN: optional(z.string()),
-    QSTASH_CURRENT_SIGNING_KEY: optional(z.string()),
-    QSTASH_NEXT_SIGNING_KEY: optional(z.string()),
+    QSTASH_TOKEN: optional(v.string()),
+    QSTASH_CURRENT_SIGNING_KEY: optional(v.string()),
+    QSTASH_NEXT_SIGNING_KEY: optional(v.string()),
     /** Where alerts are posted (Slack-compatible JSON). Unset = alerts are log lines only. */
     ALERT_WEBHOOK_URL: optional(httpUrl),
     /** An alert still firing is sent again after this many minutes (DEFAULTS). */
@@ -134,9 +150,9 @@ const schema = z
     /** Port of the local platform and the worker (DEFAULTS). */
     PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
     /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
-    HOST: optional(z.string().regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0")),
+    HOST: optional(v.pipe(v.string(), v.regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0"))),
     /** Folder of the local platform's embedded PostgreSQL and secrets (DEFAULTS). */
-    LOCAL_DATA_DIR: optional(z.string()),
+    LOCAL_DATA_DIR: optional(v.string()),
     /** Port of the local platform's embedded PostgreSQL (DEFAULTS). */
     LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
     /** Days ops.query_stats keeps per-statement history (DEFAULTS). */
@@ -148,13 +164,13 @@ const schema = z
     /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
     BACKUP_WORKER_URL: optional(httpUrl),
     /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
-    BACKUP_DIR: optional(z.string()),
+    BACKUP_DIR: optional(v.string()),
     /** Days a backup archive is kept; the newest three successes are kept whatever their age (DEFAULTS). */
     BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Recovery point objective in hours: the newest successful backup older than this fires `backup:rpo` (DEFAULTS). */
     BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
     /** Folder of pg_dump and pg_restore, when not on the PATH. */
-    PG_BIN_DIR: optional(z.string()),
+    PG_BIN_DIR: optional(v.string()),
     /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
     BACKUP_S3_BUCKET: optional(bucketName),
     /** Where in the bucket the archives go (DEFAULTS). */
@@ -162,10 +178,10 @@ const schema = z
     /** The store's S3 endpoint; unset = AWS S3 in BACKUP_S3_REGION. */
     BACKUP_S3_ENDPOINT: optional(httpUrl),
     /** The bucket's region: required for AWS S3, DEFAULTS with BACKUP_S3_ENDPOINT. */
-    BACKUP_S3_REGION: optional(z.string().regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1")),
+    BACKUP_S3_REGION: optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1"))),
     /** Both or neither; neither = the AWS SDK's own credential chain (an instance role, say). */
-    BACKUP_S3_ACCESS_KEY_ID: optional(z.string()),
-    BACKUP_S3_SECRET_ACCESS_KEY: optional(z.string()),
+    BACKUP_S3_ACCESS_KEY_ID: optional(v.string()),
+    BACKUP_S3_SECRET_ACCESS_KEY: optional(v.string()),
     /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need; unset = true with BACKUP_S3_ENDPOINT, else false. */
     BACKUP_S3_FORCE_PATH_STYLE: optional(flag),
     /** age public keys every archive is encrypted to as it is written. Unset = archives in clear. */
@@ -173,52 +189,50 @@ const schema = z
     /** The age secret key that decrypts archives, for restores and drills (never needed to take a backup). */
     BACKUP_AGE_IDENTITY: optional(ageIdentity),
     /** A file holding the age secret key (age-keygen's output), instead of BACKUP_AGE_IDENTITY. */
-    BACKUP_AGE_IDENTITY_FILE: optional(z.string()),
+    BACKUP_AGE_IDENTITY_FILE: optional(v.string()),
     /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
-    BACKUP_SIGNING_KEY: optional(z.string().min(32, "must be at least 32 characters")),
+    BACKUP_SIGNING_KEY: optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
     /** The deployment's public base URL (QStash calls back here); unset = https://VERCEL_PROJECT_PRODUCTION_URL on Vercel. */
     PUBLIC_URL: optional(httpUrl),
     /** Set by Vercel: the production domain, without a scheme. */
-    VERCEL_PROJECT_PRODUCTION_URL: optional(z.string()),
+    VERCEL_PROJECT_PRODUCTION_URL: optional(v.string()),
     /** Where programs are looked for: pg_dump and pg_restore are found here and run by absolute path. */
-    PATH: optional(z.string()),
+    PATH: optional(v.string()),
     /** Set by Vercel: the deploy a snapshot was taken under. */
-    VERCEL_GIT_COMMIT_SHA: optional(z.string()),
+    VERCEL_GIT_COMMIT_SHA: optional(v.string()),
     /** Set by Vercel on its machines. */
-    VERCEL: optional(z.string()),
-  })
-  .superRefine((env, ctx) => {
-    const max = env.DB_POOL_MAX ?? env.DB_POOL_SIZE;
-    if (env.DB_POOL_MIN !== undefined && max !== undefined && max < env.DB_POOL_MIN) {
-      ctx.addIssue({
-        code: "custom",
-        path: [env.DB_POOL_MAX !== undefined ? "DB_POOL_MAX" : "DB_POOL_SIZE"],
-        message: `(${max}) must not be below DB_POOL_MIN (${env.DB_POOL_MIN})`,
-      });
-    }
-    const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
-    if (!env.BACKUP_S3_BUCKET) {
-      for (const variable of S3_SETTINGS) if (env[variable] !== undefined) problem(variable, "is set but BACKUP_S3_BUCKET is not");
-    } else if (!env.BACKUP_S3_ENDPOINT && !env.BACKUP_S3_REGION) {
-      problem("BACKUP_S3_REGION", "must be set for AWS S3 (or set BACKUP_S3_ENDPOINT for another store)");
-    }
-    if ((env.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (env.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
-      problem(env.BACKUP_S3_ACCESS_KEY_ID === undefined ? "BACKUP_S3_ACCESS_KEY_ID" : "BACKUP_S3_SECRET_ACCESS_KEY", "must be set together with the other BACKUP_S3_ key variable");
-    }
-    if (env.BACKUP_AGE_IDENTITY && env.BACKUP_AGE_IDENTITY_FILE) {
-      problem("BACKUP_AGE_IDENTITY_FILE", "must not be set together with BACKUP_AGE_IDENTITY: give the key one way");
-    }
-    if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
-      ctx.addIssue({
-        code: "custom",
-        path: [env.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
-        message: "must be set together with the other UPSTASH_REDIS_REST_ variable",
-      });
-    }
-  });
+    VERCEL: optional(v.string()),
+});
+
+type ParsedEnv = v.InferOutput<typeof schema>;
+
+/** Problems between variables, each "VARIABLE message"; judged once every variable is valid on its own. */
+function crossProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  const problem = (variable: string, message: string) => problems.push(`${variable} ${message}`);
+  const max = env.DB_POOL_MAX ?? env.DB_POOL_SIZE;
+  if (env.DB_POOL_MIN !== undefined && max !== undefined && max < env.DB_POOL_MIN) {
+    problem(env.DB_POOL_MAX !== undefined ? "DB_POOL_MAX" : "DB_POOL_SIZE", `(${max}) must not be below DB_POOL_MIN (${env.DB_POOL_MIN})`);
+  }
+  if (!env.BACKUP_S3_BUCKET) {
+    for (const variable of S3_SETTINGS) if (env[variable] !== undefined) problem(variable, "is set but BACKUP_S3_BUCKET is not");
+  } else if (!env.BACKUP_S3_ENDPOINT && !env.BACKUP_S3_REGION) {
+    problem("BACKUP_S3_REGION", "must be set for AWS S3 (or set BACKUP_S3_ENDPOINT for another store)");
+  }
+  if ((env.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (env.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
+    problem(env.BACKUP_S3_ACCESS_KEY_ID === undefined ? "BACKUP_S3_ACCESS_KEY_ID" : "BACKUP_S3_SECRET_ACCESS_KEY", "must be set together with the other BACKUP_S3_ key variable");
+  }
+  if (env.BACKUP_AGE_IDENTITY && env.BACKUP_AGE_IDENTITY_FILE) {
+    problem("BACKUP_AGE_IDENTITY_FILE", "must not be set together with BACKUP_AGE_IDENTITY: give the key one way");
+  }
+  if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
+    problem(env.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL", "must be set together with the other UPSTASH_REDIS_REST_ variable");
+  }
+  return problems;
+}
 
 /** Every variable the platform reads, for `.env.example` and its test. */
-export const CONFIG_VARIABLES = Object.keys(schema.shape) as ReadonlyArray<keyof z.input<typeof schema>>;
+export const CONFIG_VARIABLES = Object.keys(schema.entries) as ReadonlyArray<keyof v.InferInput<typeof schema>>;
 
 export interface Config {
   databaseUrl: string | undefined;
@@ -289,12 +303,12 @@ type Env = Record<string, string | undefined>;
 
 /** Parses an environment into a Config, or throws one ConfigError naming every bad variable. */
 export function parseConfig(env: Env): Config {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
-  }
-  const e = result.data;
+  const result = v.safeParse(schema, env);
+  const problems = result.success
+    ? crossProblems(result.output)
+    : result.issues.map((issue) => `${(issue.path ?? []).map((item) => String(item.key)).join(".")} ${issue.message}`);
+  if (!result.success || problems.length) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  const e = result.output;
   const profile: PoolProfile = e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker");
   const pool = DEFAULTS.pool[profile];
   const max = e.DB_POOL_MAX ?? e.DB_POOL_SIZE ?? pool.DB_POOL_MAX;

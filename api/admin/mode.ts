@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { config } from "../../lib/config.js";
 import { requireBearer } from "../../lib/http/bearer.js";
 import { jsonBody } from "../../lib/http/input.js";
@@ -6,9 +6,9 @@ import { route } from "../../lib/http/route.js";
 import { text } from "../../lib/http/schemas.js";
 import { MODES, platformMode, setPlatformMode } from "../../lib/platform/mode.js";
 
-const change = z.strictObject({
-  mode: z.enum(MODES, `must be one of ${MODES.join(", ")}`),
-  reason: text(1, 200).optional(),
+const change = v.strictObject({
+  mode: v.picklist(MODES, `must be one of ${MODES.join(", ")}`),
+  reason: v.optional(text(1, 200)),
 });
 
 /** GET /api/admin/mode: the platform's mode; Bearer ADMIN_TOKEN. */

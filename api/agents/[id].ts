@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { agentForCaller, updateAgentForCaller } from "../../functions/agents.js";
 import { authenticatedCaller } from "../../lib/auth/verify.js";
 import { ApiError } from "../../lib/http/errors.js";
@@ -8,16 +8,19 @@ import { AGENT_STATUSES, jsonObject, text } from "../../lib/http/schemas.js";
 
 const MAX_BODY_BYTES = 256 * 1024;
 
-const changes = z
-  .strictObject({
-    name: text(1, 200),
-    status: z.enum(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`),
-    model: text(1, 100),
-    system_prompt: text(0, 100_000),
-    config: jsonObject,
-  })
-  .partial()
-  .refine((fields) => Object.keys(fields).length > 0, "body must change at least one field");
+const changes = v.pipe(
+  v.strictObject(
+    {
+      name: v.optional(text(1, 200)),
+      status: v.optional(v.picklist(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`)),
+      model: v.optional(text(1, 100)),
+      system_prompt: v.optional(text(0, 100_000)),
+      config: v.optional(jsonObject),
+    },
+    "body must be a JSON object",
+  ),
+  v.check((fields) => Object.keys(fields).length > 0, "body must change at least one field"),
+);
 
 function agentResponse(json: string, headers: Record<string, string> = {}): Response {
   return new Response(json, { headers: { "content-type": "application/json", ...headers } });

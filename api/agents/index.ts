@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { agentsForCaller } from "../../functions/agents.js";
 import { authenticatedCaller } from "../../lib/auth/verify.js";
 import { apiRoute } from "../../lib/http/api-route.js";
@@ -6,10 +6,10 @@ import { queryInt, queryOf } from "../../lib/http/input.js";
 import { cursorScope, pageOf, pageWindow } from "../../lib/http/pagination.js";
 import { AGENT_STATUSES } from "../../lib/http/schemas.js";
 
-const query = z.object({
-  status: z.enum(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`).optional(),
-  limit: queryInt(1, 100).default(50),
-  cursor: z.string().optional(),
+const query = v.object({
+  status: v.optional(v.picklist(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`)),
+  limit: v.optional(queryInt(1, 100), "50"),
+  cursor: v.optional(v.string()),
 });
 
 /** GET /api/agents?status=&limit=&cursor=: the caller's organizations' agents, newest first. */

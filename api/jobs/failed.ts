@@ -1,15 +1,15 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { recordUndeliveredJob } from "../../functions/job-failures.js";
 import { ApiError } from "../../lib/http/errors.js";
 import { jobFailureReport } from "../../lib/http/qstash.js";
 import { route } from "../../lib/http/route.js";
 
 /** QStash's failure callback: the destination it gave up on, the message (base64) and the last answer. */
-const report = z.object({
-  url: z.string().url(),
-  sourceBody: z.string().base64("must be base64"),
-  status: z.number().int().optional(),
-  retried: z.number().int().nonnegative().optional(),
+const report = v.object({
+  url: v.pipe(v.string("must be a URL"), v.url("must be a URL")),
+  sourceBody: v.pipe(v.string("must be base64"), v.base64("must be base64")),
+  status: v.optional(v.pipe(v.number("must be a whole number"), v.integer("must be a whole number"))),
+  retried: v.optional(v.pipe(v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(0, "must be a whole number"))),
 });
 
 function messageOf(sourceBody: string): Record<string, unknown> {

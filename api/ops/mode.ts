@@ -1,13 +1,13 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { jsonBody } from "../../lib/http/input.js";
 import { privateJson, requireOps } from "../../lib/http/ops-auth.js";
 import { route } from "../../lib/http/route.js";
 import { text } from "../../lib/http/schemas.js";
 import { MODES, platformMode, setPlatformMode } from "../../lib/platform/mode.js";
 
-const change = z.strictObject({
-  mode: z.enum(MODES, `must be one of ${MODES.join(", ")}`),
-  reason: text(1, 200).optional(),
+const change = v.strictObject({
+  mode: v.picklist(MODES, `must be one of ${MODES.join(", ")}`),
+  reason: v.optional(text(1, 200)),
 });
 
 /** GET /api/ops/mode: the platform's mode. */

@@ -1,11 +1,13 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { clearedSessionCookies, SESSION_SECONDS, sessionCookies } from "../../lib/auth/ops-session.js";
 import { ApiError } from "../../lib/http/errors.js";
 import { jsonBody } from "../../lib/http/input.js";
 import { privateJson, sessionOfRequest, signedIn } from "../../lib/http/ops-auth.js";
 import { route } from "../../lib/http/route.js";
 
-const signIn = z.strictObject({ token: z.string("must be the admin token").min(1, "must be the admin token").max(1024, "must be the admin token") });
+const signIn = v.strictObject({
+  token: v.pipe(v.string("must be the admin token"), v.minLength(1, "must be the admin token"), v.maxLength(1024, "must be the admin token")),
+});
 
 const secure = (request: Request) => new URL(request.url).protocol === "https:";
 

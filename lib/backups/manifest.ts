@@ -5,7 +5,7 @@
  * proves the archive is the one the manifest describes; the signature proves we wrote both.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { z } from "zod";
+import * as v from "valibot";
 import { BackupIntegrityError, BackupUntrustedError } from "./errors.js";
 
 export const MANIFEST_FORMAT = "gap-backup/2";
@@ -13,41 +13,47 @@ const LEGACY_FORMAT = "gap-backup/1";
 const SIGNATURE_ALGORITHM = "HMAC-SHA256";
 
 /** SQL identifiers as pg_dump and CREATE EXTENSION take them unquoted, and nothing else. */
-const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lowercase identifier");
+const identifier = v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lowercase identifier"));
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
-const extension = z.object({
+const extension = v.object({
   name: identifier,
   schema: identifier,
   /** Restored objects depend on it (a column's type, an index's operator class): the restore needs it. */
-  required: z.boolean().default(false),
+  required: v.optional(v.boolean(), false),
 });
 
-const body = z.object({
-  format: z.literal(MANIFEST_FORMAT),
-  backupId: z.string().regex(/^\d{1,18}$/),
-  archive: z.string().regex(/^[\w.-]+\.dump(\.age)?$/, "must be a file name ending in .dump or .dump.age"),
-  database: z.string(),
-  serverVersion: z.string(),
-  pgDumpMajor: z.number().int().positive(),
-  schemas: z.array(identifier),
-  extensions: z.array(extension),
-  tables: z.record(z.string(), z.number().int().nonnegative()),
-  startedAt: z.string(),
-  finishedAt: z.string(),
+const bodyEntries = {
+  format: v.literal(MANIFEST_FORMAT),
+  backupId: v.pipe(v.string(), v.regex(/^\d{1,18}$/)),
+  archive: v.pipe(v.string(), v.regex(/^[\w.-]+\.dump(\.age)?$/, "must be a file name ending in .dump or .dump.age")),
+  database: v.string(),
+  serverVersion: v.string(),
+  pgDumpMajor: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  schemas: v.array(identifier),
+  extensions: v.array(extension),
+  tables: v.record(v.string(), count),
+  startedAt: v.string(),
+  finishedAt: v.string(),
   /** Of the archive as stored: the ciphertext when encrypted. */
-  sizeBytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  encryption: z.object({ format: z.literal("age"), recipients: z.array(z.string()).min(1) }).nullable(),
+  sizeBytes: count,
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+  encryption: v.nullable(v.object({ format: v.literal("age"), recipients: v.pipe(v.array(v.string()), v.minLength(1)) })),
+};
+const body = v.object(bodyEntries);
+
+const signature = v.object({ algorithm: v.literal(SIGNATURE_ALGORITHM), keyId: v.string(), value: v.string() });
+
+const signedManifest = v.object({ ...bodyEntries, signature: v.optional(v.nullable(signature), null) });
+
+const legacy = v.object({
+  ...v.omit(body, ["format", "backupId", "pgDumpMajor", "encryption"]).entries,
+  format: v.literal(LEGACY_FORMAT),
+  archive: v.pipe(v.string(), v.regex(/^[\w.-]+\.dump$/)),
 });
 
-const signature = z.object({ algorithm: z.literal(SIGNATURE_ALGORITHM), keyId: z.string(), value: z.string() });
-
-const legacy = body
-  .omit({ format: true, backupId: true, pgDumpMajor: true, encryption: true })
-  .extend({ format: z.literal(LEGACY_FORMAT), archive: z.string().regex(/^[\w.-]+\.dump$/) });
-
-export type ManifestBody = z.infer<typeof body>;
-export type Signature = z.infer<typeof signature>;
+export type ManifestBody = v.InferOutput<typeof body>;
+export type Signature = v.InferOutput<typeof signature>;
 
 export interface BackupManifest extends ManifestBody {
   signature: Signature | null;
@@ -91,17 +97,18 @@ export function parsedManifest(text: string, where: string): BackupManifest {
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (format === LEGACY_FORMAT) {
-    const old = legacy.safeParse(raw);
+    const old = v.safeParse(legacy, raw);
     if (old.success) {
-      const id = /-(\d{1,18})\.dump$/.exec(old.data.archive)?.[1] ?? "0";
-      return { ...old.data, format: MANIFEST_FORMAT, backupId: id, pgDumpMajor: Number.parseInt(old.data.serverVersion, 10) || 1, encryption: null, signature: null };
+      const id = /-(\d{1,18})\.dump$/.exec(old.output.archive)?.[1] ?? "0";
+      return { ...old.output, format: MANIFEST_FORMAT, backupId: id, pgDumpMajor: Number.parseInt(old.output.serverVersion, 10) || 1, encryption: null, signature: null };
     }
   }
-  const result = body.extend({ signature: signature.nullable().default(null) }).safeParse(raw);
+  const result = v.safeParse(signedManifest, raw);
   if (!result.success) {
-    throw new BackupIntegrityError(`${where} is not a backup manifest: ${result.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+    const problems = result.issues.map((issue) => `${(issue.path ?? []).map((item) => String(item.key)).join(".")} ${issue.message}`);
+    throw new BackupIntegrityError(`${where} is not a backup manifest: ${problems.join("; ")}`);
   }
-  return result.data;
+  return result.output;
 }
 
 export type Trust = "signed" | "unsigned" | "other-key" | "bad-signature" | "no-key-here";

@@ -3,7 +3,7 @@
  * UPSTASH_REDIS_REST_URL is set, else an in-process map (the local default).
  * Values are strings; the drivers never interpret them.
  */
-import { Redis } from "@upstash/redis";
+import type { Redis } from "@upstash/redis";
 import { LRUCache } from "lru-cache";
 import { config } from "../config.js";
 
@@ -126,37 +126,43 @@ export interface UpstashOptions {
   timeoutMs?: number;
 }
 
+/** The Upstash store; its client is loaded by the first call, so a process on the memory store never loads it. */
 export function upstashStore({ url, token, timeoutMs = CACHE_TIMEOUT_MS }: UpstashOptions): CacheStore {
-  const redis = new Redis({
-    url,
-    token,
-    retry: { retries: 0 },
-    // Values are our own strings: the client must hand them back untouched, not JSON-parsed.
-    automaticDeserialization: false,
-    enableTelemetry: false,
-    signal: () => AbortSignal.timeout(timeoutMs),
-  });
+  let client: Promise<Redis> | undefined;
+  const redis = () =>
+    (client ??= import("@upstash/redis").then(
+      ({ Redis }) =>
+        new Redis({
+          url,
+          token,
+          retry: { retries: 0 },
+          // Values are our own strings: the client must hand them back untouched, not JSON-parsed.
+          automaticDeserialization: false,
+          enableTelemetry: false,
+          signal: () => AbortSignal.timeout(timeoutMs),
+        }),
+    ));
   return {
     driver: "upstash",
-    mget: (keys) => redis.mget<Array<string | null>>(...keys),
+    mget: async (keys) => (await redis()).mget<Array<string | null>>(...keys),
     async set(key, value, ttlSeconds) {
-      await redis.set(key, value, { ex: ttlSeconds });
+      await (await redis()).set(key, value, { ex: ttlSeconds });
     },
     async del(keys) {
-      await redis.del(...keys);
+      await (await redis()).del(...keys);
     },
     async acquireLock(key, lockToken, ttlMs) {
-      return (await redis.set(key, lockToken, { nx: true, px: ttlMs })) === "OK";
+      return (await (await redis()).set(key, lockToken, { nx: true, px: ttlMs })) === "OK";
     },
     async setIfLockHeld(key, value, ttlSeconds, lockKey, lockToken) {
-      const stored = await redis.eval(SET_IF_LOCK_HELD, [key, lockKey], [lockToken, value, String(ttlSeconds)]);
+      const stored = await (await redis()).eval(SET_IF_LOCK_HELD, [key, lockKey], [lockToken, value, String(ttlSeconds)]);
       return Number(stored) === 1;
     },
     async increment(key, ttlSeconds) {
-      return Number(await redis.eval(INCREMENT, [key], [String(ttlSeconds)]));
+      return Number(await (await redis()).eval(INCREMENT, [key], [String(ttlSeconds)]));
     },
     async ping() {
-      await redis.ping();
+      await (await redis()).ping();
     },
   };
 }

@@ -3,41 +3,50 @@
  * whose message names the field.
  */
 import type { LosslessNumber } from "lossless-json";
-import { z } from "zod";
+import * as v from "valibot";
 import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
 
-const uuid = z.string().regex(UUID_PATTERN, "must be a UUID");
+/** Any schema of ours: what it reads is unknown until it has checked it. */
+type Schema = v.GenericSchema<unknown, unknown>;
+
+const uuid = v.pipe(v.string("must be a UUID"), v.regex(UUID_PATTERN, "must be a UUID"));
 
 /** A signed 64-bit integer in decimal, as pg_stat_statements' queryid. */
-export const int64Text = z
-  .string()
-  .regex(/^-?(0|[1-9][0-9]{0,18})$/, "must be a whole number")
-  .refine((value) => !/^-?\d+$/.test(value) || (BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n), "must fit in 64 bits");
+export const int64Text = v.pipe(
+  v.string("must be a whole number"),
+  v.regex(/^-?(0|[1-9][0-9]{0,18})$/, "must be a whole number"),
+  // Checks go on after a failed one: only a number is measured.
+  v.check((value) => !/^-?\d+$/.test(value) || (BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n), "must fit in 64 bits"),
+);
 
 /** A route's dynamic segment (Vercel appends it to the query, after the caller's own parameters), checked by `schema`. */
-export function routeParam<T extends z.ZodType>(request: Request, name: string, schema: T): z.output<T> {
+export function routeParam<T extends Schema>(request: Request, name: string, schema: T): v.InferOutput<T> {
   const queryAt = request.url.indexOf("?");
   const query = new URLSearchParams(queryAt === -1 ? "" : request.url.slice(queryAt + 1));
-  const parsed = schema.safeParse(query.getAll(name).at(-1) ?? "");
-  if (!parsed.success) throw new ApiError("BAD_REQUEST", `${name} ${parsed.error.issues[0]?.message ?? "is invalid"}`);
-  return parsed.data;
+  const parsed = v.safeParse(schema, query.getAll(name).at(-1) ?? "");
+  if (!parsed.success) throw new ApiError("BAD_REQUEST", `${name} ${parsed.issues[0]?.message ?? "is invalid"}`);
+  return parsed.output;
 }
 
 export function routeUuid(request: Request, name = "id"): string {
   return routeParam(request, name, uuid).toLowerCase();
 }
 
-function firstProblem(error: z.ZodError): string {
-  const issue = error.issues[0];
+/** The first problem of a failed parse, named by its field ("config.limit must be ..."). */
+export function firstProblem(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0];
   if (!issue) return "request is invalid";
-  if (issue.code === "unrecognized_keys") return `unknown field: ${issue.keys.join(", ")}`;
-  const field = issue.path.join(".");
+  const field = (issue.path ?? []).map((item) => String(item.key)).join(".");
+  // A strict object's key it does not know: valibot expects `never` there.
+  if (issue.type === "strict_object" && issue.expected === "never") return `unknown field: ${field}`;
+  // A key the object needs and the body left out.
+  if (issue.kind === "schema" && issue.type.endsWith("object") && issue.received === "undefined") return `${field} is required`;
   return field ? `${field} ${issue.message}` : issue.message;
 }
 
 /** The query parameters named by `schema`, each given at most once. */
-export function queryOf<T extends z.ZodType>(request: Request, schema: T, routeParams: string[] = []): z.output<T> {
+export function queryOf<T extends Schema>(request: Request, schema: T, routeParams: string[] = []): v.InferOutput<T> {
   const params = new URL(request.url).searchParams;
   const values: Record<string, string> = {};
   for (const key of new Set(params.keys())) {
@@ -46,18 +55,19 @@ export function queryOf<T extends z.ZodType>(request: Request, schema: T, routeP
     if (all.length > 1) throw new ApiError("BAD_REQUEST", `${key} must be given once`);
     values[key] = all[0] ?? "";
   }
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.error));
-  return parsed.data;
+  const parsed = v.safeParse(schema, values);
+  if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.issues));
+  return parsed.output;
 }
 
 /** A whole-number query parameter. */
 export const queryInt = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,9}$/, `must be a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+  v.pipe(
+    v.string(`must be a whole number from ${min} to ${max}`),
+    v.regex(/^\d{1,9}$/, `must be a whole number from ${min} to ${max}`),
+    v.transform(Number),
+    v.check((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`),
+  );
 
 /** The body's text, at most `maxBytes`: UTF-8, or a 400 (a byte sequence that is not one is refused, never replaced). */
 export async function bodyText(request: Request, maxBytes: number): Promise<string> {
@@ -83,7 +93,7 @@ function requireJsonType(request: Request): void {
 }
 
 /** The JSON body, at most `maxBytes`, matching `schema`. */
-export async function jsonBody<T extends z.ZodType>(request: Request, schema: T, maxBytes: number): Promise<z.output<T>> {
+export async function jsonBody<T extends Schema>(request: Request, schema: T, maxBytes: number): Promise<v.InferOutput<T>> {
   requireJsonType(request);
   return parsedJson(await bodyText(request, maxBytes), schema);
 }
@@ -140,7 +150,7 @@ interface LosslessNumbers {
  * A body already read (a signed one, say) as JSON of the schema; 400 naming the first problem.
  * The JSON parser is loaded by the first body: a path that reads none starts without it.
  */
-export async function parsedJson<T extends z.ZodType>(text: string, schema: T): Promise<z.output<T>> {
+export async function parsedJson<T extends Schema>(text: string, schema: T): Promise<v.InferOutput<T>> {
   if (nestingDepth(text) > MAX_JSON_DEPTH) throw new ApiError("BAD_REQUEST", `body must be nested at most ${MAX_JSON_DEPTH} levels deep`);
   const lossless = await import("lossless-json");
   let value: unknown;
@@ -150,7 +160,7 @@ export async function parsedJson<T extends z.ZodType>(text: string, schema: T): 
     const duplicate = /^Duplicate key '([^']{0,60})'/.exec(error instanceof Error ? error.message : "")?.[1];
     throw new ApiError("BAD_REQUEST", duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`);
   }
-  const parsed = schema.safeParse(withExactNumbers(value, lossless));
-  if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.error));
-  return parsed.data;
+  const parsed = v.safeParse(schema, withExactNumbers(value, lossless));
+  if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.issues));
+  return parsed.output;
 }

@@ -1,6 +1,6 @@
 /** Requests QStash delivers: signed (Upstash-Signature, a JWT over the URL and the body's hash) with the current or next signing key. */
 import { Receiver } from "@upstash/qstash";
-import type { z } from "zod";
+import type * as v from "valibot";
 import { config, ConfigError } from "../config.js";
 import { jobFailureUrl, workerJobUrl, type WorkerJob } from "../jobs/qstash.js";
 import { ApiError } from "./errors.js";
@@ -33,7 +33,7 @@ async function qstashSignedBody(request: Request, url: string, maxBytes: number)
  * The message of `job` QStash delivered to this worker, signed for the job's URL under
  * BACKUP_WORKER_URL (503 when that is not set here), as JSON of `schema` (400 otherwise).
  */
-export async function workerJobMessage<T extends z.ZodType>(request: Request, job: WorkerJob, schema: T): Promise<z.output<T>> {
+export async function workerJobMessage<T extends v.GenericSchema<unknown, unknown>>(request: Request, job: WorkerJob, schema: T): Promise<v.InferOutput<T>> {
   const { workerUrl } = config().backups;
   if (!workerUrl) throw new ConfigError("Invalid configuration: BACKUP_WORKER_URL must be set on the worker");
   return parsedJson(await qstashSignedBody(request, workerJobUrl(workerUrl, job), MAX_JOB_MESSAGE_BYTES), schema);
@@ -43,7 +43,7 @@ export async function workerJobMessage<T extends z.ZodType>(request: Request, jo
  * QStash's report of a job it gave up delivering, signed for the failure callback's URL under
  * PUBLIC_URL (503 when that is not set here), as JSON of `schema` (400 otherwise).
  */
-export async function jobFailureReport<T extends z.ZodType>(request: Request, schema: T): Promise<z.output<T>> {
+export async function jobFailureReport<T extends v.GenericSchema<unknown, unknown>>(request: Request, schema: T): Promise<v.InferOutput<T>> {
   const url = jobFailureUrl();
   if (!url) throw new ConfigError("Invalid configuration: PUBLIC_URL must be set (on Vercel it defaults to the production URL)");
   return parsedJson(await qstashSignedBody(request, url, MAX_CALLBACK_BYTES), schema);

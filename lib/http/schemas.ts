@@ -1,5 +1,5 @@
 /** Field rules shared by the endpoints' input schemas. */
-import { z } from "zod";
+import * as v from "valibot";
 import { WINDOWS } from "../data/history.js";
 
 /**
@@ -13,11 +13,12 @@ function storable(value: string): boolean {
 const STORABLE_MESSAGE = "must be valid Unicode without the NUL character";
 
 export const text = (min: number, max: number) =>
-  z
-    .string()
-    .min(min, `must be at least ${min} characters`)
-    .max(max, `must be at most ${max} characters`)
-    .refine(storable, STORABLE_MESSAGE);
+  v.pipe(
+    v.string("must be a string"),
+    v.minLength(min, `must be at least ${min} characters`),
+    v.maxLength(max, `must be at most ${max} characters`),
+    v.check(storable, STORABLE_MESSAGE),
+  );
 
 export const AGENT_STATUSES = ["draft", "active", "paused", "archived"] as const;
 
@@ -31,11 +32,14 @@ function storableJson(value: unknown): boolean {
   return true;
 }
 
-export const jsonObject = z
-  .record(z.string(), z.unknown(), "must be a JSON object")
-  .refine(storableJson, STORABLE_MESSAGE);
+const JSON_OBJECT_MESSAGE = "must be a JSON object";
+
+export const jsonObject = v.pipe(
+  v.custom<Record<string, unknown>>((value) => value !== null && typeof value === "object" && !Array.isArray(value), JSON_OBJECT_MESSAGE),
+  v.check<Record<string, unknown>, string>(storableJson, STORABLE_MESSAGE),
+);
 
 /** `?window=1h|24h|7d|14d` of the dashboard's endpoints. @default 24h */
-export const windowQuery = z.object({
-  window: z.enum(WINDOWS, `must be one of ${WINDOWS.join(", ")}`).default("24h"),
+export const windowQuery = v.object({
+  window: v.optional(v.picklist(WINDOWS, `must be one of ${WINDOWS.join(", ")}`), "24h"),
 });

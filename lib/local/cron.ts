@@ -4,17 +4,17 @@
  */
 import { readFile } from "node:fs/promises";
 import { Cron } from "croner";
-import { z } from "zod";
+import * as v from "valibot";
 import { log } from "../log.js";
 
-const vercelJson = z.object({
-  crons: z.array(z.object({ path: z.string().startsWith("/"), schedule: z.string().min(1) })).default([]),
+const vercelJson = v.object({
+  crons: v.optional(v.array(v.object({ path: v.pipe(v.string(), v.startsWith("/")), schedule: v.pipe(v.string(), v.minLength(1)) })), []),
 });
 
-export type CronEntry = z.output<typeof vercelJson>["crons"][number];
+export type CronEntry = v.InferOutput<typeof vercelJson>["crons"][number];
 
 export async function vercelCrons(file: string): Promise<CronEntry[]> {
-  return vercelJson.parse(JSON.parse(await readFile(file, "utf8"))).crons;
+  return v.parse(vercelJson, JSON.parse(await readFile(file, "utf8"))).crons;
 }
 
 export interface CronRun {

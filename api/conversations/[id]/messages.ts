@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { messagesForCaller } from "../../../functions/messages.js";
 import { authenticatedCaller } from "../../../lib/auth/verify.js";
 import { apiRoute } from "../../../lib/http/api-route.js";
@@ -6,10 +6,10 @@ import { ApiError } from "../../../lib/http/errors.js";
 import { queryInt, queryOf, routeUuid } from "../../../lib/http/input.js";
 import { cursorScope, pageOf, pageWindow } from "../../../lib/http/pagination.js";
 
-const query = z.object({
-  limit: queryInt(1, 100).default(50),
-  cursor: z.string().optional(),
-  count: z.literal("exact", "must be 'exact' when given").optional(),
+const query = v.object({
+  limit: v.optional(queryInt(1, 100), "50"),
+  cursor: v.optional(v.string()),
+  count: v.optional(v.literal("exact", "must be 'exact' when given")),
 });
 
 /** GET /api/conversations/:id/messages?limit=&cursor=&count=exact: newest first, keyset-paginated. */

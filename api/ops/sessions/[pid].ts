@@ -1,16 +1,17 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { signalSession } from "../../../functions/session-signal.js";
 import { jsonBody, routeParam } from "../../../lib/http/input.js";
 import { privateJson, requireOps } from "../../../lib/http/ops-auth.js";
 import { route } from "../../../lib/http/route.js";
 import { directDb } from "../../../lib/db/pool.js";
 
-const pid = z
-  .string()
-  .regex(/^[1-9][0-9]{0,9}$/, "must be a process id")
-  .transform(Number)
-  .refine((n) => n <= 2 ** 31 - 1, "must be a process id");
-const signal = z.strictObject({ action: z.enum(["cancel", "terminate"], "must be cancel or terminate") });
+const pid = v.pipe(
+  v.string("must be a process id"),
+  v.regex(/^[1-9][0-9]{0,9}$/, "must be a process id"),
+  v.transform(Number),
+  v.check((n) => n <= 2 ** 31 - 1, "must be a process id"),
+);
+const signal = v.strictObject({ action: v.picklist(["cancel", "terminate"], "must be cancel or terminate") });
 
 /** POST /api/ops/sessions/:pid {"action": "cancel"|"terminate"}: stops the session's query, or the session (same origin with the cookie). */
 export const POST = route(async (request) => {
