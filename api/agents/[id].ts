@@ -9,16 +9,13 @@ import { AGENT_STATUSES, jsonObject, text } from "../../lib/http/schemas.js";
 const MAX_BODY_BYTES = 256 * 1024;
 
 const changes = v.pipe(
-  v.strictObject(
-    {
-      name: v.optional(text(1, 200)),
-      status: v.optional(v.picklist(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`)),
-      model: v.optional(text(1, 100)),
-      system_prompt: v.optional(text(0, 100_000)),
-      config: v.optional(jsonObject),
-    },
-    "body must be a JSON object",
-  ),
+  v.strictObject({
+    name: v.optional(text(1, 200)),
+    status: v.optional(v.picklist(AGENT_STATUSES, `must be one of ${AGENT_STATUSES.join(", ")}`)),
+    model: v.optional(text(1, 100)),
+    system_prompt: v.optional(text(0, 100_000)),
+    config: v.optional(jsonObject),
+  }),
   v.check((fields) => Object.keys(fields).length > 0, "body must change at least one field"),
 );
 

@@ -40,8 +40,11 @@ export function firstProblem(issues: readonly v.BaseIssue<unknown>[]): string {
   const field = (issue.path ?? []).map((item) => String(item.key)).join(".");
   // A strict object's key it does not know: valibot expects `never` there.
   if (issue.type === "strict_object" && issue.expected === "never") return `unknown field: ${field}`;
-  // A key the object needs and the body left out.
-  if (issue.kind === "schema" && issue.type.endsWith("object") && issue.received === "undefined") return `${field} is required`;
+  if (issue.kind === "schema" && issue.type.endsWith("object")) {
+    // The body itself is not an object, or a key the object needs is left out.
+    if (!field) return "body must be a JSON object";
+    if (issue.received === "undefined") return `${field} is required`;
+  }
   return field ? `${field} ${issue.message}` : issue.message;
 }
 
@@ -159,6 +162,10 @@ export async function parsedJson<T extends Schema>(text: string, schema: T): Pro
   } catch (error) {
     const duplicate = /^Duplicate key '([^']{0,60})'/.exec(error instanceof Error ? error.message : "")?.[1];
     throw new ApiError("BAD_REQUEST", duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`);
+  }
+  // valibot takes an array for an object (its keys 0, 1, ...): a body must be an object proper.
+  if (schema.type.endsWith("object") && (value === null || typeof value !== "object" || Array.isArray(value))) {
+    throw new ApiError("BAD_REQUEST", "body must be a JSON object");
   }
   const parsed = v.safeParse(schema, withExactNumbers(value, lossless));
   if (!parsed.success) throw new ApiError("BAD_REQUEST", firstProblem(parsed.issues));

@@ -126,15 +126,15 @@ describe("PATCH /api/agents/:id", () => {
     [{ name: "x", owner: "me" }, 400, "unknown field: owner"],
     [{}, 400, "body must change at least one field"],
     [{ status: "deleted" }, 400, "status must be one of draft, active, paused, archived"],
-    [{ name: 5 }, 400, "name"],
+    [{ name: 5 }, 400, "name must be a string"],
     [{ name: "" }, 400, "name must be at least 1 characters"],
     [{ config: [] }, 400, "config must be a JSON object"],
     [{ system_prompt: "a\u0000b" }, 400, "system_prompt must be valid Unicode without the NUL character"],
     [{ config: { k: "\u0000" } }, 400, "config must be valid Unicode without the NUL character"],
     [{ config: { "\ud800": 0 } }, 400, "config must be valid Unicode without the NUL character"],
     [{ name: "half \udc00 pair" }, 400, "name must be valid Unicode without the NUL character"],
-    [[1, 2], 400, ""],
-    ["just a string", 400, ""],
+    [[1, 2], 400, "body must be a JSON object"],
+    ["just a string", 400, "body must be a JSON object"],
   ])("refuses %j with %i", async (body, status, message) => {
     const id = await agentOf("demo-org-1", 2);
     const response = await call(`/api/agents/${id}`, callers.demo.token, json(body));

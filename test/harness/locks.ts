@@ -22,6 +22,9 @@ export async function blockedSession(table: string, { settleMs = 300, names = ["
     await new Promise<void>((resolve) => (unlock = resolve));
   });
   await isLocked;
+  // The waiter's connection is opened first: under load its startup and authentication would
+  // otherwise eat into the settle time, and the wait would be shorter than asked.
+  await waiter`select 1`;
   // postgres.js sends a query only when it is awaited or executed.
   const waiting = waiter`select count(*) from ${waiter(table)}`.execute();
   await new Promise((resolve) => setTimeout(resolve, settleMs));
