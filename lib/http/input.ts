@@ -34,7 +34,7 @@ export function routeUuid(request: Request, name = "id"): string {
 }
 
 /** The first problem of a failed parse, named by its field ("config.limit must be ..."). */
-export function firstProblem(issues: readonly v.BaseIssue<unknown>[]): string {
+function firstProblem(issues: readonly v.BaseIssue<unknown>[]): string {
   const issue = issues[0];
   if (!issue) return "request is invalid";
   const field = (issue.path ?? []).map((item) => String(item.key)).join(".");

@@ -13,7 +13,7 @@ export const HIDDEN_QUERY = "<insufficient privilege>";
 
 export interface StatsVisibility {
   role: string;
-  /** Superuser, or a member of pg_read_all_stats: every session and statement is seen whole. */
+  /** Superuser, or holding pg_read_all_stats's privileges (as PostgreSQL checks them): every session and statement is seen whole. */
   seesAllRoles: boolean;
   /** Sessions in this database whose state and query are hidden from this role. */
   hiddenSessions: number;
@@ -23,7 +23,7 @@ export async function statsVisibility(sql: Sql): Promise<StatsVisibility> {
   const [row] = await sql<StatsVisibility[]>`
     select
       current_user::text as role,
-      (select rolsuper from pg_roles where rolname = current_user) or pg_has_role(current_user, 'pg_read_all_stats', 'member') as "seesAllRoles",
+      (select rolsuper from pg_roles where rolname = current_user) or pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') as "seesAllRoles",
       (select count(*)::int from pg_stat_activity where datname = current_database() and query = ${HIDDEN_QUERY}) as "hiddenSessions"`;
   if (!row) throw new Error("no row for the current role");
   return row;
