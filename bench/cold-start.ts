@@ -15,6 +15,7 @@ import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "../test/harness/net.js";
+import { median } from "./server-process.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** The build to measure: this checkout's, or BENCH_VERCEL_OUTPUT (another checkout's, to compare). */
@@ -56,12 +57,6 @@ function coldStart(file: string, method: string, url: string, authorization: str
     child.once("exit", (code) => code !== 0 && reject(new Error(`${file} exited with ${code}: ${stderr}`)));
   });
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 /** Every built function directory under `dir`, as its route (api/agents/[id]). */
 async function functionsIn(dir: string, prefix = ""): Promise<string[]> {

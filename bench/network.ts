@@ -8,10 +8,9 @@
  * (latency through the proxy - latency without it) / round-trip time.
  * Goal (issue 13): 1.0-1.2 round trips each.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
@@ -20,8 +19,8 @@ import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "../test/harness/net.js";
 import { startPgbouncer } from "../test/harness/pgbouncer.js";
 import { startDelayProxy } from "../test/harness/delay-proxy.js";
+import { median, startServer } from "./server-process.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SECRET = "bench-jwt-secret-0123456789abcdef";
 const ONE_WAY_MS = Number(process.env.BENCH_ONE_WAY_MS ?? 5);
 const RTT_MS = 2 * ONE_WAY_MS;
@@ -35,26 +34,10 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-async function startServer(env: Record<string, string>): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "bench/serve.ts"), "platform"], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      const match = /listening (\d+)/.exec(chunk.toString());
-      if (match?.[1]) resolve(Number(match[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
+async function startPlatform(env: Record<string, string>): Promise<{ base: string; child: ChildProcess }> {
+  const { port, child } = await startServer(["platform"], env);
   return { base: `http://127.0.0.1:${port}`, child };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 /** Milliseconds of one request, which must answer 200. */
 async function timed(url: string, token: string): Promise<number> {
@@ -92,8 +75,8 @@ async function main(): Promise<void> {
 
     const token = await signedAccessToken(SECRET, { userId: DEMO_USER.id });
     const env = { DATABASE_URL: database.url, SUPABASE_JWT_SECRET: SECRET, DB_POOL_PROFILE: "serverless", LOCAL_DATA_DIR: dataRoot, UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" };
-    const near = await startServer({ ...env, SUPABASE_POOLER_URL: `${pgbouncer.url}/postgres?pgbouncer=true` });
-    const far = await startServer({ ...env, SUPABASE_POOLER_URL: `postgres://${pooler.username}:${pooler.password}@127.0.0.1:${proxy.port}/postgres?pgbouncer=true` });
+    const near = await startPlatform({ ...env, SUPABASE_POOLER_URL: `${pgbouncer.url}/postgres?pgbouncer=true` });
+    const far = await startPlatform({ ...env, SUPABASE_POOLER_URL: `postgres://${pooler.username}:${pooler.password}@127.0.0.1:${proxy.port}/postgres?pgbouncer=true` });
     servers.push(near.child, far.child);
 
     // Each server's agents: half the ids each, so neither reads one the other warmed.

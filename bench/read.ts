@@ -2,11 +2,10 @@
  * `npm run bench:read`: the read path's figures, on an embedded PostgreSQL 15 it starts and
  * seeds (1,000,000 messages in one conversation, 10,000 agents). Prints a Markdown report.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import type { Pool as Sql } from "../lib/db/pool.js";
@@ -16,8 +15,8 @@ import { agentWithWorkflows } from "../lib/data/agents.js";
 import { messagesPageQuery } from "../lib/data/messages.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
+import { startServer } from "./server-process.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SECRET = "bench-jwt-secret-0123456789abcdef";
 const DURATION_S = 5;
 const ROUNDS = 5;
@@ -28,21 +27,6 @@ const DEEP_PAGE = 10_000;
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
-}
-
-async function startServer(args: string[], env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "bench/serve.ts"), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      const match = /listening (\d+)/.exec(chunk.toString());
-      if (match?.[1]) resolve(Number(match[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port, child };
 }
 
 interface Load {

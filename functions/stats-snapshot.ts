@@ -9,8 +9,7 @@ import { pruneAlertEvents } from "../lib/data/alert-events.js";
 import { config } from "../lib/config.js";
 import {
   insertSnapshot,
-  pruneDailyRollups,
-  pruneHourlyRollups,
+  pruneRollups,
   pruneQueryStats,
   pruneSnapshots,
   recordQueryStats,
@@ -79,8 +78,8 @@ async function prune(): Promise<Pruned> {
   const { queryRetentionDays, snapshotRetentionDays } = config().stats;
   return {
     queryStats: await pruned((batch) => pruneQueryStats(directDb(), queryRetentionDays, batch)),
-    hourly: await pruned((batch) => pruneHourlyRollups(directDb(), queryRetentionDays, batch)),
-    daily: await pruned((batch) => pruneDailyRollups(directDb(), snapshotRetentionDays, batch)),
+    hourly: await pruned((batch) => pruneRollups(directDb(), "hourly", queryRetentionDays, batch)),
+    daily: await pruned((batch) => pruneRollups(directDb(), "daily", snapshotRetentionDays, batch)),
     snapshots: await pruned((batch) => pruneSnapshots(directDb(), snapshotRetentionDays, batch)),
     alertEvents: await pruned((batch) => pruneAlertEvents(directDb(), snapshotRetentionDays, batch)),
   };

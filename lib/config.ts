@@ -306,7 +306,7 @@ export function parseConfig(env: Env): Config {
   const result = v.safeParse(schema, env);
   const problems = result.success
     ? crossProblems(result.output)
-    : result.issues.map((issue) => `${(issue.path ?? []).map((item) => String(item.key)).join(".")} ${issue.message}`);
+    : result.issues.map((issue) => `${v.getDotPath(issue) ?? ""} ${issue.message}`);
   if (!result.success || problems.length) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   const e = result.output;
   const profile: PoolProfile = e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker");

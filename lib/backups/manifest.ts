@@ -105,7 +105,7 @@ export function parsedManifest(text: string, where: string): BackupManifest {
   }
   const result = v.safeParse(signedManifest, raw);
   if (!result.success) {
-    const problems = result.issues.map((issue) => `${(issue.path ?? []).map((item) => String(item.key)).join(".")} ${issue.message}`);
+    const problems = result.issues.map((issue) => `${v.getDotPath(issue) ?? ""} ${issue.message}`);
     throw new BackupIntegrityError(`${where} is not a backup manifest: ${problems.join("; ")}`);
   }
   return result.output;

@@ -142,26 +142,21 @@ export async function rollUpQueryStats(tx: Sql, snapshotId: string): Promise<voi
       set calls = d.calls + excluded.calls, total_ms = d.total_ms + excluded.total_ms`;
 }
 
-/** Deletes up to `batch` hourly rollup rows older than `days` days; returns how many it deleted. */
-export async function pruneHourlyRollups(tx: Sql, days: number, batch: number): Promise<number> {
-  const deleted = await tx`
-    delete from ops.query_stats_hourly
-    where (hour, queryid) in (
-      select hour, queryid
-      from ops.query_stats_hourly
-      where hour < now() - make_interval(days => ${days})
-      limit ${batch})`;
-  return deleted.count;
-}
+/** Each rollup's table and the column of its period. */
+const ROLLUPS = {
+  hourly: { table: "query_stats_hourly", period: "hour" },
+  daily: { table: "query_stats_daily", period: "day" },
+} as const;
 
-/** Deletes up to `batch` daily rollup rows older than `days` days; returns how many it deleted. */
-export async function pruneDailyRollups(tx: Sql, days: number, batch: number): Promise<number> {
+/** Deletes up to `batch` rows of a rollup older than `days` days; returns how many it deleted. */
+export async function pruneRollups(tx: Sql, rollup: keyof typeof ROLLUPS, days: number, batch: number): Promise<number> {
+  const { table, period } = ROLLUPS[rollup];
   const deleted = await tx`
-    delete from ops.query_stats_daily
-    where (day, queryid) in (
-      select day, queryid
-      from ops.query_stats_daily
-      where day < now() - make_interval(days => ${days})
+    delete from ${tx("ops." + table)}
+    where (${tx(period)}, queryid) in (
+      select ${tx(period)}, queryid
+      from ${tx("ops." + table)}
+      where ${tx(period)} < now() - make_interval(days => ${days})
       limit ${batch})`;
   return deleted.count;
 }

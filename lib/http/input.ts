@@ -37,7 +37,7 @@ export function routeUuid(request: Request, name = "id"): string {
 function firstProblem(issues: readonly v.BaseIssue<unknown>[]): string {
   const issue = issues[0];
   if (!issue) return "request is invalid";
-  const field = (issue.path ?? []).map((item) => String(item.key)).join(".");
+  const field = v.getDotPath(issue) ?? "";
   // A strict object's key it does not know: valibot expects `never` there.
   if (issue.type === "strict_object" && issue.expected === "never") return `unknown field: ${field}`;
   if (issue.kind === "schema" && issue.type.endsWith("object")) {
