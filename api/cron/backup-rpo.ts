@@ -1,10 +1,11 @@
 import { recoveryPointCheck } from "../../functions/backup.js";
-import { config } from "../../lib/config.js";
-import { requireBearer } from "../../lib/http/bearer.js";
+import { requireScheduler } from "../../lib/http/scheduler.js";
 import { route } from "../../lib/http/route.js";
 
-/** GET /api/cron/backup-rpo: Vercel Cron, every 15 minutes; Bearer CRON_SECRET. The recovery point watchdog. */
-export const GET = route(async (request) => {
-  requireBearer(request, config().cronSecret, "CRON_SECRET");
+/** /api/cron/backup-rpo, every 15 minutes (lib/jobs/schedules.ts): the recovery point watchdog. QStash's signed POST or Vercel Cron's GET with Bearer CRON_SECRET. */
+const handler = route(async (request) => {
+  await requireScheduler(request, "backup-rpo");
   return Response.json(await recoveryPointCheck());
 });
+export const GET = handler;
+export const POST = handler;

@@ -1,10 +1,14 @@
 import { backupCron } from "../../functions/backup.js";
-import { config } from "../../lib/config.js";
-import { requireBearer } from "../../lib/http/bearer.js";
+import { requireScheduler } from "../../lib/http/scheduler.js";
 import { route } from "../../lib/http/route.js";
 
-/** GET /api/cron/backup: Vercel Cron, daily; Bearer CRON_SECRET. Hands the run to the worker (BACKUP_WORKER_URL), or runs it here. */
-export const GET = route(async (request) => {
-  requireBearer(request, config().cronSecret, "CRON_SECRET");
+/**
+ * /api/cron/backup, daily (lib/jobs/schedules.ts): hands the run to the worker (BACKUP_WORKER_URL),
+ * or runs it here. Vercel Cron's GET with Bearer CRON_SECRET or QStash's signed POST.
+ */
+const handler = route(async (request) => {
+  await requireScheduler(request, "backup");
   return Response.json(await backupCron());
 });
+export const GET = handler;
+export const POST = handler;

@@ -1,10 +1,14 @@
 import { drillCron } from "../../functions/dr-drill.js";
-import { config } from "../../lib/config.js";
-import { requireBearer } from "../../lib/http/bearer.js";
+import { requireScheduler } from "../../lib/http/scheduler.js";
 import { route } from "../../lib/http/route.js";
 
-/** GET /api/cron/dr-drill: Vercel Cron, weekly; Bearer CRON_SECRET. Hands the drill to the worker (BACKUP_WORKER_URL), or runs it here. */
-export const GET = route(async (request) => {
-  requireBearer(request, config().cronSecret, "CRON_SECRET");
+/**
+ * /api/cron/dr-drill, weekly (lib/jobs/schedules.ts): hands the drill to the worker (BACKUP_WORKER_URL),
+ * or runs it here. Vercel Cron's GET with Bearer CRON_SECRET or QStash's signed POST.
+ */
+const handler = route(async (request) => {
+  await requireScheduler(request, "dr-drill");
   return Response.json(await drillCron());
 });
+export const GET = handler;
+export const POST = handler;

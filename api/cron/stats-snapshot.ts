@@ -1,10 +1,11 @@
 import { statsSnapshotJob } from "../../functions/stats-snapshot.js";
-import { config } from "../../lib/config.js";
-import { requireBearer } from "../../lib/http/bearer.js";
+import { requireScheduler } from "../../lib/http/scheduler.js";
 import { route } from "../../lib/http/route.js";
 
-/** GET /api/cron/stats-snapshot: Vercel Cron, every 5 minutes; Bearer CRON_SECRET. */
-export const GET = route(async (request) => {
-  requireBearer(request, config().cronSecret, "CRON_SECRET");
+/** /api/cron/stats-snapshot, every 5 minutes (lib/jobs/schedules.ts): QStash's signed POST or Vercel Cron's GET with Bearer CRON_SECRET. */
+const handler = route(async (request) => {
+  await requireScheduler(request, "stats-snapshot");
   return Response.json(await statsSnapshotJob());
 });
+export const GET = handler;
+export const POST = handler;

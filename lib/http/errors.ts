@@ -14,7 +14,7 @@ import {
   UnsafeBackupDirError,
 } from "../backups/errors.js";
 import { ConfigError } from "../config.js";
-import { JobPublishError } from "../jobs/errors.js";
+import { JobPublishError, ScheduleSyncError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError, MigrationError, SessionSignalError } from "../db/errors.js";
 import { log } from "../log.js";
 
@@ -51,7 +51,7 @@ export class ApiError extends Error {
 }
 
 /** Failures of work that cannot be done here now (a tool, a store, a worker missing): 503 with the reason. */
-const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError, MigrationError];
+const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, ScheduleSyncError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError, MigrationError];
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 export const RETRY_AFTER_SECONDS = 2;

@@ -15,7 +15,7 @@ const MAX_CALLBACK_BYTES = 64 * 1024;
  * The raw body of a request QStash signed for `url` (the destination as published, so a
  * proxy in front changes nothing); 401 for a missing or wrong signature, 413 past `maxBytes`.
  */
-async function qstashSignedBody(request: Request, url: string, maxBytes: number): Promise<string> {
+export async function qstashSignedBody(request: Request, url: string, maxBytes: number): Promise<string> {
   const { currentSigningKey, nextSigningKey } = config().qstash;
   if (!currentSigningKey || !nextSigningKey) {
     throw new ConfigError("Invalid configuration: QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY must be set");

@@ -4,3 +4,8 @@
 export class JobPublishError extends Error {
   override name = "JobPublishError";
 }
+
+/** QStash refused a change to its schedules, or could not be reached: what was not done is said. */
+export class ScheduleSyncError extends Error {
+  override name = "ScheduleSyncError";
+}

@@ -38,6 +38,11 @@ export function workerJobUrl(workerUrl: string, job: WorkerJob): string {
   return new URL(WORKER_JOB_PATHS[job], workerUrl).toString();
 }
 
+/** QStash's API at QSTASH_URL; a request the network lost is sent again, twice at most. */
+export function qstashClient(token: string): Client {
+  return new Client({ baseUrl: config().qstash.url, token, devMode: false, enableTelemetry: false, retry: { retries: 2, backoff: () => 250 } });
+}
+
 export interface PublishedJob {
   messageId: string;
 }
@@ -48,9 +53,9 @@ export interface PublishedJob {
  * failure callback there once it has given up, so a dead worker is noticed at once.
  */
 export async function publishJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
-  const { url, token } = config().qstash;
+  const { token } = config().qstash;
   if (!token) throw new ConfigError("Invalid configuration: QSTASH_TOKEN must be set to hand work to a worker");
-  const client = new Client({ baseUrl: url, token, devMode: false, enableTelemetry: false, retry: { retries: 2, backoff: () => 250 } });
+  const client = qstashClient(token);
   try {
     const failureCallback = jobFailureUrl();
     const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId, ...(failureCallback ? { failureCallback } : {}) });

@@ -1,20 +1,14 @@
 /**
- * The local stand-in for Vercel Cron: runs each cron of vercel.json on its schedule (UTC,
- * as Vercel does) by calling its path on the local server with `Bearer CRON_SECRET`.
+ * The local stand-in for Vercel Cron and QStash Schedules: runs every entry of the schedules
+ * table (lib/jobs/schedules.ts) on its cron, in UTC as both do, by calling its path on the
+ * local server with `Bearer CRON_SECRET`.
  */
-import { readFile } from "node:fs/promises";
 import { Cron } from "croner";
-import * as v from "valibot";
 import { log } from "../log.js";
 
-const vercelJson = v.object({
-  crons: v.optional(v.array(v.object({ path: v.pipe(v.string(), v.startsWith("/")), schedule: v.pipe(v.string(), v.minLength(1)) })), []),
-});
-
-export type CronEntry = v.InferOutput<typeof vercelJson>["crons"][number];
-
-export async function vercelCrons(file: string): Promise<CronEntry[]> {
-  return v.parse(vercelJson, JSON.parse(await readFile(file, "utf8"))).crons;
+export interface CronEntry {
+  path: string;
+  cron: string;
 }
 
 export interface CronRun {
@@ -30,7 +24,7 @@ export interface Scheduled {
 export function scheduleCrons(entries: CronEntry[], { baseUrl, secret, onRun }: { baseUrl: string; secret: string; onRun?: (run: CronRun) => void }): Scheduled {
   const jobs = entries.map(
     (entry) =>
-      new Cron(entry.schedule, { timezone: "UTC", protect: true }, async () => {
+      new Cron(entry.cron, { timezone: "UTC", protect: true }, async () => {
         let status: CronRun["status"] = "failed";
         try {
           const response = await fetch(new URL(entry.path, baseUrl), { headers: { authorization: `Bearer ${secret}` } });

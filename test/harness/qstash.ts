@@ -48,10 +48,10 @@ export async function fakeQstash(): Promise<FakeQstash> {
   };
 }
 
-/** The Upstash-Signature QStash sends with a delivery of `body` to `url`. */
-export async function qstashSignature(signingKey: string, url: string, body: string): Promise<string> {
+/** The Upstash-Signature QStash sends with a delivery of `body` to `url`, made at `at` and valid for 5 minutes. */
+export async function qstashSignature(signingKey: string, url: string, body: string, { at = new Date() }: { at?: Date } = {}): Promise<string> {
   const bodyHash = createHash("sha256").update(body).digest("base64url");
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(at.getTime() / 1000);
   return new SignJWT({ body: bodyHash })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuer("Upstash")
@@ -61,4 +61,120 @@ export async function qstashSignature(signingKey: string, url: string, body: str
     .setExpirationTime(now + 300)
     .setJti(`jwt_${randomUUID()}`)
     .sign(new TextEncoder().encode(signingKey));
+}
+
+/** A schedule as QStash's schedules API lists it. */
+export interface FakeSchedule {
+  scheduleId: string;
+  cron: string;
+  destination: string;
+  method: string;
+  retries: number;
+  retryDelayExpression?: string;
+  isPaused: boolean;
+  createdAt: number;
+  body?: string;
+}
+
+export interface FakeQstashSchedules {
+  url: string;
+  /** Every request our code sent, in order, exactly as sent. */
+  requests: PublishRequest[];
+  schedules: Map<string, FakeSchedule>;
+  /** A schedule already there (made by hand, by another deployment, by an older table). */
+  seed(schedule: Omit<FakeSchedule, "createdAt" | "isPaused"> & { isPaused?: boolean }): void;
+  /**
+   * Delivers a schedule as QStash does: its method and body to its destination, signed for the
+   * destination with `signingKey`; `retried` is the delivery's retry count.
+   */
+  deliver(scheduleId: string, signingKey: string, options?: { retried?: number }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/**
+ * QStash's schedules API (list, create or replace by id, delete, resume) as a fake with state,
+ * accepting only `Bearer <token>`; its errors are JSON with `error`, as QStash's are.
+ */
+export async function fakeQstashSchedules(token: string): Promise<FakeQstashSchedules> {
+  const requests: PublishRequest[] = [];
+  const schedules = new Map<string, FakeSchedule>();
+  let created = 0;
+  const answer = (status: number, body?: unknown) => ({ status, body });
+  const handle = (request: PublishRequest) => {
+    if (request.headers.authorization !== `Bearer ${token}`) return answer(401, { error: "invalid token" });
+    const path = request.path;
+    if (request.method === "GET" && path === "/v2/schedules") return answer(200, [...schedules.values()]);
+    const create = /^\/v2\/schedules\/(https?:\/\/.+)$/.exec(path);
+    if (request.method === "POST" && create?.[1]) {
+      const header = (name: string) => {
+        const value = request.headers[name];
+        return typeof value === "string" ? value : undefined;
+      };
+      const cron = header("upstash-cron");
+      if (!cron) return answer(400, { error: "Upstash-Cron header is required" });
+      const scheduleId = header("upstash-schedule-id") ?? `scd_${++created}`;
+      const retryDelay = header("upstash-retry-delay");
+      schedules.set(scheduleId, {
+        scheduleId,
+        cron,
+        destination: create[1],
+        method: header("upstash-method") ?? "POST",
+        retries: Number(header("upstash-retries") ?? 3),
+        ...(retryDelay ? { retryDelayExpression: retryDelay } : {}),
+        isPaused: false,
+        createdAt: Date.now(),
+        ...(request.body ? { body: request.body } : {}),
+      });
+      return answer(201, { scheduleId });
+    }
+    const one = /^\/v2\/schedules\/([^/]+)(\/resume|\/pause)?$/.exec(path);
+    const schedule = one?.[1] ? schedules.get(decodeURIComponent(one[1])) : undefined;
+    if (!one || !schedule) return answer(404, { error: "schedule not found" });
+    if (request.method === "DELETE" && !one[2]) {
+      schedules.delete(schedule.scheduleId);
+      return answer(200);
+    }
+    if (request.method === "PATCH" && one[2]) {
+      schedule.isPaused = one[2] === "/pause";
+      return answer(200);
+    }
+    return answer(405, { error: "method not allowed" });
+  };
+  const server: Server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const recorded = { method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
+    requests.push(recorded);
+    const { status, body } = handle(recorded);
+    response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  let messages = 0;
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    schedules,
+    seed: (schedule) => schedules.set(schedule.scheduleId, { isPaused: false, createdAt: Date.now(), ...schedule }),
+    deliver: async (scheduleId, signingKey, { retried = 0 } = {}) => {
+      const schedule = schedules.get(scheduleId);
+      if (!schedule) throw new Error(`no schedule ${scheduleId}`);
+      const body = schedule.body ?? "";
+      return fetch(schedule.destination, {
+        method: schedule.method,
+        headers: {
+          "upstash-signature": await qstashSignature(signingKey, schedule.destination, body),
+          "upstash-schedule-id": scheduleId,
+          "upstash-message-id": `msg_${++messages}`,
+          "upstash-retried": String(retried),
+          "content-type": "application/json",
+        },
+        ...(schedule.method === "GET" || schedule.method === "HEAD" ? {} : { body }),
+      });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -70,7 +70,10 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(await health.json()).toMatchObject({ status: "ok", db: { ok: true } });
 
     expect(run.output()).toContain("first run: seeding demo data");
-    expect(run.output()).toContain("cron      /api/cron/stats-snapshot (*/5 * * * *, UTC)");
+    // Every schedule of the table runs here, whoever runs it once deployed.
+    expect(run.output()).toContain("cron      /api/cron/stats-snapshot (*/5 * * * *, UTC; deployed: QStash)");
+    expect(run.output()).toContain("cron      /api/cron/backup-rpo (*/15 * * * *, UTC; deployed: QStash)");
+    expect(run.output()).toContain("cron      /api/cron/backup (0 3 * * *, UTC; deployed: Vercel Cron)");
     const cronSecret = await readFile(path.join(dataDir, "cron-secret"), "utf8");
     const snapshot = await fetch(`${url}/api/cron/stats-snapshot`, { headers: { authorization: `Bearer ${cronSecret}` } });
     expect(snapshot.status).toBe(200);

@@ -1,15 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { scheduleCrons, vercelCrons, type CronRun } from "../../../lib/local/cron.js";
-
-describe("vercelCrons", () => {
-  it("reads the project's crons from vercel.json", async () => {
-    const crons = await vercelCrons(fileURLToPath(new URL("../../../vercel.json", import.meta.url)));
-    expect(crons).toContainEqual({ path: "/api/cron/stats-snapshot", schedule: "*/5 * * * *" });
-  });
-});
+import { scheduleCrons, type CronRun } from "../../../lib/local/cron.js";
 
 describe("scheduleCrons", () => {
   it("calls each path on its schedule with the cron secret, and stops when told", async () => {
@@ -21,7 +13,7 @@ describe("scheduleCrons", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const runs: CronRun[] = [];
-    const scheduled = scheduleCrons([{ path: "/api/cron/every-second", schedule: "* * * * * *" }], {
+    const scheduled = scheduleCrons([{ path: "/api/cron/every-second", cron: "* * * * * *" }], {
       baseUrl,
       secret: "local-cron-secret-0123",
       onRun: (run) => runs.push(run),
