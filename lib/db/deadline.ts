@@ -54,6 +54,9 @@ function finished<T>(query: CancellableQuery<T>, finishWithinMs: number, release
     let cancelling: Promise<unknown> = Promise.resolve();
     const timer = setTimeout(() => {
       // One written behind another cannot be taken back: it runs unheard, and is not cancelled.
+      // The cancel settles once the server has taken the request and closed its connection (or
+      // that connection timed out): postgres.js is patched to return it (patches/), since the
+      // query may end on its own while the cancel is on its way and the cancel then hit the next.
       if (!writtenBehindAnother(query)) cancelling = Promise.resolve(query.cancel()).catch(() => undefined);
       reject(new DbUnavailableError("The database did not answer in time, retry shortly", "STATEMENT_TIMEOUT"));
     }, finishWithinMs);

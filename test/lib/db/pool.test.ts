@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../lib/config.js";
 import { bounded } from "../../../lib/db/deadline.js";
@@ -8,6 +9,38 @@ import { useConfig } from "../../harness/config.js";
 import { TEST_DATABASE_URL } from "../../harness/file-database.js";
 
 const DIRECT = "postgres://u:p@db.example.com:5432/postgres";
+
+/** A proxy to `target` whose every connection after the first reaches it only `holdMs` later. */
+async function slowSecondConnections(target: URL, holdMs: number) {
+  let count = 0;
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+  };
+  const server: Server = createServer((client) => {
+    track(client);
+    client.pause();
+    setTimeout(() => {
+      const upstream = connect({ host: target.hostname, port: Number(target.port) });
+      track(upstream);
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+    }, count++ === 0 ? 0 : holdMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
 const POOLER = "postgres://u:p@pooler.example.com:6543/postgres";
 
 function withMarker(url: string): string {
@@ -143,6 +176,28 @@ describe("pools against a real server", () => {
         throw new Error(`next failed: ${error.reason} ${String((error.cause as Error | undefined)?.message)}`);
       });
       expect(next?.run).toBe(run);
+    }
+  });
+
+  it("waits for a slow cancel to be delivered before the connection runs anything else", async () => {
+    // The cancel's own connection takes a second to reach the server (a busy postmaster, a far
+    // pooler): the cancelled query ends on its own meanwhile, and the next must not get the cancel.
+    const proxy = await slowSecondConnections(new URL(TEST_DATABASE_URL), 1000);
+    try {
+      const throughProxy = new URL(TEST_DATABASE_URL);
+      throughProxy.hostname = "127.0.0.1";
+      throughProxy.port = String(proxy.port);
+      await useConfig({ SUPABASE_POOLER_URL: withMarker(throughProxy.toString()), DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "2000", DB_STATEMENT_TIMEOUT: "100" });
+      const sql = requestDb();
+      await bounded(sql`select 1`);
+      // Past its deadline (2 s + 250 ms + 100 ms) it is cancelled; it ends on its own at 3 s, before the cancel lands at about 3.35 s.
+      const late = await bounded(sql`select pg_sleep(3)`).catch((error: unknown) => error);
+      expect((late as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
+      const [next] = await bounded(sql`select pg_sleep(1), 'untouched' as outcome`, { startWithinMs: 5000, finishWithinMs: 5000 });
+      expect(next?.outcome).toBe("untouched");
+      expect(proxy.connections()).toBe(2);
+    } finally {
+      await proxy.close();
     }
   });
 
