@@ -14,7 +14,9 @@ import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
+import { scheduleEntries } from "../lib/jobs/schedules.js";
 import { freePort, sharedTempDir } from "../test/harness/net.js";
+import { qstashSignature } from "../test/harness/qstash.js";
 import { median } from "./server-process.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -25,13 +27,15 @@ const SECRET = "bench-jwt-secret-0123456789abcdef";
 const CRON_SECRET = "bench-cron-secret-0123456789abcdef";
 const METRICS_TOKEN = "bench-metrics-token-0123456789";
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef";
+const QSTASH_CURRENT_SIGNING_KEY = "bench-signing-key-0123456789abcdef";
+const BASE = "https://bench.example";
 
 /** Imports the handler, answers one request, prints its status; exits at once (no idle pool kept). */
 const RUNNER = `
-const [file, method, url, authorization] = process.argv.slice(1);
+const [file, method, url, header, value] = process.argv.slice(1);
 const mod = await import(file);
 const handler = mod[method] ?? mod.default?.[method] ?? mod.default;
-const response = await handler(new Request(url, { method, headers: authorization ? { authorization } : {} }));
+const response = await handler(new Request(url, { method, headers: header ? { [header]: value } : {} }));
 await response.arrayBuffer();
 process.stdout.write(response.status + "\\n");
 process.exit(0);
@@ -43,11 +47,18 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/** A request to time: its credential as one header (name, value), or none. */
+interface BenchRequest {
+  method: string;
+  url: string;
+  header: [string, string] | [];
+}
+
 /** Milliseconds from spawn to the answer's status line, and that status. */
-function coldStart(file: string, method: string, url: string, authorization: string, env: Record<string, string>): Promise<{ ms: number; status: number }> {
+function coldStart(file: string, { method, url, header }: BenchRequest, env: Record<string, string>): Promise<{ ms: number; status: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ["--input-type=module", "-e", RUNNER, pathToFileURL(file).href, method, url, authorization], {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", RUNNER, pathToFileURL(file).href, method, url, ...header], {
       env: { PATH: process.env.PATH ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -94,10 +105,12 @@ async function main(): Promise<void> {
       ADMIN_TOKEN,
       LOCAL_DATA_DIR: dataRoot,
       DB_POOL_PROFILE: "serverless",
+      PUBLIC_URL: BASE,
+      QSTASH_CURRENT_SIGNING_KEY,
+      QSTASH_NEXT_SIGNING_KEY: `${QSTASH_CURRENT_SIGNING_KEY}-next`,
     };
-    const base = "https://bench.example";
-    /** The request each function answers: real ids and each one's own credential. */
-    const requestOf = (route: string): { method: string; url: string; authorization: string } => {
+    /** The request each function answers: real ids and each one's own credential (a schedule QStash runs: its signed POST, as deployed). */
+    const requestOf = async (route: string): Promise<BenchRequest> => {
       // Vercel hands a dynamic segment to its function as a query parameter of that name.
       const params = new URLSearchParams();
       if (route === "api/agents/[id]") params.set("id", agent?.id ?? "");
@@ -106,13 +119,16 @@ async function main(): Promise<void> {
       if (route === "api/ops/sessions/[pid]") params.set("pid", "1");
       if (route === "api/conversations/[id]/messages") params.set("limit", "50");
       const query = params.size ? `?${params}` : "";
-      const url = `${base}/${route.replace(/\/index$/, "")}${query}`;
-      if (route.startsWith("api/cron/")) return { method: "GET", url, authorization: `Bearer ${CRON_SECRET}` };
-      if (route === "api/metrics") return { method: "GET", url, authorization: `Bearer ${METRICS_TOKEN}` };
-      if (route.startsWith("api/ops/sessions/")) return { method: "POST", url, authorization: `Bearer ${ADMIN_TOKEN}` };
-      if (route.startsWith("api/ops/") || route.startsWith("api/admin/")) return { method: "GET", url, authorization: `Bearer ${ADMIN_TOKEN}` };
-      if (route.startsWith("api/jobs/")) return { method: "POST", url, authorization: "" };
-      return { method: "GET", url, authorization: token };
+      const url = `${BASE}/${route.replace(/\/index$/, "")}${query}`;
+      const bearer = (secret: string): [string, string] => ["authorization", `Bearer ${secret}`];
+      const schedule = scheduleEntries().find((entry) => entry.path === `/${route}`);
+      if (schedule?.trigger === "qstash") return { method: "POST", url, header: ["upstash-signature", await qstashSignature(QSTASH_CURRENT_SIGNING_KEY, url, "")] };
+      if (schedule) return { method: "GET", url, header: bearer(CRON_SECRET) };
+      if (route === "api/metrics") return { method: "GET", url, header: bearer(METRICS_TOKEN) };
+      if (route.startsWith("api/ops/sessions/")) return { method: "POST", url, header: bearer(ADMIN_TOKEN) };
+      if (route.startsWith("api/ops/") || route.startsWith("api/admin/")) return { method: "GET", url, header: bearer(ADMIN_TOKEN) };
+      if (route.startsWith("api/jobs/")) return { method: "POST", url, header: [] };
+      return { method: "GET", url, header: ["authorization", token] };
     };
 
     const emptyDir = path.join(dataRoot, "empty.func");
@@ -123,19 +139,19 @@ async function main(): Promise<void> {
     /** BENCH_ONLY=api/health,api/agents/[id]: just those. */
     const only = process.env.BENCH_ONLY?.split(",");
     const routes = (await functionsIn(OUTPUT)).filter((route) => !only || only.includes(route));
-    const emptyRequest = { method: "GET", url: `${base}/api/empty`, authorization: "" };
+    const emptyRequest: BenchRequest = { method: "GET", url: `${BASE}/api/empty`, header: [] };
     /**
      * The function's and the empty function's cold starts taken in turns, so a machine that
      * slows down or speeds up during the run weighs on both alike; medians of each.
      */
-    const measured = async (file: string, request: { method: string; url: string; authorization: string }) => {
-      await coldStart(file, request.method, request.url, request.authorization, env); // disk cache warm
+    const measured = async (file: string, request: BenchRequest) => {
+      await coldStart(file, request, env); // disk cache warm
       const runs: number[] = [];
       const emptyRuns: number[] = [];
       let status = 0;
       for (let i = 0; i < RUNS; i++) {
-        emptyRuns.push((await coldStart(emptyFile, emptyRequest.method, emptyRequest.url, "", env)).ms);
-        const run = await coldStart(file, request.method, request.url, request.authorization, env);
+        emptyRuns.push((await coldStart(emptyFile, emptyRequest, env)).ms);
+        const run = await coldStart(file, request, env);
         runs.push(run.ms);
         status = run.status;
       }
@@ -147,7 +163,7 @@ async function main(): Promise<void> {
     for (const route of routes) {
       const dir = path.join(OUTPUT, `${route}.func`);
       const config = JSON.parse(await readFile(path.join(dir, ".vc-config.json"), "utf8")) as { handler: string };
-      const request = requestOf(route);
+      const request = await requestOf(route);
       const result = await measured(path.join(dir, config.handler), request);
       emptyMedians.push(result.emptyMs);
       const ratio = result.ms / result.emptyMs;
