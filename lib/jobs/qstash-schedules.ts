@@ -47,6 +47,11 @@ export interface SchedulesDiff {
   changes: ScheduleChange[];
   /** Schedules of the account that are not this deployment's, left alone. */
   others: number;
+  /**
+   * Of those, the ones delivering to one of the table's paths on another base URL: another
+   * deployment's, or this one's under an earlier PUBLIC_URL (then refused, and retried, forever).
+   */
+  elsewhere: ExistingSchedule[];
 }
 
 /** The id of `job`'s QStash Schedule for the deployment at `publicUrl`. */
@@ -89,6 +94,7 @@ export function schedulesDiff(wanted: WantedSchedule[], existing: ExistingSchedu
   const cronPaths = `${publicUrl}/api/cron/`;
   const isOurs = (schedule: ExistingSchedule) => ours.has(schedule.scheduleId) || schedule.destination.startsWith(cronPaths);
   const wantedIds = new Set(wanted.map((schedule) => schedule.scheduleId));
+  const tablePaths = new Set<string>(scheduleEntries().map((entry) => entry.path));
   const changes: ScheduleChange[] = wanted.map((schedule) => {
     const found = existing.find((candidate) => candidate.scheduleId === schedule.scheduleId);
     if (!found) return { action: "create", wanted: schedule };
@@ -99,10 +105,20 @@ export function schedulesDiff(wanted: WantedSchedule[], existing: ExistingSchedu
   return {
     changes: [...changes, ...removed.map((schedule): ScheduleChange => ({ action: "remove", existing: schedule }))],
     others: existing.filter((schedule) => !isOurs(schedule)).length,
+    elsewhere: existing.filter((schedule) => !isOurs(schedule) && tablePaths.has(pathOf(schedule.destination))),
   };
 }
 
 /** QStash's own answer when it gave one (QstashError), else why it could not be reached. */
+/** A destination's path, or "" for one that is not a URL (a URL group's name). */
+function pathOf(destination: string): string {
+  try {
+    return new URL(destination).pathname;
+  } catch {
+    return "";
+  }
+}
+
 function failure(what: string, error: unknown): ScheduleSyncError {
   const reason = error instanceof Error && error.message !== "fetch failed" ? error.message : `unreachable (${fetchFailureOf(error)})`;
   return new ScheduleSyncError(`QStash did not ${what}: ${reason}`, { cause: error });

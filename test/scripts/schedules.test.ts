@@ -107,6 +107,10 @@ describe("npm run jobs:schedules", () => {
     expect(shown.stdout).toContain("differs (paused -> running): --apply updates it");
     expect(shown.stdout).toContain(`not in the table: scd_by_hand -> ${PUBLIC_URL}/api/cron/backup (0 3 * * *): --apply removes it`);
     expect(shown.stdout).toContain("2 other schedules of this QStash account left alone.");
+    expect(shown.stdout).toContain(
+      `note: ${staging} delivers to https://staging.example.com/api/cron/stats-snapshot, not under PUBLIC_URL: another deployment's, or this one's under an earlier PUBLIC_URL`,
+    );
+    expect(shown.stdout).not.toContain("note: scd_other_app");
     expect(changes()).toEqual([]);
 
     const applied = await schedules(["--apply"]);
