@@ -109,7 +109,6 @@ export function schedulesDiff(wanted: WantedSchedule[], existing: ExistingSchedu
   };
 }
 
-/** QStash's own answer when it gave one (QstashError), else why it could not be reached. */
 /** A destination's path, or "" for one that is not a URL (a URL group's name). */
 function pathOf(destination: string): string {
   try {
@@ -119,6 +118,7 @@ function pathOf(destination: string): string {
   }
 }
 
+/** QStash's own answer when it gave one (QstashError), else why it could not be reached. */
 function failure(what: string, error: unknown): ScheduleSyncError {
   const reason = error instanceof Error && error.message !== "fetch failed" ? error.message : `unreachable (${fetchFailureOf(error)})`;
   return new ScheduleSyncError(`QStash did not ${what}: ${reason}`, { cause: error });
