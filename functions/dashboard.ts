@@ -12,6 +12,7 @@ import {
   deploysIn,
   drillRuns,
   newestDrills,
+  newestSnapshot,
   statementDeployEffects,
   statementSeries,
   statementText,
@@ -24,6 +25,7 @@ import {
   type DeployEffect,
   type DrillRun,
   type NewestDrills,
+  type NewestSnapshot,
   type Series,
   type StatementText,
   type StatementTotal,
@@ -37,7 +39,7 @@ import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery
 import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { hiddenSessionsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
-import { directDb } from "../lib/db/pool.js";
+import { directDb, type Sql } from "../lib/db/pool.js";
 import { THRESHOLDS } from "../lib/metrics/thresholds.js";
 import { platformMode, type ModeState } from "../lib/platform/mode.js";
 
@@ -58,6 +60,18 @@ export interface RecoveryPoint {
   status: "ok" | "late";
 }
 
+/**
+ * Seconds after which the newest snapshot says its schedule is not running: three missed runs,
+ * as monitoring/alerts.yml's GapStatsSnapshotStale judges it.
+ */
+const SNAPSHOT_STALE_SECONDS = 900;
+
+export interface SnapshotFreshness extends NewestSnapshot {
+  staleAfterSeconds: number;
+  /** `none`: no snapshot yet; `stale`: the newest is older than staleAfterSeconds. */
+  status: "ok" | "stale" | "none";
+}
+
 export interface Overview {
   window: Window;
   targetMetrics: TargetMetric[];
@@ -67,6 +81,13 @@ export interface Overview {
   mode: ModeState;
   recoveryPoint: RecoveryPoint;
   drills: NewestDrills;
+  snapshots: SnapshotFreshness;
+}
+
+async function snapshotFreshness(sql: Sql): Promise<SnapshotFreshness> {
+  const newest = await newestSnapshot(sql);
+  const status = newest.ageSeconds === null ? "none" : newest.ageSeconds > SNAPSHOT_STALE_SECONDS ? "stale" : "ok";
+  return { ...newest, staleAfterSeconds: SNAPSHOT_STALE_SECONDS, status };
 }
 
 async function recoveryPoint(): Promise<RecoveryPoint> {
@@ -95,6 +116,7 @@ export async function overview(window: Window): Promise<Overview> {
     mode: await platformMode(),
     recoveryPoint: await recoveryPoint(),
     drills: await newestDrills(sql),
+    snapshots: await snapshotFreshness(sql),
   };
 }
 

@@ -145,6 +145,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(charts.map((c) => c.title)).toEqual(["Statement time, p95", "Connection slots in use (server-wide)", "Active connections", "Slow queries per hour", "Longest lock wait"]);
     for (const chart of charts) expect(chart.ink, chart.title).toBeGreaterThan(50);
     expect(await mainText()).toMatch(/Alerts[\s\S]*threshold:statement_p95_ms/);
+    expect(await mainText()).toMatch(/Stats snapshots: OK newest \d+ min \d+ s old/);
     await shot("overview");
   });
 

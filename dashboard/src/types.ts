@@ -69,6 +69,13 @@ export interface NewestDrills {
   newestSucceeded: DrillRun | null;
 }
 
+export interface SnapshotFreshness {
+  takenAt: string | null;
+  ageSeconds: number | null;
+  staleAfterSeconds: number;
+  status: "ok" | "stale" | "none";
+}
+
 export interface Overview {
   window: Window;
   targetMetrics: TargetMetric[];
@@ -78,6 +85,7 @@ export interface Overview {
   mode: ModeState;
   recoveryPoint: RecoveryPoint;
   drills: NewestDrills;
+  snapshots: SnapshotFreshness;
 }
 
 export interface StatementTotal {

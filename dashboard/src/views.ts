@@ -70,13 +70,27 @@ function drillLine(drills: Overview["drills"]): HTMLElement {
   );
 }
 
+/** Whether the stats snapshots still come: the whole dashboard reads them, and on Vercel their schedule is set up apart from the deploy. */
+function snapshotLine(snapshots: Overview["snapshots"]): HTMLElement {
+  const notRunning = "the stats-snapshot schedule is not running (on Vercel: npm run jobs:schedules -- --apply)";
+  if (snapshots.status === "none") return h("p", {}, "Stats snapshots: ", badge("warn"), ` none yet: ${notRunning}`);
+  return h(
+    "p",
+    {},
+    "Stats snapshots: ",
+    badge(snapshots.status === "ok" ? "ok" : "alert"),
+    ` newest ${f.duration(snapshots.ageSeconds)} old, taken ${f.time(snapshots.takenAt)}`,
+    snapshots.status === "stale" ? ` — every figure here is that old: ${notRunning}` : "",
+  );
+}
+
 function modeLine(mode: ModeState): HTMLElement {
   return h("p", {}, "Platform mode: ", badge(mode.mode === "normal" ? "ok" : "warn"), ` ${mode.mode}`, mode.reason ? ` (${mode.reason})` : "", mode.since ? `, since ${f.time(mode.since)}` : "");
 }
 
 export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise<void> {
   const data = await getJson<Overview>(`/api/ops/overview?window=${ctx.window}`);
-  const status = section("Status", modeLine(data.mode), recoveryLine(data.recoveryPoint), drillLine(data.drills));
+  const status = section("Status", modeLine(data.mode), snapshotLine(data.snapshots), recoveryLine(data.recoveryPoint), drillLine(data.drills));
   const metrics = section(
     "Target Metrics now",
     table("Each metric as the newest stats snapshot judged it", data.targetMetrics, [

@@ -382,6 +382,22 @@ export interface NewestDrills {
   newestSucceeded: DrillRun | null;
 }
 
+export interface NewestSnapshot {
+  takenAt: string | null;
+  /** Seconds since it was taken; null before the first. */
+  ageSeconds: number | null;
+}
+
+/** When the newest stats snapshot was taken, and how long ago. */
+export async function newestSnapshot(sql: Sql): Promise<NewestSnapshot> {
+  const [row] = await sql<NewestSnapshot[]>`
+    select
+      max(taken_at)::text as "takenAt",
+      extract(epoch from now() - max(taken_at))::float8 as "ageSeconds"
+    from ops.db_stats_snapshots`;
+  return row ?? { takenAt: null, ageSeconds: null };
+}
+
 export async function newestDrills(sql: Sql): Promise<NewestDrills> {
   const run = (succeededOnly: boolean) => sql`
     select to_json(r) from (

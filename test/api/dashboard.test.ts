@@ -170,7 +170,24 @@ describe("signed in", () => {
     expect(recoveryPoint.rpoSeconds).toBe(86_400);
     expect(Math.abs(recoveryPoint.ageSeconds - (newestBackup?.age ?? 0))).toBeLessThan(5);
     expect(recoveryPoint.status).toBe(recoveryPoint.ageSeconds > 86_400 ? "late" : "ok");
+    // The seeded history ends one to two slots before now: the snapshots are fresh.
+    const snapshots = body.snapshots as { status: string; ageSeconds: number; staleAfterSeconds: number; takenAt: string };
+    expect(snapshots).toMatchObject({ status: "ok", staleAfterSeconds: 900 });
+    expect(snapshots.ageSeconds).toBeGreaterThan(0);
+    expect(snapshots.ageSeconds).toBeLessThan(900);
     expect((body.drills as { newestSucceeded: { recoverySeconds: number } | null }).newestSucceeded?.recoverySeconds).toBeGreaterThan(6);
+  });
+
+  it("says so when the snapshots stop coming: their schedule is not running", async () => {
+    await directDb()`update ops.db_stats_snapshots set taken_at = taken_at - interval '2 hours'`;
+    try {
+      const { body } = await call("GET", "/api/ops/overview?window=24h", { cookie });
+      const snapshots = body.snapshots as { status: string; ageSeconds: number };
+      expect(snapshots.status).toBe("stale");
+      expect(snapshots.ageSeconds).toBeGreaterThan(7200);
+    } finally {
+      await directDb()`update ops.db_stats_snapshots set taken_at = taken_at + interval '2 hours'`;
+    }
   });
 
   it("ranks the window's statements from the rollups exactly as the snapshots add up", async () => {
