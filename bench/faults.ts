@@ -7,19 +7,18 @@
  * seconds from each fault's end to full throughput again. Then the process's memory before and
  * after 380,000 requests for random agent ids (the in-memory cache store must stay bounded).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import { DEMO_USER, seedDemoData, DEFAULT_DEMO_SIZES } from "../functions/demo-data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../lib/local/embedded.js";
+import { startServer } from "./server-process.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SECRET = "bench-jwt-secret-0123456789abcdef";
 const PASSWORD = "bench-faults-password-0123456789";
 const CONNECTIONS = 20;
@@ -39,21 +38,6 @@ function loadRun(options: autocannon.Options): { instance: autocannon.Instance; 
   const done = new Promise<autocannon.Result>((resolve, reject) => (settle = (error, result) => (error ? reject(error) : resolve(result))));
   const instance = autocannon(options, (error, result) => settle(error, result));
   return { instance, done };
-}
-
-async function startServer(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "bench/serve.ts")], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      const match = /listening (\d+)/.exec(chunk.toString());
-      if (match?.[1]) resolve(Number(match[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port, child };
 }
 
 /** Resident memory of a process, from /proc (Linux), in MB. */
@@ -133,7 +117,7 @@ try {
   };
 
   log("load with faults: PostgreSQL restart at 6 s, a connection flood from 18 s to 23 s");
-  const server = await startServer(env);
+  const server = await startServer(["platform"], env, { stderr: "ignore" });
   servers.push(server.child);
   const timeline: Timeline = { start: performance.now(), buckets: new Map() };
   let i = 0;
@@ -177,7 +161,7 @@ try {
   const afterFlood = recoverySeconds(timeline, released, baseline);
 
   log(`random agent ids: ${RANDOM_ID_REQUESTS} requests against a fresh server`);
-  const fresh = await startServer(env);
+  const fresh = await startServer(["platform"], env, { stderr: "ignore" });
   servers.push(fresh.child);
   const before = await rssMb(fresh.child.pid);
   const random = await autocannon({

@@ -5,11 +5,18 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** bench/serve.ts with `args` in its own process (so the load generator does not share its event loop), once it listens. */
-export async function startServer(args: string[], env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * bench/serve.ts with `args` in its own process (so the load generator does not share its event
+ * loop), once it listens; its log lines shown, or left out where the benchmark makes it fail.
+ */
+export async function startServer(
+  args: string[],
+  env: Record<string, string>,
+  { stderr = "inherit" }: { stderr?: "inherit" | "ignore" } = {},
+): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "bench/serve.ts"), ...args], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", stderr],
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.on("data", (chunk: Buffer) => {

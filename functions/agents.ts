@@ -41,7 +41,6 @@ export function resetAgentCaches(): void {
   caches = undefined;
 }
 
-
 /** A cache entry is `<organization id> <agent JSON>`: tenancy is checked without parsing the JSON. */
 const ORG_ID_LENGTH = 36;
 

@@ -13,6 +13,7 @@ import { restoreBackup } from "../lib/backups/restore.js";
 import { config, ConfigError } from "../lib/config.js";
 import { backupRecorded } from "../lib/data/backups.js";
 import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillStarted } from "../lib/data/dr-drills.js";
+import { errorCode } from "../lib/db/errors.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
@@ -79,7 +80,7 @@ async function runDrill(id: string, { file, serverUrl, keep = false }: DrillOpti
     source = file ? sourceOf(file) : await newestBackupSource();
     const identities = await configuredIdentities({ identity: backups.ageIdentity, identityFile: backups.ageIdentityFile });
     await admin`create database ${admin(scratchDatabase)}`.catch((error: unknown) => {
-      if ((error as { code?: unknown }).code !== "42501") throw error;
+      if (errorCode(error) !== "42501") throw error;
       throw new DrillError(
         `the drill's role may not create its scratch database (${(error as Error).message}): give it CREATEDB (Supabase's postgres has it), or run the drill with --server <url of a role that has it>`,
       );

@@ -3,7 +3,7 @@
  * ends the session. Refused for the asking session itself and for the server's own processes;
  * nothing is sent until the caller confirms, having seen the session.
  */
-import { SessionSignalError } from "../lib/db/errors.js";
+import { errorCode, SessionSignalError } from "../lib/db/errors.js";
 import { sessionOf, signalled, type Session, type SessionSignal } from "../lib/db/inspect/sessions.js";
 import type { Pool, Sql } from "../lib/db/pool.js";
 
@@ -16,7 +16,7 @@ async function sent(connection: Sql, pid: number, signal: SessionSignal): Promis
   try {
     return await signalled(connection, pid, signal, { waitMs: TERMINATE_WAIT_MS });
   } catch (error) {
-    if ((error as { code?: unknown }).code !== "42501") throw error;
+    if (errorCode(error) !== "42501") throw error;
     throw new SessionSignalError(`not allowed to ${signal} session ${pid}: ${(error as Error).message}`);
   }
 }

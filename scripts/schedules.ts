@@ -4,7 +4,7 @@
  */
 import { applySchedules, schedulesPlan, type SchedulesPlan } from "../functions/schedules.js";
 import type { ScheduleChange } from "../lib/jobs/qstash-schedules.js";
-import { scheduleEntries } from "../lib/jobs/schedules.js";
+import { scheduleEntries, TRIGGER_NAMES } from "../lib/jobs/schedules.js";
 import { commandLine, runCli } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
@@ -29,7 +29,7 @@ function stateOf(change: ScheduleChange): string {
 function planRows(plan: SchedulesPlan): object[] {
   return scheduleEntries().map((entry) => {
     const change = plan.changes.find((candidate) => candidate.action !== "remove" && candidate.wanted.job === entry.job);
-    return { job: entry.job, cron: entry.cron, trigger: entry.trigger === "qstash" ? "QStash" : "Vercel Cron", state: change ? stateOf(change) : "vercel.json" };
+    return { job: entry.job, cron: entry.cron, trigger: TRIGGER_NAMES[entry.trigger], state: change ? stateOf(change) : "vercel.json" };
   });
 }
 

@@ -31,6 +31,7 @@ export interface SeedArgs {
 
 const MAX_HISTORY_DAYS = 90;
 const DEFAULT_HISTORY_STATEMENTS = 200;
+const MAX_HISTORY_STATEMENTS = 10_000;
 
 function count(flag: string, raw: string): number {
   const digits = raw.replaceAll("_", "");
@@ -69,6 +70,6 @@ export function parseSeedArgs(argv: string[]): SeedArgs {
   if (days === undefined) return args;
   const history = { days: count("history-days", days), statements: statements === undefined ? DEFAULT_HISTORY_STATEMENTS : count("history-statements", statements) };
   if (history.days > MAX_HISTORY_DAYS) throw new UsageError(`--history-days must be at most ${MAX_HISTORY_DAYS}\n${seedUsage()}`);
-  if (history.statements > 10_000) throw new UsageError(`--history-statements must be at most 10000\n${seedUsage()}`);
+  if (history.statements > MAX_HISTORY_STATEMENTS) throw new UsageError(`--history-statements must be at most ${MAX_HISTORY_STATEMENTS}\n${seedUsage()}`);
   return { ...args, history };
 }

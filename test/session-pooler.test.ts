@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { takeBackup } from "../functions/backup.js";
 import { disasterRecoveryDrill } from "../functions/dr-drill.js";
 import { restoreChosenBackup } from "../functions/restore.js";
@@ -22,6 +22,7 @@ import { freePort } from "./harness/net.js";
 import { startPgbouncer, type Pgbouncer } from "./harness/pgbouncer.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "./harness/postgres-admin.js";
 import { commandAvailable } from "./harness/services.js";
+import { quietConsole } from "./harness/console.js";
 
 const withTools = commandAvailable("pgbouncer") && commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const database = new URL(TEST_DATABASE_URL).pathname.slice(1);
@@ -55,12 +56,7 @@ afterAll(async () => {
   await admin.end();
   if (backupDir) await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
+beforeEach(() => quietConsole("error", "log", "warn"));
 
 describe.skipIf(!withTools)("through a session-mode pooler as DATABASE_URL", () => {
   it("takes the stats snapshot", async () => {

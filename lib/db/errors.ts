@@ -43,7 +43,8 @@ const UNAVAILABLE_CODES = new Set([
   "08006",
 ]);
 
-function errorCode(error: unknown): string | undefined {
+/** The SQLSTATE (or driver code) an error carries, if any. */
+export function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
   const code = (error as { code: unknown }).code;
   return typeof code === "string" ? code : undefined;

@@ -8,7 +8,7 @@ import { UUID_PATTERN } from "../uuid.js";
 import { ApiError } from "./errors.js";
 
 /** Any schema of ours: what it reads is unknown until it has checked it. */
-type Schema = v.GenericSchema<unknown, unknown>;
+export type Schema = v.GenericSchema<unknown, unknown>;
 
 const uuid = v.pipe(v.string("must be a UUID"), v.regex(UUID_PATTERN, "must be a UUID"));
 

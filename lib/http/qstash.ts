@@ -4,7 +4,7 @@ import type * as v from "valibot";
 import { config, ConfigError } from "../config.js";
 import { jobFailureUrl, workerJobUrl, type WorkerJob } from "../jobs/qstash.js";
 import { ApiError } from "./errors.js";
-import { bodyText, parsedJson } from "./input.js";
+import { bodyText, parsedJson, type Schema } from "./input.js";
 
 /** A job message is a few ids at most. */
 const MAX_JOB_MESSAGE_BYTES = 1024;
@@ -33,7 +33,7 @@ export async function qstashSignedBody(request: Request, url: string, maxBytes: 
  * The message of `job` QStash delivered to this worker, signed for the job's URL under
  * BACKUP_WORKER_URL (503 when that is not set here), as JSON of `schema` (400 otherwise).
  */
-export async function workerJobMessage<T extends v.GenericSchema<unknown, unknown>>(request: Request, job: WorkerJob, schema: T): Promise<v.InferOutput<T>> {
+export async function workerJobMessage<T extends Schema>(request: Request, job: WorkerJob, schema: T): Promise<v.InferOutput<T>> {
   const { workerUrl } = config().backups;
   if (!workerUrl) throw new ConfigError("Invalid configuration: BACKUP_WORKER_URL must be set on the worker");
   return parsedJson(await qstashSignedBody(request, workerJobUrl(workerUrl, job), MAX_JOB_MESSAGE_BYTES), schema);
@@ -43,7 +43,7 @@ export async function workerJobMessage<T extends v.GenericSchema<unknown, unknow
  * QStash's report of a job it gave up delivering, signed for the failure callback's URL under
  * PUBLIC_URL (503 when that is not set here), as JSON of `schema` (400 otherwise).
  */
-export async function jobFailureReport<T extends v.GenericSchema<unknown, unknown>>(request: Request, schema: T): Promise<v.InferOutput<T>> {
+export async function jobFailureReport<T extends Schema>(request: Request, schema: T): Promise<v.InferOutput<T>> {
   const url = jobFailureUrl();
   if (!url) throw new ConfigError("Invalid configuration: PUBLIC_URL must be set (on Vercel it defaults to the production URL)");
   return parsedJson(await qstashSignedBody(request, url, MAX_CALLBACK_BYTES), schema);

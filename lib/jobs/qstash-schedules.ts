@@ -90,11 +90,12 @@ function differencesOf(wanted: WantedSchedule, existing: ExistingSchedule): stri
  * moved to Vercel Cron, a schedule made by hand) is removed.
  */
 export function schedulesDiff(wanted: WantedSchedule[], existing: ExistingSchedule[], publicUrl: string): SchedulesDiff {
-  const ours = new Set(scheduleEntries().map((entry) => qstashScheduleId(entry.job, publicUrl)));
+  const entries = scheduleEntries();
+  const ours = new Set(entries.map((entry) => qstashScheduleId(entry.job, publicUrl)));
   const cronPaths = `${publicUrl}/api/cron/`;
   const isOurs = (schedule: ExistingSchedule) => ours.has(schedule.scheduleId) || schedule.destination.startsWith(cronPaths);
   const wantedIds = new Set(wanted.map((schedule) => schedule.scheduleId));
-  const tablePaths = new Set<string>(scheduleEntries().map((entry) => entry.path));
+  const tablePaths = new Set<string>(entries.map((entry) => entry.path));
   const changes: ScheduleChange[] = wanted.map((schedule) => {
     const found = existing.find((candidate) => candidate.scheduleId === schedule.scheduleId);
     if (!found) return { action: "create", wanted: schedule };

@@ -5,8 +5,10 @@
  * `npm run jobs:schedules -- --apply`); `npm start` runs every entry itself. Times are UTC.
  */
 
-/** Who calls the path on its schedule once deployed. */
-export type ScheduleTrigger = "vercel" | "qstash";
+/** Who calls the path on its schedule once deployed, by the name a person knows it by. */
+export const TRIGGER_NAMES = { vercel: "Vercel Cron", qstash: "QStash" } as const;
+
+export type ScheduleTrigger = keyof typeof TRIGGER_NAMES;
 
 export interface Schedule {
   /** The endpoint, under the deployment's base URL. */

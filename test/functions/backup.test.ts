@@ -7,7 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { KEEP_NEWEST, recoveryPointCheck, takeBackup } from "../../functions/backup.js";
 import { restoreChosenBackup, verifyChosenBackup } from "../../functions/restore.js";
 import { BackupIntegrityError, RestoreRefusedError } from "../../lib/backups/errors.js";
@@ -20,6 +20,7 @@ import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabas
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
+import { quietConsole } from "../harness/console.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
@@ -59,11 +60,7 @@ afterAll(async () => {
   await admin.end();
   await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
+beforeEach(() => quietConsole("error", "log"));
 
 describe.skipIf(!withPgTools)("backups", () => {
   it("writes an archive and a manifest whose checksum matches, and records the run in ops.backups", async () => {

@@ -16,6 +16,7 @@ import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js
 import { adminConnection, dropDatabase } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
+import { quietConsole } from "../harness/console.js";
 
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const admin = adminConnection(inject("serverUrl"));
@@ -35,13 +36,7 @@ afterAll(async () => {
   await admin.end();
   await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  return () => {
-    vi.restoreAllMocks();
-  };
-});
+beforeEach(() => quietConsole("error", "log"));
 
 describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
   it("says there is nothing to drill with before the first backup", async () => {

@@ -23,28 +23,49 @@ export interface FakeQstash {
   close(): Promise<void>;
 }
 
-export async function fakeQstash(): Promise<FakeQstash> {
-  const published: PublishRequest[] = [];
-  let status = 201;
+interface RecordingServer {
+  url: string;
+  /** Every request, in order, exactly as sent. */
+  requests: PublishRequest[];
+  close(): Promise<void>;
+}
+
+/** An HTTP server on a free port that records each request whole, then answers it as `answer` says (a body as JSON). */
+async function recordingServer(answer: (request: PublishRequest) => { status: number; body?: unknown }): Promise<RecordingServer> {
+  const requests: PublishRequest[] = [];
   const server: Server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
-    published.push({ method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-    const reply = status < 300 ? { messageId: `msg_${published.length}` } : { error: "quota exceeded" };
-    response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(reply));
+    const recorded = { method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
+    requests.push(recorded);
+    const { status, body } = answer(recorded);
+    response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    published,
-    answer: (next) => {
-      status = next;
-    },
+    requests,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+export async function fakeQstash(): Promise<FakeQstash> {
+  let status = 201;
+  const server = await recordingServer(() => ({
+    status,
+    body: status < 300 ? { messageId: `msg_${server.requests.length}` } : { error: "quota exceeded" },
+  }));
+  return {
+    url: server.url,
+    published: server.requests,
+    answer: (next) => {
+      status = next;
+    },
+    close: server.close,
   };
 }
 
@@ -96,7 +117,6 @@ export interface FakeQstashSchedules {
  * accepting only `Bearer <token>`; its errors are JSON with `error`, as QStash's are.
  */
 export async function fakeQstashSchedules(token: string): Promise<FakeQstashSchedules> {
-  const requests: PublishRequest[] = [];
   const schedules = new Map<string, FakeSchedule>();
   let created = 0;
   const answer = (status: number, body?: unknown) => ({ status, body });
@@ -140,19 +160,11 @@ export async function fakeQstashSchedules(token: string): Promise<FakeQstashSche
     }
     return answer(405, { error: "method not allowed" });
   };
-  const server: Server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const recorded = { method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
-    requests.push(recorded);
-    const { status, body } = handle(recorded);
-    response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const server = await recordingServer(handle);
   let messages = 0;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
+    url: server.url,
+    requests: server.requests,
     schedules,
     seed: (schedule) => schedules.set(schedule.scheduleId, { isPaused: false, createdAt: Date.now(), ...schedule }),
     deliver: async (scheduleId, signingKey, { retried = 0 } = {}) => {
@@ -171,10 +183,6 @@ export async function fakeQstashSchedules(token: string): Promise<FakeQstashSche
         ...(schedule.method === "GET" || schedule.method === "HEAD" ? {} : { body }),
       });
     },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

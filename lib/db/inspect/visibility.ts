@@ -29,22 +29,26 @@ export async function statsVisibility(sql: Sql): Promise<StatsVisibility> {
   return row;
 }
 
+/** A note saying what this role misses for want of pg_read_all_stats, and how to give it; none when it sees all. */
+function missingStatsNote(visibility: StatsVisibility, missed: string): string[] {
+  if (visibility.seesAllRoles) return [];
+  return [`role ${visibility.role} is not a member of pg_read_all_stats: ${missed}; grant it pg_read_all_stats (or pg_monitor) to see them`];
+}
+
 /** The note a section carries when this role cannot see every session; none when it can. */
 export function hiddenSessionsNote(visibility: StatsVisibility): string[] {
-  if (visibility.seesAllRoles) return [];
-  return [
-    `role ${visibility.role} is not a member of pg_read_all_stats: ${visibility.hiddenSessions} session(s) of other roles in this database ` +
-      "are not listed (PostgreSQL hides their state, timing and query from it); grant it pg_read_all_stats (or pg_monitor) to see them",
-  ];
+  return missingStatsNote(
+    visibility,
+    `${visibility.hiddenSessions} session(s) of other roles in this database are not listed (PostgreSQL hides their state, timing and query from it)`,
+  );
 }
 
 /** The note the statement statistics carry when this role cannot see other roles' statements. */
 export function hiddenStatementsNote(visibility: StatsVisibility): string[] {
-  if (visibility.seesAllRoles) return [];
-  return [
-    `role ${visibility.role} is not a member of pg_read_all_stats: other roles' statements are counted in the totals but ` +
-      `shown without their text ("another role's statement") and not recorded by the stats snapshot; grant it pg_read_all_stats (or pg_monitor) to see them`,
-  ];
+  return missingStatsNote(
+    visibility,
+    `other roles' statements are counted in the totals but shown without their text ("another role's statement") and not recorded by the stats snapshot`,
+  );
 }
 
 /**
@@ -58,9 +62,8 @@ export function clientSession(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
 
 /** The note the connection counts carry when some sessions are counted without their state. */
 export function hiddenConnectionsNote(visibility: StatsVisibility): string[] {
-  if (visibility.seesAllRoles) return [];
-  return [
-    `role ${visibility.role} is not a member of pg_read_all_stats: sessions of other roles are counted as connections with their state "(hidden)" ` +
-      "(PostgreSQL hides their state and kind from it, so an autovacuum worker may be counted among them); grant it pg_read_all_stats (or pg_monitor) to see them",
-  ];
+  return missingStatsNote(
+    visibility,
+    `sessions of other roles are counted as connections with their state "(hidden)" (PostgreSQL hides their state and kind from it, so an autovacuum worker may be counted among them)`,
+  );
 }
