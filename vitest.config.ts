@@ -18,6 +18,7 @@ const OWNER_TESTS = [
   "test/api/metrics-exporter.test.ts",
   "test/functions/backup.test.ts",
   "test/functions/backup-trust.test.ts",
+  "test/functions/backup-auth.test.ts",
   "test/functions/dr-drill.test.ts",
   "test/functions/session-signal.test.ts",
   "test/managed-owner.test.ts",

@@ -1,18 +1,20 @@
 /**
- * Backups: the job that dumps the platform's schemas into BACKUP_DIR (an archive, encrypted
- * when recipients are set, and its signed manifest), copies both to the bucket when one is
- * set, records every copy in ops.backup_copies, and removes copies past retention; and the
+ * Backups: the job that dumps the platform's schemas into BACKUP_DIR (archives compressed,
+ * encrypted when recipients are set, and a signed manifest), copies them to the bucket when one
+ * is set, records every copy in ops.backup_copies, and removes copies past retention; and the
  * recovery point watchdog that alerts when the newest success is older than BACKUP_RPO_HOURS.
- * A run succeeds only once every copy is verified. Running the job twice makes two backups,
- * never a half one.
+ * A run succeeds only once every copy is verified. The cron takes one backup per day's slot
+ * however often it is delivered; `npm run db:backup` takes one whenever asked.
  */
-import { rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { platformAlerts } from "../lib/alerts/alerts.js";
 import { writeBackup, type WrittenBackup } from "../lib/backups/dump.js";
 import { BackupStoreError } from "../lib/backups/errors.js";
+import { manifestFiles } from "../lib/backups/manifest.js";
+import { backupName, backupNameOf, isPlatformArchive } from "../lib/backups/names.js";
 import { objectStore, parsedS3Url, type ObjectStore } from "../lib/backups/object-store.js";
 import { regularFileStream } from "../lib/backups/private-files.js";
 import { config, ConfigError, type BucketSettings } from "../lib/config.js";
@@ -31,6 +33,7 @@ import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { log } from "../lib/log.js";
+import { describedError } from "../lib/errors.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
@@ -45,6 +48,8 @@ export interface BackupResult {
   sizeBytes: number;
   sha256: string;
   encrypted: boolean;
+  /** Supabase Auth users carried in the auth archive; null where the database has no Auth. */
+  authUsers: number | null;
   tables: number;
   rows: number;
   seconds: number;
@@ -52,14 +57,6 @@ export interface BackupResult {
   pruned: number;
   /** Why removing expired copies failed (logged and alerted on its own; the backup still succeeded). */
   pruneError?: string;
-}
-
-function archiveName(id: string, at: Date): string {
-  return `gap-${at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${id}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function signingKey(): string {
@@ -70,32 +67,33 @@ function signingKey(): string {
   return key;
 }
 
-const manifestKeyOf = (archiveKey: string) => archiveKey.replace(/\.dump(\.age)?$/, ".json");
-
 /**
- * Copies the archive and its manifest to the bucket and reads the archive back: the copy
- * counts only when the store holds the same size and SHA-256 as was written. The manifest goes
- * last, so a manifest in the bucket always stands beside a verified archive.
+ * Copies the archives and the manifest to the bucket and reads each archive back: the copy
+ * counts only when the store holds the same sizes and SHA-256 as were written. The manifest
+ * goes last, so a manifest in the bucket always stands beside verified archives.
  */
 async function copyToBucket(id: string, written: WrittenBackup, settings: BucketSettings): Promise<string> {
   const store = objectStore(settings);
-  const archiveKey = `${settings.prefix}${written.manifest.archive}`;
-  const location = store.location(archiveKey);
+  const { manifest } = written;
+  const location = store.location(`${settings.prefix}${manifest.archive}`);
   await recordBackupCopy(directDb(), id, location, { status: "uploading" });
   try {
-    await store.upload(archiveKey, await regularFileStream(written.archivePath));
-    const stored = await store.digest(archiveKey);
-    if (stored.sizeBytes !== written.manifest.sizeBytes || stored.sha256 !== written.manifest.sha256) {
-      throw new BackupStoreError(
-        `the bucket holds ${location} as ${stored.sizeBytes} bytes with sha256 ${stored.sha256}, not the ${written.manifest.sizeBytes} bytes written`,
-      );
+    for (const [index, file] of manifestFiles(manifest).entries()) {
+      const key = `${settings.prefix}${file.archive}`;
+      await store.upload(key, await regularFileStream(written.archivePaths[index] ?? ""));
+      const stored = await store.digest(key);
+      if (stored.sizeBytes !== file.sizeBytes || stored.sha256 !== file.sha256) {
+        throw new BackupStoreError(`the bucket holds ${store.location(key)} as ${stored.sizeBytes} bytes with sha256 ${stored.sha256}, not the ${file.sizeBytes} bytes written`);
+      }
     }
-    await store.upload(manifestKeyOf(archiveKey), Readable.from([written.manifestText]), { contentType: "application/json" });
-    await recordBackupCopy(directDb(), id, location, { status: "verified", ...stored });
+    await store.upload(`${settings.prefix}${path.basename(written.manifestPath)}`, Readable.from([written.manifestText]), { contentType: "application/json" });
+    await recordBackupCopy(directDb(), id, location, { status: "verified", sizeBytes: manifest.sizeBytes, sha256: manifest.sha256 });
     return location;
   } catch (error) {
-    const reason = `${messageOf(error)}; the archive is kept at ${written.archivePath}`;
-    await recordBackupCopy(directDb(), id, location, { status: "failed", error: reason }).catch(() => undefined);
+    const reason = `${describedError(error)}; the archive is kept at ${written.archivePaths[0]}`;
+    await recordBackupCopy(directDb(), id, location, { status: "failed", error: reason }).catch((recordError: unknown) =>
+      log.error("recording the failed bucket copy failed", { id, error: recordError }),
+    );
     throw new BackupStoreError(reason, { cause: error });
   }
 }
@@ -111,20 +109,22 @@ async function runBackup(id: string): Promise<BackupResult> {
     written = await writeBackup({
       url: databaseUrl,
       dir: backups.dir,
-      name: archiveName(id, new Date()),
+      name: backupName(id, new Date()),
       backupId: id,
       signingKey: signingKey(),
       recipients: backups.ageRecipients,
       binDir: backups.pgBinDir,
     });
     const { sizeBytes, sha256 } = written.manifest;
-    const local = pathToFileURL(written.archivePath).toString();
+    const local = pathToFileURL(written.archivePaths[0] ?? "").toString();
     await recordBackupCopy(directDb(), id, local, { status: "verified", sizeBytes, sha256 });
     copies.push(local);
     if (backups.s3) copies.push(await copyToBucket(id, written, backups.s3));
     await markBackupSucceeded(directDb(), id, { location: local, sizeBytes, sha256, encrypted: written.manifest.encryption !== null, signed: true });
   } catch (error) {
-    await markBackupFailed(directDb(), id, messageOf(error)).catch(() => undefined);
+    await markBackupFailed(directDb(), id, describedError(error)).catch((recordError: unknown) =>
+      log.error("recording the failed backup failed; the backup's own error follows", { id, error: recordError }),
+    );
     throw error;
   }
   const { manifest } = written;
@@ -136,6 +136,7 @@ async function runBackup(id: string): Promise<BackupResult> {
     sizeBytes: manifest.sizeBytes,
     sha256: manifest.sha256,
     encrypted: manifest.encryption !== null,
+    authUsers: manifest.auth?.tables["auth.users"] ?? null,
     tables: Object.keys(manifest.tables).length,
     rows: Object.values(manifest.tables).reduce((sum, n) => sum + n, 0),
     seconds: Math.round((performance.now() - started) / 10) / 100,
@@ -143,25 +144,30 @@ async function runBackup(id: string): Promise<BackupResult> {
   };
 }
 
-/** The archive at `location` when it is one of ours inside `dir`: only those are ever deleted. */
-function prunableArchive(location: string, dir: string): string | undefined {
+/** The folder of `location` when it is an archive of ours inside `dir`: only those are ever deleted. */
+function prunableFolder(location: string, dir: string): string | undefined {
   if (!location.startsWith("file:")) return undefined;
   const archive = fileURLToPath(location);
   const inside = path.relative(path.resolve(dir), archive);
-  return /\.dump(\.age)?$/.test(archive) && !inside.startsWith("..") && !path.isAbsolute(inside) ? archive : undefined;
+  return isPlatformArchive(archive) && !inside.startsWith("..") && !path.isAbsolute(inside) ? path.dirname(archive) : undefined;
 }
 
-/** Removes one copy if it is ours to remove (in BACKUP_DIR, or under this bucket's prefix); false when it is not. */
+/**
+ * Removes one copy, every file of the backup's name (archives and manifest), if it is ours to
+ * remove (in BACKUP_DIR, or under this bucket's prefix); false when it is not.
+ */
 async function removeCopy(location: string, dir: string, store: ObjectStore | undefined): Promise<boolean> {
-  const archive = prunableArchive(location, dir);
-  if (archive) {
-    await rm(archive, { force: true });
-    await rm(manifestKeyOf(archive), { force: true });
+  const name = backupNameOf(location);
+  if (!name) return false;
+  const folder = prunableFolder(location, dir);
+  if (folder) {
+    const files = (await readdir(folder)).filter((file) => file.startsWith(`${name}.`));
+    for (const file of files) await rm(path.join(folder, file), { force: true });
     return true;
   }
   const object = parsedS3Url(location);
   if (!store || !object || object.bucket !== store.bucket || !object.key.startsWith(store.prefix)) return false;
-  await store.remove([object.key, manifestKeyOf(object.key)]);
+  await store.remove((await store.list(`${store.prefix}${name}.`)).map((stored) => stored.key));
   return true;
 }
 
@@ -194,19 +200,25 @@ async function pruneAfterBackup(): Promise<{ pruned: number; pruneError?: string
     return { pruned: await monitored("backup-prune", pruneExpired) };
   } catch (error) {
     log.error("removing expired backups failed; the backup itself succeeded", { error });
-    return { pruned: 0, pruneError: messageOf(error) };
+    return { pruned: 0, pruneError: describedError(error) };
   }
 }
 
 /** A backup here and now. */
 export async function takeBackup(): Promise<BackupResult> {
-  const { id } = await recordBackupStarted(directDb());
-  return runBackup(id);
+  const started = await recordBackupStarted(directDb());
+  if (!("id" in started)) throw new Error("a run without a slot is never held");
+  return runBackup(started.id);
 }
 
-/** The backup cron's entry: a failing run fires `job:backup`, resolved by the next success. */
+/** `npm run db:backup`: a backup on demand; a failing run fires `job:backup`, resolved by the next success. */
 export function backupJob(): Promise<BackupResult> {
   return monitored("backup", takeBackup);
+}
+
+/** The cron's slot: the UTC day its schedule (once a day, lib/jobs/schedules.ts) falls on. */
+export function backupSlot(now: Date = new Date()): string {
+  return `daily-${now.toISOString().slice(0, 10)}`;
 }
 
 export interface HandedOffBackup {
@@ -215,25 +227,39 @@ export interface HandedOffBackup {
   messageId: string;
 }
 
-/** Records a requested run and publishes it to the worker through QStash, which reports back if it gives up. */
-async function handOffBackup(workerUrl: string): Promise<HandedOffBackup> {
-  const { id } = await recordBackupRequested(directDb());
+export interface DuplicateBackup {
+  status: "duplicate";
+  slot: string;
+  /** The run that holds the slot. */
+  id: string;
+}
+
+/** Publishes requested run `id` to the worker through QStash, which reports back if it gives up. */
+async function handOffBackup(workerUrl: string, id: string): Promise<HandedOffBackup> {
   try {
     const { messageId } = await publishJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
     return { status: "handed-off", id, messageId };
   } catch (error) {
-    await markBackupFailed(directDb(), id, `could not hand the run to the worker: ${messageOf(error)}`).catch(() => undefined);
+    await markBackupFailed(directDb(), id, `could not hand the run to the worker: ${describedError(error)}`).catch((recordError: unknown) =>
+      log.error("recording the failed hand-off failed; the hand-off's own error follows", { id, error: recordError }),
+    );
     throw error;
   }
 }
 
 /**
- * What the daily cron does: with BACKUP_WORKER_URL (on Vercel, where there is no pg_dump and a
- * function lives 30 s), hand the run to the worker; without, run it here.
+ * What the daily cron does, once per day's slot however often it is delivered: with
+ * BACKUP_WORKER_URL (on Vercel, where there is no pg_dump and a function lives 30 s), hand the
+ * run to the worker; without, run it here. A slot whose run failed is run again.
  */
-export function backupCron(): Promise<BackupResult | HandedOffBackup> {
+export function backupCron(now: Date = new Date()): Promise<BackupResult | HandedOffBackup | DuplicateBackup> {
   const { workerUrl } = config().backups;
-  return workerUrl ? monitored("backup", () => handOffBackup(workerUrl)) : backupJob();
+  const slot = backupSlot(now);
+  return monitored("backup", async () => {
+    const recorded = workerUrl ? await recordBackupRequested(directDb(), { slot }) : await recordBackupStarted(directDb(), { slot });
+    if ("heldBy" in recorded) return { status: "duplicate", slot, id: recorded.heldBy };
+    return workerUrl ? handOffBackup(workerUrl, recorded.id) : runBackup(recorded.id);
+  });
 }
 
 export interface SkippedJob {

@@ -1,23 +1,29 @@
 /**
- * The disaster-recovery drill: restore the backup a disaster would use (the newest signed one
- * in the bucket when one is set, else in BACKUP_DIR, or an archive given) into a scratch
- * database, check it the way the application reads it, and record how long recovery took
- * (download included) and how old the recovered data was. The scratch database is dropped after.
+ * The disaster-recovery drill: restore the backup a disaster would use (the newest in the
+ * bucket when one is set, else in BACKUP_DIR, or an archive given) into a scratch database,
+ * check it the way the application reads it, and record how long recovery took (download and
+ * ANALYZE included), how old the recovered data was and how large the restored database is,
+ * from which the recovery time of today's database is projected. The drill fails when the
+ * backup it would restore is not the newest success ops.backups records. The scratch database
+ * is dropped after.
  */
 import { agentWithWorkflows } from "../lib/data/agents.js";
 import { type ArchiveSource } from "../lib/backups/catalog.js";
 import { configuredIdentities } from "../lib/backups/encryption.js";
 import { DrillError } from "../lib/backups/errors.js";
 import type { ExtensionOutcome } from "../lib/backups/extensions.js";
+import { parsedManifest } from "../lib/backups/manifest.js";
 import { restoreBackup } from "../lib/backups/restore.js";
 import { config, ConfigError } from "../lib/config.js";
-import { backupRecorded } from "../lib/data/backups.js";
+import { backupRecorded, newestSucceededBackup } from "../lib/data/backups.js";
 import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillStarted } from "../lib/data/dr-drills.js";
 import { errorCode } from "../lib/db/errors.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
-import { newestBackupSource, sourceOf } from "./backup-catalog.js";
+import { latestBackupSource, signingKeys, sourceOf } from "./backup-catalog.js";
+import { log } from "../lib/log.js";
+import { describedError } from "../lib/errors.js";
 
 export interface DrillOptions {
   /** An archive or manifest (a path, or an s3:// URL) to restore instead of the newest backup. */
@@ -26,6 +32,16 @@ export interface DrillOptions {
   serverUrl?: string;
   /** Keep the scratch database for a look around. */
   keep?: boolean;
+  /** Hears, before anything is restored, which backup and how much free space the server needs. */
+  onPlan?: (plan: DrillPlan) => void;
+}
+
+export interface DrillPlan {
+  source: string;
+  backupId: string;
+  takenAt: string;
+  /** About what the restore writes on the server: the backed-up database plus max_wal_size; null when the manifest predates the size. */
+  spaceNeededBytes: number | null;
 }
 
 export interface DrillResult {
@@ -40,6 +56,9 @@ export interface DrillResult {
   dataAgeSeconds: number;
   tables: number;
   rows: number;
+  /** The restored database's size: with the recovery time, the throughput that projects today's. */
+  restoredBytes: number;
+  analyzeSeconds: number;
   extensions: ExtensionOutcome[];
   applicationCheck: string;
   kept: boolean;
@@ -66,7 +85,21 @@ async function applicationCheck(targetUrl: string): Promise<string> {
   }
 }
 
-async function runDrill(id: string, { file, serverUrl, keep = false }: DrillOptions): Promise<DrillResult> {
+/** What the restore will write on the server: the database as backed up, plus the WAL it may hold meanwhile. */
+async function spaceNeeded(admin: ReturnType<typeof singleConnection>, databaseBytes: number | null): Promise<number | null> {
+  if (databaseBytes === null) return null;
+  const [row] = await admin<{ bytes: number }[]>`select pg_size_bytes(current_setting('max_wal_size'))::float8 as bytes`;
+  return databaseBytes + (row?.bytes ?? 0);
+}
+
+/** Without a file named, the drill restores what a disaster would: the newest success, or it fails saying why. */
+async function drilledSource(file: string | undefined): Promise<{ source: ArchiveSource; newest?: { id: string; finishedAt: string } }> {
+  if (file) return { source: sourceOf(file) };
+  const newest = await newestSucceededBackup(directDb());
+  return { source: await latestBackupSource({ recorded: newest }), newest };
+}
+
+async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: DrillOptions): Promise<DrillResult> {
   const { databaseUrl, backups } = config();
   const started = performance.now();
   const startedAt = Date.now();
@@ -77,30 +110,57 @@ async function runDrill(id: string, { file, serverUrl, keep = false }: DrillOpti
   const admin = server ? singleConnection(server) : undefined;
   try {
     if (!server || !admin) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to run a drill");
-    source = file ? sourceOf(file) : await newestBackupSource();
+    const chosen = await drilledSource(file);
+    source = chosen.source;
+    const manifest = parsedManifest(await source.manifestText(), source.manifestLocation);
+    if (chosen.newest && manifest.backupId !== chosen.newest.id) {
+      throw new DrillError(
+        `the newest backup in the catalog is ${manifest.backupId}, but the newest success ops.backups records is ${chosen.newest.id} (finished ${chosen.newest.finishedAt}): ` +
+          "a disaster would not restore the newest backup; find out why it is not the catalog's newest",
+      );
+    }
+    const plan: DrillPlan = { source: source.location(manifest.archive), backupId: manifest.backupId, takenAt: manifest.finishedAt, spaceNeededBytes: await spaceNeeded(admin, manifest.databaseBytes) };
+    if (onPlan) onPlan(plan);
+    else log.info("drill starting", { id, ...plan });
     const identities = await configuredIdentities({ identity: backups.ageIdentity, identityFile: backups.ageIdentityFile });
     await admin`create database ${admin(scratchDatabase)}`.catch((error: unknown) => {
       if (errorCode(error) !== "42501") throw error;
       throw new DrillError(
-        `the drill's role may not create its scratch database (${(error as Error).message}): give it CREATEDB (Supabase's postgres has it), or run the drill with --server <url of a role that has it>`,
+        `the drill's role may not create its scratch database (${describedError(error)}): give it CREATEDB (Supabase's postgres has it), or run the drill with --server <url of a role that has it>`,
       );
     });
     created = true;
     const targetUrl = urlOfDatabase(server, scratchDatabase);
-    const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, signingKey: backups.signingKey, identities, binDir: backups.pgBinDir });
+    const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, keys: signingKeys(), identities, binDir: backups.pgBinDir });
     const check = await applicationCheck(targetUrl);
     const recoverySeconds = Math.round((performance.now() - started) / 10) / 100;
+    const [size] = await admin<{ bytes: number }[]>`select pg_database_size(${scratchDatabase})::float8 as bytes`;
     const dataAgeSeconds = Math.max(0, Math.round((startedAt - Date.parse(restored.takenAt)) / 1000));
     const backupId = (await backupRecorded(directDb(), restored.manifest.backupId)) ? restored.manifest.backupId : null;
-    const done = { backupId, source: restored.archiveLocation, recoverySeconds, dataAgeSeconds, tables: restored.tables, rows: restored.rows };
+    const done = {
+      backupId,
+      source: restored.archiveLocation,
+      recoverySeconds,
+      dataAgeSeconds,
+      tables: restored.tables,
+      rows: restored.rows,
+      restoredBytes: size?.bytes ?? 0,
+      analyzeSeconds: restored.analyzeSeconds,
+    };
     await markDrillSucceeded(directDb(), id, done);
     return { id, ...done, scratchDatabase, extensions: restored.extensions, applicationCheck: check, kept: keep };
   } catch (error) {
-    await markDrillFailed(directDb(), id, error instanceof Error ? error.message : String(error), source?.manifestLocation ?? null).catch(() => undefined);
+    await markDrillFailed(directDb(), id, describedError(error), source?.manifestLocation ?? null).catch((recordError: unknown) =>
+      log.error("recording the failed drill failed; the drill's own error follows", { id, error: recordError }),
+    );
     throw error;
   } finally {
     if (admin) {
-      if (created && !keep) await admin`drop database if exists ${admin(scratchDatabase)} with (force)`.catch(() => undefined);
+      if (created && !keep) {
+        await admin`drop database if exists ${admin(scratchDatabase)} with (force)`.catch((error: unknown) =>
+          log.error("dropping the drill's scratch database failed: drop it by hand", { database: scratchDatabase, error }),
+        );
+      }
       await admin.end();
     }
   }
@@ -153,7 +213,9 @@ export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedO
       const { messageId } = await publishJob(workerJobUrl(workerUrl, "dr-drill"), { drillId: requested.id }, `dr-drill-${requested.id}`);
       return { status: "handed-off", id: requested.id, messageId };
     } catch (error) {
-      await markDrillFailed(directDb(), requested.id, `could not hand the drill to the worker: ${error instanceof Error ? error.message : String(error)}`);
+      await markDrillFailed(directDb(), requested.id, `could not hand the drill to the worker: ${describedError(error)}`).catch((recordError: unknown) =>
+        log.error("recording the failed hand-off failed; the hand-off's own error follows", { id: requested.id, error: recordError }),
+      );
       throw error;
     }
   });

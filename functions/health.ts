@@ -32,7 +32,7 @@ async function probe(check: () => Promise<unknown>): Promise<PartHealth> {
     await check();
     return { ok: true, latency_ms: elapsedMs(started) };
   } catch (error) {
-    return { ok: false, latency_ms: elapsedMs(started), error: messageOf(error) };
+    return { ok: false, latency_ms: elapsedMs(started), error: publicReason(error) };
   }
 }
 
@@ -41,7 +41,7 @@ function elapsedMs(started: number): number {
 }
 
 /** Our own errors explain themselves; anything else is logged, not shown to an anonymous caller. */
-function messageOf(error: unknown): string {
+function publicReason(error: unknown): string {
   if (error instanceof DbUnavailableError || error instanceof ConfigError) return error.message;
   log.warn("health probe failed", { error });
   return "check failed; see the server log";

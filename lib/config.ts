@@ -59,6 +59,12 @@ const ageRecipients = v.pipe(
   v.transform((value) => value.split(/[\s,]+/).filter(Boolean)),
   v.check((list) => list.length > 0 && list.every((r) => AGE_RECIPIENT.test(r)), "must be one or more age public keys (age1...), separated by commas"),
 );
+/** Signing keys of the past, separated by commas or spaces: each as long as a signing key must be. */
+const previousSigningKeys = v.pipe(
+  v.string(),
+  v.transform((value) => value.split(/[\s,]+/).filter(Boolean)),
+  v.check((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), "must be one or more keys of at least 32 characters, separated by commas"),
+);
 const ageIdentity = v.pipe(v.string(), v.regex(/^AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{20,}$/, "must be an age secret key (AGE-SECRET-KEY-1...)"));
 /** Digits (else "must be a whole number of ..."), then the range; the range is judged only of a number. */
 const wholeNumber = (what: string, min: number, max: number) =>
@@ -91,6 +97,7 @@ export const DEFAULTS = {
   STATS_SNAPSHOT_RETENTION_DAYS: 90,
   BACKUP_RETENTION_DAYS: 14,
   BACKUP_RPO_HOURS: 24,
+  BACKUP_RTO_MINUTES: 60,
   BACKUP_S3_PREFIX: "backups/",
   /** With BACKUP_S3_ENDPOINT; AWS S3 needs the bucket's own. R2 reads it as "auto". */
   BACKUP_S3_REGION: "us-east-1",
@@ -169,6 +176,8 @@ const schema = v.object({
     BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
     /** Recovery point objective in hours: the newest successful backup older than this fires `backup:rpo` (DEFAULTS). */
     BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
+    /** Recovery time objective in minutes: a drill's projection for the database's size past this fires `backup:rto` (DEFAULTS). */
+    BACKUP_RTO_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
     /** Folder of pg_dump and pg_restore, when not on the PATH. */
     PG_BIN_DIR: optional(v.string()),
     /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
@@ -192,6 +201,8 @@ const schema = v.object({
     BACKUP_AGE_IDENTITY_FILE: optional(v.string()),
     /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
     BACKUP_SIGNING_KEY: optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
+    /** Keys BACKUP_SIGNING_KEY replaced, comma-separated: manifests they signed still verify; nothing is signed with them. */
+    BACKUP_PREVIOUS_SIGNING_KEYS: optional(previousSigningKeys),
     /** The deployment's public base URL (QStash calls back here); unset = https://VERCEL_PROJECT_PRODUCTION_URL on Vercel. */
     PUBLIC_URL: optional(httpUrl),
     /** Set by Vercel: the production domain, without a scheme. */
@@ -269,6 +280,7 @@ export interface Config {
     dir: string;
     retentionDays: number;
     rpoMs: number;
+    rtoSeconds: number;
     pgBinDir: string | undefined;
     s3: BucketSettings | undefined;
     /** age recipients archives are encrypted to; empty = archives in clear. */
@@ -276,6 +288,7 @@ export interface Config {
     ageIdentity: string | undefined;
     ageIdentityFile: string | undefined;
     signingKey: string | undefined;
+    previousSigningKeys: string[];
   };
   /** The deployment's public base URL, without a trailing slash. */
   publicUrl: string | undefined;
@@ -362,6 +375,7 @@ export function parseConfig(env: Env): Config {
       dir: e.BACKUP_DIR ?? `${localDataDir}/backups`,
       retentionDays: e.BACKUP_RETENTION_DAYS ?? DEFAULTS.BACKUP_RETENTION_DAYS,
       rpoMs: (e.BACKUP_RPO_HOURS ?? DEFAULTS.BACKUP_RPO_HOURS) * 3_600_000,
+      rtoSeconds: (e.BACKUP_RTO_MINUTES ?? DEFAULTS.BACKUP_RTO_MINUTES) * 60,
       pgBinDir: e.PG_BIN_DIR,
       s3: e.BACKUP_S3_BUCKET
         ? {
@@ -380,6 +394,7 @@ export function parseConfig(env: Env): Config {
       ageIdentity: e.BACKUP_AGE_IDENTITY,
       ageIdentityFile: e.BACKUP_AGE_IDENTITY_FILE,
       signingKey: e.BACKUP_SIGNING_KEY,
+      previousSigningKeys: e.BACKUP_PREVIOUS_SIGNING_KEYS ?? [],
     },
     publicUrl: (e.PUBLIC_URL ?? (e.VERCEL_PROJECT_PRODUCTION_URL ? `https://${e.VERCEL_PROJECT_PRODUCTION_URL}` : undefined))?.replace(/\/+$/, ""),
     searchPath: (e.PATH ?? "").split(":").filter(Boolean),

@@ -8,6 +8,7 @@ import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import { keptLocalSecret, localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
+import { describedError } from "../lib/errors.js";
 
 /** A mistake in the command line itself: exits with 2 after printing the usage hint. */
 export class UsageError extends Error {
@@ -19,7 +20,7 @@ export function commandLine<T extends ParseArgsConfig>(options: T, usage: string
   try {
     return parseArgs(options);
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    throw new UsageError(`${describedError(error)}\n${usage}`);
   }
 }
 
@@ -39,7 +40,7 @@ export function cliMessage(error: unknown): string {
     return `cannot reach ${databaseName()} (${classified.reason}); is it running and is DATABASE_URL right?`;
   }
   if (error instanceof ConfigError) return error.message;
-  return error instanceof Error ? error.message : String(error);
+  return describedError(error);
 }
 
 export async function runCli(main: () => Promise<void>): Promise<void> {

@@ -4,9 +4,11 @@
  * given, measured and recorded in ops.dr_drills.
  */
 import { drillJob } from "../functions/dr-drill.js";
+import { timeAndAge } from "../lib/backups/catalog.js";
 import { isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { commandLine, runCli, UsageError, useLocalSigningKey } from "./cli.js";
+import { formatBytes } from "./format-table.js";
 
 const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
 
@@ -17,12 +19,21 @@ await runCli(async () => {
   const { server, keep } = parsed.values;
   if (server !== undefined && !isPostgresUrl(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
   await useLocalSigningKey({ create: false });
-  const result = await drillJob({ file, serverUrl: server, keep });
+  const result = await drillJob({
+    file,
+    serverUrl: server,
+    keep,
+    onPlan: (plan) =>
+      console.log(
+        `drilling backup ${plan.backupId} (taken ${timeAndAge(plan.takenAt)}) from ${plan.source}` +
+          (plan.spaceNeededBytes === null ? "" : `; the server needs about ${formatBytes(plan.spaceNeededBytes)} free (the database plus max_wal_size)`),
+      ),
+  });
   await closeDbPools();
   const hours = (result.dataAgeSeconds / 3600).toFixed(1);
   console.log(
-    `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows in ${result.recoverySeconds} s ` +
-      `(data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
+    `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows (${formatBytes(result.restoredBytes)}) in ${result.recoverySeconds} s ` +
+      `(ANALYZE ${result.analyzeSeconds} s; data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
   );
   console.log(`  source  ${result.source}`);
   console.log(result.kept ? `  scratch database kept: ${result.scratchDatabase}` : `  scratch database ${result.scratchDatabase} dropped`);

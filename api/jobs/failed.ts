@@ -12,7 +12,7 @@ const report = v.object({
   retried: v.optional(v.pipe(v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(0, "must be a whole number"))),
 });
 
-function messageOf(sourceBody: string): Record<string, unknown> {
+function parsedJobMessage(sourceBody: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(Buffer.from(sourceBody, "base64").toString("utf8"));
     if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -25,5 +25,5 @@ function messageOf(sourceBody: string): Record<string, unknown> {
 /** POST /api/jobs/failed: QStash gave up delivering a job to the worker; signed for PUBLIC_URL + this path. */
 export const POST = route(async (request) => {
   const { url, sourceBody, status, retried } = await jobFailureReport(request, report);
-  return Response.json(await recordUndeliveredJob({ url, message: messageOf(sourceBody), lastStatus: status, retried }));
+  return Response.json(await recordUndeliveredJob({ url, message: parsedJobMessage(sourceBody), lastStatus: status, retried }));
 });

@@ -80,12 +80,32 @@ export async function databaseExtensions(sql: Sql, schemas: readonly string[]): 
     order by e.extname`;
 }
 
-/** Up to five tables already in the schemas (a restore's target must have none). */
-export async function existingTables(sql: Sql, schemas: readonly string[]): Promise<string[]> {
+/**
+ * Up to five objects already in the schemas that a restore would collide with: tables, views,
+ * materialized views, sequences, foreign tables, functions and types (a restore's target must
+ * have none). An extension's own objects (pg_stat_statements' views in public) are not counted.
+ */
+export async function existingObjects(sql: Sql, schemas: readonly string[]): Promise<string[]> {
   const rows = await sql<{ name: string }[]>`
-    select format('%s.%s', n.nspname, c.relname) as name
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'p') and n.nspname in ${sql(schemas as string[])}
+    with objects as (
+      select 'pg_class'::regclass as catalog, c.oid, format('%s %s.%s', case c.relkind
+          when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence' when 'f' then 'foreign table' else 'table' end,
+          n.nspname, c.relname) as name
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and n.nspname in ${sql(schemas as string[])}
+      union all
+      select 'pg_proc'::regclass, p.oid, format('function %s.%s', n.nspname, p.proname)
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname in ${sql(schemas as string[])}
+      union all
+      select 'pg_type'::regclass, t.oid, format('type %s.%s', n.nspname, t.typname)
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+      where n.nspname in ${sql(schemas as string[])} and t.typtype in ('c', 'd', 'e', 'r', 'm')
+        and (t.typrelid = 0 or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
+    )
+    select o.name
+    from objects o
+    where not exists (select 1 from pg_depend d where d.classid = o.catalog and d.objid = o.oid and d.deptype = 'e')
     order by 1
     limit 5`;
   return rows.map((row) => row.name);

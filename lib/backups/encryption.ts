@@ -8,7 +8,8 @@ import { readFile } from "node:fs/promises";
 import { Duplex, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Decrypter, Encrypter } from "age-encryption";
-import { BackupUntrustedError } from "./errors.js";
+import { BackupIntegrityError, BackupUntrustedError } from "./errors.js";
+import { describedError } from "../errors.js";
 
 /** The file name suffix of an encrypted archive. */
 export const AGE_SUFFIX = ".age";
@@ -72,7 +73,9 @@ export async function decrypted(source: Readable, identities: readonly string[])
     return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>);
   } catch (error) {
     source.destroy();
-    const reason = error instanceof Error ? error.message : String(error);
+    // The bytes failed their checksum before the header could be read: that, not the key, is the problem.
+    if (error instanceof BackupIntegrityError) throw error;
+    const reason = describedError(error);
     throw new BackupUntrustedError(
       /no identity matched/i.test(reason)
         ? "the archive is not encrypted to the configured age identity (BACKUP_AGE_IDENTITY or BACKUP_AGE_IDENTITY_FILE): use the secret key of one of its recipients"

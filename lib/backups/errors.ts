@@ -4,9 +4,9 @@
  * a secret (a connection string's password, a signing key, an age identity).
  */
 
-/** pg_dump or pg_restore missing, too old, or failing: the message says what to install or set. */
-export class PgToolError extends Error {
-  override name = "PgToolError";
+/** A tool a backup needs (pg_dump, pg_restore, zstd) missing, too old, or failing: the message says what to install or set. */
+export class BackupToolError extends Error {
+  override name = "BackupToolError";
 }
 
 /** A drill has nothing to restore: no successful backup here or in the bucket. */
@@ -14,7 +14,7 @@ export class DrillError extends Error {
   override name = "DrillError";
 }
 
-/** The archive does not match its manifest, or the manifest is not one. Nothing was restored. */
+/** The archive does not match its manifest, or the manifest (or the file given as one) is not one. Nothing was restored. */
 export class BackupIntegrityError extends Error {
   override name = "BackupIntegrityError";
 }

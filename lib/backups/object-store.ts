@@ -4,11 +4,10 @@
  * a fixed part size and stream back out, so memory stays bounded whatever an archive's size.
  * The SDK is loaded on first use: functions of a deployment without a bucket never load it.
  */
-import type { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { BucketSettings } from "../config.js";
-import { digestStage, streamDigest, type Digest } from "./digest.js";
+import { streamDigest, type Digest } from "./digest.js";
 import { BackupNotFoundError, BackupStoreError } from "./errors.js";
 
 /** 8 MiB parts, two in flight: about 16 MiB of buffers per upload. */
@@ -32,8 +31,10 @@ export interface ObjectStore {
   upload(key: string, body: Readable, options?: { contentType?: string; onProgress?: (sentBytes: number) => void }): Promise<void>;
   /** Reads the object back whole, hashing it as it streams: what the store holds, not what was sent. */
   digest(key: string): Promise<Digest>;
-  /** Streams the object into `sink`, returning its size and SHA-256. */
-  download(key: string, sink: Writable): Promise<Digest>;
+  /** The object's bytes as they arrive, at most `maxBytes` + 1 of them (one more tells a larger object). */
+  open(key: string, maxBytes: number): Promise<Readable>;
+  /** The object's size as the store says, without reading it; undefined when there is no such object. */
+  size(key: string): Promise<number | undefined>;
   /** A small object as text (a manifest), at most `maxBytes`. */
   text(key: string, maxBytes: number): Promise<string>;
   /** Every object under `prefix` (the whole listing, page by page). */
@@ -55,12 +56,6 @@ function storeFailureReason(error: unknown): string {
 function notFound(error: unknown): boolean {
   const name = (error as { Code?: unknown }).Code ?? (error as { name?: unknown }).name;
   return name === "NoSuchKey" || name === "NotFound";
-}
-
-async function downloaded(body: Readable, sink: Writable): Promise<Digest> {
-  const counted = digestStage();
-  await pipeline(body, counted.stage, sink);
-  return counted.digest();
 }
 
 async function client(settings: BucketSettings): Promise<S3Client> {
@@ -89,9 +84,9 @@ export function objectStore(settings: BucketSettings): ObjectStore {
     if (notFound(error)) throw new BackupNotFoundError(`${what}: no such object in bucket ${bucket}`);
     throw new BackupStoreError(`${what} failed: ${storeFailureReason(error)}`, { cause: error });
   };
-  const bodyOf = async (key: string): Promise<Readable> => {
+  const bodyOf = async (key: string, range?: string): Promise<Readable> => {
     const { GetObjectCommand } = await sdk();
-    const response = await (await connected()).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const response = await (await connected()).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
     if (!response.Body) throw new BackupStoreError(`reading s3://${bucket}/${key} returned no body`);
     return response.Body as Readable;
   };
@@ -117,7 +112,25 @@ export function objectStore(settings: BucketSettings): ObjectStore {
       }
     },
     digest: (key) => bodyOf(key).then(streamDigest).catch(failed(`reading back s3://${bucket}/${key}`)),
-    download: (key, sink) => bodyOf(key).then((body) => downloaded(body, sink)).catch(failed(`downloading s3://${bucket}/${key}`)),
+    async open(key, maxBytes) {
+      try {
+        return await bodyOf(key, `bytes=0-${maxBytes}`);
+      } catch (error) {
+        // A range starting at 0 is unsatisfiable only for an empty object.
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return Readable.from([]);
+        return failed(`reading s3://${bucket}/${key}`)(error);
+      }
+    },
+    async size(key) {
+      try {
+        const { HeadObjectCommand } = await sdk();
+        const head = await (await connected()).send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return head.ContentLength ?? 0;
+      } catch (error) {
+        if (notFound(error)) return undefined;
+        return failed(`reading s3://${bucket}/${key}`)(error);
+      }
+    },
     async text(key, maxBytes) {
       try {
         const chunks: Buffer[] = [];

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { config } from "../config.js";
-import { PgToolError } from "./errors.js";
+import { BackupToolError } from "./errors.js";
 
 export type PgProgram = "pg_dump" | "pg_restore";
 
@@ -73,7 +73,7 @@ export function pgTool(program: PgProgram, minMajor: number, binDir?: string, pr
   if (chosen) return chosen;
   const where = binDir ? `in PG_BIN_DIR (${binDir})` : "on this machine";
   const seen = found.length ? ` (found ${found.map((t) => `${t.path} ${t.major}`).join(", ")})` : "";
-  throw new PgToolError(
+  throw new BackupToolError(
     `${program} ${minMajor} or newer is not ${where}${seen}: install PostgreSQL ${minMajor}'s client programs ` +
       `(Debian: apt-get install postgresql-client-${minMajor}) or set PG_BIN_DIR`,
   );
@@ -112,8 +112,13 @@ export interface PgToolStreams {
  */
 export async function runPgTool(tool: PgTool, args: string[], env: Record<string, string>, streams: PgToolStreams = {}): Promise<string> {
   const child = spawn(tool.path, args, { env: { ...env, LC_ALL: "C" }, stdio: ["pipe", "pipe", "pipe"] });
+  // The start (where the first error is) and the end of what it says, whatever its length.
+  let stderrHead = "";
   let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
+  child.stderr.on("data", (chunk: Buffer) => {
+    if (stderrHead.length < 8192) stderrHead += chunk.toString();
+    else stderr = (stderr + chunk.toString()).slice(-8192);
+  });
   let captured = "";
   let streamError: unknown;
   const fail = (error: unknown) => {
@@ -139,15 +144,25 @@ export async function runPgTool(tool: PgTool, args: string[], env: Record<string
     : (async () => {
         for await (const chunk of child.stdout) {
           captured += (chunk as Buffer).toString();
-          if (captured.length > MAX_CAPTURED_BYTES) fail(new PgToolError(`${path.basename(tool.path)} printed more than ${MAX_CAPTURED_BYTES} bytes`));
+          if (captured.length > MAX_CAPTURED_BYTES) fail(new BackupToolError(`${path.basename(tool.path)} printed more than ${MAX_CAPTURED_BYTES} bytes`));
         }
       })();
   const [{ code, error }] = await Promise.all([exited, output]);
   if (streamError) throw streamError;
-  if (error) throw new PgToolError(`${path.basename(tool.path)} could not be run: ${error.message}`);
-  if (code !== 0) {
-    const lines = stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / ");
-    throw new PgToolError(`${path.basename(tool.path)} failed: ${lines || `exit code ${code}`}`);
-  }
+  if (error) throw new BackupToolError(`${path.basename(tool.path)} could not be run: ${error.message}`);
+  if (code !== 0) throw new BackupToolError(`${path.basename(tool.path)} failed: ${failureReason(stderrHead + stderr) || `exit code ${code}`}`);
   return captured;
+}
+
+/**
+ * What a failing program said, reason first: PostgreSQL's first ERROR (or FATAL) line and the
+ * first line of the command it refused. The last lines alone are often the middle of that
+ * command's text (a CREATE TABLE over many lines), with the reason scrolled away.
+ */
+export function failureReason(stderr: string): string {
+  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  const reason = lines.find((line) => /\b(?:ERROR|FATAL|PANIC):/.test(line)) ?? lines.find((line) => /\berror:/.test(line));
+  if (!reason) return lines.slice(-3).join(" / ");
+  const command = lines.find((line) => line.startsWith("Command was:"));
+  return command ? `${reason} / ${command.slice(0, 200)}` : reason;
 }

@@ -8,7 +8,7 @@
 import { constants, type ReadStream, type WriteStream } from "node:fs";
 import { link, lstat, mkdir, mkdtemp, open, readdir, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { UnsafeBackupDirError } from "./errors.js";
+import { BackupIntegrityError, UnsafeBackupDirError } from "./errors.js";
 
 const EXCLUSIVE_WRITE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const WORKSPACE_PREFIX = ".work-";
@@ -83,10 +83,32 @@ export async function publish(from: string, to: string): Promise<void> {
   await unlink(from);
 }
 
-/** A read stream that refuses to follow a symlink at `file` (a restore reads what the backup wrote). */
-export async function regularFileStream(file: string): Promise<ReadStream> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  return handle.createReadStream();
+/**
+ * A read stream of the regular file at `file`, never through a symlink (a restore reads what
+ * the backup wrote) and never of a FIFO or a device, which could hang a read or never end it;
+ * `maxBytes` stops it one byte past that size, so a larger file tells without being read whole.
+ */
+export async function regularFileStream(file: string, { maxBytes }: { maxBytes?: number } = {}): Promise<ReadStream> {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const info = await handle.stat();
+  if (!info.isFile()) {
+    await handle.close();
+    throw new BackupIntegrityError(`${file} is not a regular file`);
+  }
+  return handle.createReadStream(maxBytes === undefined ? {} : { end: maxBytes });
+}
+
+/** The text of the regular file at `file` (see regularFileStream), refused when larger than `maxBytes`. */
+export async function regularFileText(file: string, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of await regularFileStream(file, { maxBytes })) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new BackupIntegrityError(`${file} is larger than ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function removeStaleWorkspaces(parent: string): Promise<void> {

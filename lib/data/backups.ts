@@ -3,20 +3,31 @@
  * and of each copy a run made (ops.backup_copies: the local archive, the bucket's).
  */
 import type postgres from "postgres";
-import type { Sql } from "../db/pool.js";
+import { errorCode } from "../db/errors.js";
+import type { Pool, Sql } from "../db/pool.js";
 
-export async function recordBackupStarted(sql: Sql): Promise<{ id: string }> {
-  const [row] = await sql<{ id: string }[]>`
-    insert into ops.backups (started_at, status) values (now(), 'running') returning id::text as id`;
-  if (!row) throw new Error("ops.backups returned no row");
-  return row;
+/**
+ * A run starting here and now. With a `slot` (the cron's day), none starts while a run that has
+ * not failed holds that slot: undefined then, with the holder's id in `heldBy`.
+ */
+export async function recordBackupStarted(sql: Sql, { slot }: { slot?: string } = {}): Promise<{ id: string } | { heldBy: string }> {
+  return recordedRun(sql, "running", slot);
 }
 
-/** A run handed to the worker: it waits as `requested` until the worker claims it. */
-export async function recordBackupRequested(sql: Sql): Promise<{ id: string }> {
-  const [row] = await sql<{ id: string }[]>`insert into ops.backups (status) values ('requested') returning id::text as id`;
-  if (!row) throw new Error("ops.backups returned no row");
-  return row;
+/** A run handed to the worker: it waits as `requested` until the worker claims it (one per slot, as above). */
+export async function recordBackupRequested(sql: Sql, { slot }: { slot?: string } = {}): Promise<{ id: string } | { heldBy: string }> {
+  return recordedRun(sql, "requested", slot);
+}
+
+async function recordedRun(sql: Sql, status: "running" | "requested", slot: string | undefined): Promise<{ id: string } | { heldBy: string }> {
+  const [row] = await sql<{ id: string }[]>`
+    insert into ops.backups (started_at, status, slot)
+    values (case when ${status} = 'running' then now() end, ${status}, ${slot ?? null})
+    on conflict (slot) where status <> 'failed' do nothing
+    returning id::text as id`;
+  if (row) return row;
+  const [holder] = await sql<{ id: string }[]>`select id::text as id from ops.backups where slot = ${slot ?? null} and status <> 'failed'`;
+  return { heldBy: holder?.id ?? "unknown" };
 }
 
 /**
@@ -132,4 +143,68 @@ export async function recoveryPointAge(sql: Sql): Promise<{ seconds: number | nu
 export async function backupRecorded(sql: Sql, id: string): Promise<boolean> {
   const [row] = await sql`select 1 as present from ops.backups where id = ${id}`;
   return Boolean(row);
+}
+
+/** The newest successful backup this database records, if any. */
+export async function newestSucceededBackup(sql: Sql): Promise<{ id: string; finishedAt: string } | undefined> {
+  const [row] = await sql<{ id: string; finishedAt: Date }[]>`
+    select id::text as id, finished_at as "finishedAt" from ops.backups where status = 'succeeded' order by finished_at desc, id desc limit 1`;
+  return row ? { id: row.id, finishedAt: row.finishedAt.toISOString() } : undefined;
+}
+
+export interface RestoredFrom {
+  backupId: string;
+  finishedAt: string;
+  /** Where the archive was read from. */
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  encrypted: boolean;
+}
+
+/** The copies on disk this database records as verified: after a restore, each is looked for. */
+export async function verifiedLocalCopies(sql: Sql): Promise<Array<{ location: string; sizeBytes: number }>> {
+  return sql<Array<{ location: string; sizeBytes: number }>>`
+    select location, size_bytes::float8 as "sizeBytes" from ops.backup_copies where status = 'verified' and location like 'file:%' order by location`;
+}
+
+/**
+ * The record of a database just restored from backup `from`, told the truth: that run was
+ * still running in the snapshot it took, so it is marked succeeded as its manifest says, with
+ * the copy the restore read; every other run or drill in flight then never finished here; and
+ * the copies in `unseen` (on a disk this machine cannot see: the lost worker's) are no longer
+ * known to be there. The schema of a backup older than the 'unconfirmed' status keeps those
+ * copies as they were: false is returned then.
+ */
+export async function markRestoredRecord(sql: Pool, from: RestoredFrom, unseen: readonly string[], restoredAt: Date = new Date()): Promise<boolean> {
+  const note = `the database was restored on ${restoredAt.toISOString()} from backup ${from.backupId} (taken ${from.finishedAt})`;
+  return sql.begin(async (tx) => {
+    await tx`
+      update ops.backups
+      set status = 'succeeded', finished_at = ${from.finishedAt}, location = coalesce(location, ${from.location}), size_bytes = ${from.sizeBytes},
+        sha256 = ${from.sha256}, encrypted = ${from.encrypted}, signed = true, error = null
+      where id = ${from.backupId} and status in ('requested', 'running')`;
+    await tx`
+      insert into ops.backup_copies (backup_id, location, status, size_bytes, sha256, verified_at)
+      select id, ${from.location}, 'verified', ${from.sizeBytes}, ${from.sha256}, ${restoredAt} from ops.backups where id = ${from.backupId}
+      on conflict (backup_id, location) do update set status = 'verified', size_bytes = excluded.size_bytes, sha256 = excluded.sha256, verified_at = excluded.verified_at, error = null`;
+    await tx`
+      update ops.backups set status = 'failed', finished_at = ${restoredAt}, error = ${`interrupted: ${note}`}
+      where status in ('requested', 'running') and id <> ${from.backupId}`;
+    await tx`
+      update ops.dr_drills set status = 'failed', finished_at = ${restoredAt}, error = ${`interrupted: ${note}`}
+      where status in ('requested', 'running')`;
+    if (!unseen.length) return true;
+    return tx
+      .savepoint(async (sp) => {
+        await sp`
+          update ops.backup_copies set status = 'unconfirmed', error = ${`not found on the machine that restored it; ${note}`}
+          where location in ${sp(unseen as string[])} and status = 'verified'`;
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (errorCode(error) !== "23514") throw error;
+        return false;
+      });
+  });
 }

@@ -33,12 +33,22 @@ export async function claimDrill(sql: Sql, id: string): Promise<boolean> {
 export async function markDrillSucceeded(
   sql: Sql,
   id: string,
-  done: { backupId: string | null; source: string; recoverySeconds: number; dataAgeSeconds: number | null; tables: number; rows: number },
+  done: {
+    backupId: string | null;
+    source: string;
+    recoverySeconds: number;
+    dataAgeSeconds: number | null;
+    tables: number;
+    rows: number;
+    restoredBytes: number;
+    analyzeSeconds: number;
+  },
 ): Promise<void> {
   await sql`
     update ops.dr_drills
     set status = 'succeeded', finished_at = now(), backup_id = ${done.backupId}, source = ${done.source},
-      recovery_seconds = ${done.recoverySeconds}, data_age_seconds = ${done.dataAgeSeconds}, tables = ${done.tables}, row_count = ${done.rows}
+      recovery_seconds = ${done.recoverySeconds}, data_age_seconds = ${done.dataAgeSeconds}, tables = ${done.tables}, row_count = ${done.rows},
+      restored_bytes = ${done.restoredBytes}, analyze_seconds = ${done.analyzeSeconds}
     where id = ${id}`;
 }
 

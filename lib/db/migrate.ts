@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { MigrationError } from "./errors.js";
 import type { Pool, Sql } from "./pool.js";
+import { describedError } from "../errors.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../supabase/migrations/", import.meta.url));
 
@@ -72,7 +73,7 @@ async function applied(sql: Pool, file: MigrationFile): Promise<boolean> {
       // A migration file is trusted SQL from the repository, run as one multi-statement script.
       await tx.unsafe(file.sql).simple();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = describedError(error);
       throw new MigrationError(`${file.version}_${file.name}.sql failed and was rolled back: ${reason}`, {
         cause: error,
       });

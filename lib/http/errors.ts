@@ -9,7 +9,7 @@ import {
   BackupStoreError,
   BackupUntrustedError,
   DrillError,
-  PgToolError,
+  BackupToolError,
   RestoreRefusedError,
   UnsafeBackupDirError,
 } from "../backups/errors.js";
@@ -17,6 +17,7 @@ import { ConfigError } from "../config.js";
 import { JobPublishError, ScheduleSyncError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError, MigrationError, SessionSignalError } from "../db/errors.js";
 import { log } from "../log.js";
+import { ModeUnavailableError } from "../platform/errors.js";
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
@@ -51,7 +52,17 @@ export class ApiError extends Error {
 }
 
 /** Failures of work that cannot be done here now (a tool, a store, a worker missing): 503 with the reason. */
-const NOT_POSSIBLE_NOW = [PgToolError, JobPublishError, ScheduleSyncError, DrillError, BackupStoreError, BackupNotFoundError, UnsafeBackupDirError, MigrationError];
+const NOT_POSSIBLE_NOW = [
+  BackupToolError,
+  JobPublishError,
+  ScheduleSyncError,
+  DrillError,
+  BackupStoreError,
+  BackupNotFoundError,
+  UnsafeBackupDirError,
+  MigrationError,
+  ModeUnavailableError,
+];
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 export const RETRY_AFTER_SECONDS = 2;

@@ -5,6 +5,7 @@
 import { Client } from "@upstash/qstash";
 import { config, ConfigError } from "../config.js";
 import { JobPublishError } from "./errors.js";
+import { describedError } from "../errors.js";
 
 /** Deliveries QStash tries after the first fails. */
 const JOB_RETRIES = 3;
@@ -61,6 +62,6 @@ export async function publishJob(destination: string, body: Record<string, unkno
     const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId, ...(failureCallback ? { failureCallback } : {}) });
     return { messageId: response.messageId };
   } catch (error) {
-    throw new JobPublishError(`QStash did not take the job: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new JobPublishError(`QStash did not take the job: ${describedError(error)}`, { cause: error });
   }
 }

@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { copyFile, readdir, readFile, rename, stat } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import path from "node:path";
+import { describedError } from "../errors.js";
 
 interface Installation {
   version: string;
@@ -76,14 +77,14 @@ async function adopted(name: string, system: Installation, embedded: Installatio
     await copyWhole(library, path.join(embedded.libDir, `${name}.so`));
     for (const file of scripts) await copyWhole(path.join(system.extensionDir, file), path.join(embedded.extensionDir, file));
   } catch (error) {
-    return `could not copy it into the embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`;
+    return `could not copy it into the embedded PostgreSQL: ${describedError(error)}`;
   }
   return undefined;
 }
 
 function reasonOf(error: unknown): string {
   const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim().split("\n").at(-1);
-  return stderr || (error instanceof Error ? error.message : String(error));
+  return stderr || describedError(error);
 }
 
 /**

@@ -45,9 +45,11 @@ afterAll(async () => {
   await qstash.close();
   await rm(backupDir, { recursive: true, force: true });
 });
-beforeEach(() => {
+beforeEach(async () => {
   qstash.published.length = 0;
   qstash.answer(201);
+  // Each test is a delivery of another day's cron: the slots of earlier tests are not held.
+  await directDb()`update ops.backups set slot = null`;
   return quietConsole("error", "log");
 });
 
@@ -91,6 +93,31 @@ describe("the backup cron with a worker", () => {
     expect(JSON.parse(request?.body ?? "")).toEqual({ backupId: id });
   });
 
+  it("hands one run a day: a repeated delivery of the cron (a Vercel Cron repeat, a replayed POST) publishes nothing more", async () => {
+    const first = await cron();
+    expect(first).toMatchObject({ status: 200, body: { status: "handed-off" } });
+    const slot = `daily-${new Date().toISOString().slice(0, 10)}`;
+    for (let i = 0; i < 3; i++) expect(await cron()).toEqual({ status: 200, body: { status: "duplicate", slot, id: first.body.id } });
+    expect(qstash.published).toHaveLength(1);
+    const rows = await directDb()`select id::text as id, status from ops.backups where slot = ${slot}`;
+    expect(rows).toEqual([{ id: first.body.id, status: "requested" }]);
+  });
+
+  it("runs a day's slot again when its run failed: a new attempt, under a new message id", async () => {
+    qstash.answer(500);
+    const refused = await cron();
+    expect(refused.status).toBe(503);
+    qstash.answer(201);
+    const retried = await cron();
+    expect(retried).toMatchObject({ status: 200, body: { status: "handed-off" } });
+    expect(retried.body.id).not.toBe(String((await directDb()`select min(id)::text as id from ops.backups where status = 'failed'`)[0]?.id));
+    expect(qstash.published.map((request) => request.headers["upstash-deduplication-id"])).toEqual([
+      expect.stringMatching(/^backup-\d+$/),
+      `backup-${retried.body.id}`,
+    ]);
+    expect(qstash.published[0]?.headers["upstash-deduplication-id"]).not.toBe(qstash.published[1]?.headers["upstash-deduplication-id"]);
+  });
+
   it("marks the run failed, answers 503 and alerts when QStash does not take it", async () => {
     qstash.answer(500);
     const refused = await cron();
@@ -114,7 +141,7 @@ describe.skipIf(!withPgTools)("the worker's job endpoint", () => {
     expect(await backupRow(id)).toMatchObject({ status: "succeeded", sha256: first.body.sha256 });
     const again = await deliver(message);
     expect(again).toMatchObject({ status: 200, body: { status: "not-pending", id } });
-    const archives = (await readdir(backupDir)).filter((file) => file.endsWith(".dump"));
+    const archives = (await readdir(backupDir)).filter((file) => file.endsWith(".dump.zst"));
     expect(archives).toHaveLength(1);
   });
 

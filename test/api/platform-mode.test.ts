@@ -1,14 +1,22 @@
 /** Read-only and maintenance modes, switched through the admin endpoint and the command line. */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { Redis as RedisClient } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { cacheStore } from "../../lib/cache/store.js";
+import { cacheStore, resetCacheStore } from "../../lib/cache/store.js";
 import { MODE_MEMO_MS, platformMode, resetPlatformMode, setPlatformMode } from "../../lib/platform/mode.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo, type DemoCallers } from "../harness/demo.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { freePort } from "../harness/net.js";
 import { runScript } from "../harness/scripts.js";
+import { startUpstashBridge, type UpstashBridge } from "../fixtures/upstash-bridge.js";
+import { TEST_LOCAL_DATA_DIR } from "../harness/file-database.js";
+import { redisAvailable, redisDatabaseUrl } from "../harness/services.js";
 
 const ADMIN = "admin-token-0123456789abcdef";
+const REDIS_DB = 13;
+const hasRedis = await redisAvailable();
 const METRICS = "metrics-token-0123456789abcdef";
 let server: RunningServer;
 let callers: DemoCallers;
@@ -79,20 +87,94 @@ describe("maintenance", () => {
   });
 });
 
-describe("the mode across instances", () => {
-  it("reaches another instance within the 5-second memo, and keeps the last known mode when the store fails", async () => {
+/**
+ * Another instance's write, seen here within the 5-second memo; the last known mode kept while
+ * the store cannot be read. `writeElsewhere` writes the store as another instance would.
+ */
+async function acrossInstances(writeElsewhere: (state: string) => Promise<void>, breakStore: () => Promise<() => Promise<void>>): Promise<void> {
+  resetPlatformMode();
+  const start = Date.now();
+  expect((await platformMode(start)).mode).toBe("normal");
+  await writeElsewhere(JSON.stringify({ mode: "maintenance", reason: "elsewhere", since: new Date().toISOString() }));
+  expect((await platformMode(start + MODE_MEMO_MS - 1)).mode).toBe("normal");
+  expect(await platformMode(start + MODE_MEMO_MS)).toMatchObject({ mode: "maintenance", reason: "elsewhere" });
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  const repair = await breakStore();
+  expect((await platformMode(start + 2 * MODE_MEMO_MS)).mode).toBe("maintenance");
+  await repair();
+  vi.restoreAllMocks();
+  await setPlatformMode("normal", null);
+}
+
+describe("the mode across instances and restarts", () => {
+  it("without Upstash (npm start, a worker): kept in LOCAL_DATA_DIR, read by another process within 5 s", async () => {
+    const file = path.join(TEST_LOCAL_DATA_DIR, "platform-mode.json");
+    await acrossInstances(
+      (state) => writeFile(file, state),
+      async () => {
+        // A store that cannot be read: a folder where the file was.
+        await rm(file, { force: true });
+        await mkdir(file);
+        return () => rm(file, { recursive: true, force: true });
+      },
+    );
+  });
+
+  it("without Upstash, survives a restart: with every in-memory state gone, the mode the last process set holds", async () => {
+    await setPlatformMode("maintenance", "restoring", new Date("2026-12-06T03:00:00Z"));
+    // What a restart loses: the memo and the in-process cache store (where the mode used to live).
     resetPlatformMode();
-    const start = Date.now();
-    expect((await platformMode(start)).mode).toBe("normal");
-    // Another instance writes the store directly; this one reads it at its next refresh.
-    await cacheStore().set("gap:platform-mode", JSON.stringify({ mode: "maintenance", reason: "elsewhere", since: new Date().toISOString() }), 60);
-    expect((await platformMode(start + MODE_MEMO_MS - 1)).mode).toBe("normal");
-    expect(await platformMode(start + MODE_MEMO_MS)).toMatchObject({ mode: "maintenance", reason: "elsewhere" });
-    vi.spyOn(console, "log").mockImplementation(() => undefined);
-    vi.spyOn(cacheStore(), "mget").mockRejectedValue(new Error("store down"));
-    expect((await platformMode(start + 2 * MODE_MEMO_MS)).mode).toBe("maintenance");
-    vi.restoreAllMocks();
+    resetCacheStore();
+    expect(await platformMode()).toEqual({ mode: "maintenance", reason: "restoring", since: "2026-12-06T03:00:00.000Z" });
+    expect(await call(agentPath, { token: callers.demo.token })).toMatchObject({ status: 503, body: { error: { code: "MAINTENANCE" } } });
     await setPlatformMode("normal", null);
+  });
+
+  describe.skipIf(!hasRedis)("with Upstash (a real Redis behind an Upstash-compatible bridge)", () => {
+    let bridge: UpstashBridge;
+    beforeAll(async () => {
+      const redis = new RedisClient(redisDatabaseUrl(REDIS_DB));
+      await redis.flushdb();
+      redis.disconnect();
+      bridge = await startUpstashBridge(redisDatabaseUrl(REDIS_DB));
+      await useConfig({ ADMIN_TOKEN: ADMIN, METRICS_TOKEN: METRICS, UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
+    });
+    afterAll(async () => {
+      await useConfig({ UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" });
+      await bridge.close();
+    });
+
+    it("kept in Upstash, read by another instance within 5 s, and the last known mode kept while Upstash fails", async () => {
+      await acrossInstances(
+        (state) => cacheStore().set("gap:platform-mode", state, 60),
+        async () => {
+          bridge.stall(true);
+          return async () => bridge.stall(false);
+        },
+      );
+    });
+
+    it("survives a restart: a new instance reads it from Upstash", async () => {
+      await setPlatformMode("read-only", "migrating");
+      resetPlatformMode();
+      resetCacheStore();
+      expect(await platformMode()).toMatchObject({ mode: "read-only", reason: "migrating" });
+      await setPlatformMode("normal", null);
+    });
+  });
+
+  it("on Vercel without Upstash, is refused saying why: no place there outlives an instance", async () => {
+    await useConfig({ ADMIN_TOKEN: ADMIN, METRICS_TOKEN: METRICS, VERCEL: "1" });
+    try {
+      const refused = await setMode("maintenance", "restoring");
+      expect(refused).toMatchObject({
+        status: 503,
+        body: { error: { code: "SERVICE_UNAVAILABLE", message: expect.stringMatching(/^setting the mode on Vercel needs Upstash \(UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN\)/) } },
+      });
+      expect((await call("/api/admin/mode", { token: ADMIN })).body).toMatchObject({ mode: "normal" });
+    } finally {
+      await useConfig({ ADMIN_TOKEN: ADMIN, METRICS_TOKEN: METRICS, VERCEL: "" });
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
+import { manifestPathOf } from "../../lib/backups/names.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { backupJob, takeBackup } from "../../functions/backup.js";
 import { backupListing } from "../../functions/backup-catalog.js";
@@ -88,7 +89,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const result = await takeBackup();
     const local = fileURLToPath(result.location);
     const name = path.basename(local);
-    expect(name).toMatch(/^gap-\d{8}T\d{6}Z-\d+\.dump\.age$/);
+    expect(name).toMatch(/^gap-\d{8}T\d{6}Z-\d+\.dump\.zst\.age$/);
     expect(result.copies).toEqual([result.location, `s3://${BUCKET}/backups/${name}`]);
     const bytes = await readFile(local);
     expect(bytes.subarray(0, 22).toString()).toBe("age-encryption.org/v1\n");
@@ -96,15 +97,19 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     expect(sha256(bytes)).toBe(result.sha256);
     const stored = await store.read(BUCKET, `backups/${name}`);
     expect(sha256(stored)).toBe(result.sha256);
-    const manifest = JSON.parse((await store.read(BUCKET, `backups/${name.replace(/\.dump\.age$/, ".json")}`)).toString());
+    const manifest = JSON.parse((await store.read(BUCKET, manifestPathOf(`backups/${name}`))).toString());
     expect(manifest).toMatchObject({
       backupId: result.id,
       archive: name,
       sha256: result.sha256,
       sizeBytes: bytes.length,
       encryption: { format: "age", recipients: [recipient] },
+      compression: "zstd",
+      databaseBytes: expect.any(Number),
+      auth: null,
       signature: { algorithm: "HMAC-SHA256", keyId: signingKeyId(TEST_SIGNING_KEY) },
     });
+    expect(manifest.databaseBytes).toBeGreaterThan(bytes.length);
     const copies = await directDb()`
       select location, status, sha256, size_bytes::float8 as size from ops.backup_copies where backup_id = ${result.id} order by location`;
     expect(copies).toEqual([
@@ -123,7 +128,10 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const restored = await runScript("restore", ["latest", "--target", target], env);
     expect(restored.stderr).not.toMatch(/error/i);
     expect(restored.code).toBe(0);
-    expect(restored.stdout).toMatch(new RegExp(`^restored \\d+ tables, ${backup.rows} rows from s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.age into `, "m"));
+    expect(restored.stdout).toMatch(
+      new RegExp(`^restored backup ${backup.id} \\(taken \\S+Z, \\d+ min old\\): \\d+ tables, ${backup.rows} rows from s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.zst\\.age into `, "m"),
+    );
+    expect(restored.stdout).toContain("ops.backups not read (DATABASE_URL is not set): judged by the catalog alone");
     const digest = `select md5(string_agg(id::text || content, ',' order by id)) as digest from conversation_messages`;
     const copy = adminConnection(target);
     const [[original], [copied]] = await Promise.all([directDb().unsafe(digest), copy.unsafe(digest)]);
@@ -164,7 +172,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(/does not match its manifest/);
     expect(await tableCount(target)).toBe(0);
     const listed = (await backupListing({ readBack: true })).find((r) => r.where === "bucket" && r.id === backup.id);
-    expect(listed).toMatchObject({ verified: false, problem: "archive does not match its manifest's SHA-256" });
+    expect(listed).toMatchObject({ verified: false, problem: `s3://${BUCKET}/${key} does not match its manifest's SHA-256` });
   });
 
   it("refuses a wrong or missing age identity with a clear error before touching the target", async () => {
@@ -184,15 +192,15 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
   });
 
   it("fails the run with the store's reason when the store stops mid-upload, alerts, and keeps the local copy", async () => {
-    store.cutAfter(40_000);
+    store.cutAfter(15_000);
     const failed = await backupJob().catch((error: unknown) => error);
     expect(store.cut()).toBe(true);
     expect(failed).toBeInstanceOf(BackupStoreError);
     const message = (failed as Error).message;
-    expect(message).toMatch(new RegExp(`^uploading s3://${BUCKET}/backups/gap-\\S+\\.dump\\.age failed: \\S+`));
-    expect(message).toMatch(/; the archive is kept at \/\S+\.dump\.age$/);
+    expect(message).toMatch(new RegExp(`^uploading s3://${BUCKET}/backups/gap-\\S+\\.dump\\.zst\\.age failed: \\S+`));
+    expect(message).toMatch(/; the archive is kept at \/\S+\.dump\.zst\.age$/);
     const kept = /the archive is kept at (\S+)$/.exec(message)?.[1] ?? "";
-    expect((await stat(kept)).size).toBeGreaterThan(40_000);
+    expect((await stat(kept)).size).toBeGreaterThan(15_000);
     const [run] = await directDb()`select id::text as id, status, error from ops.backups order by id desc limit 1`;
     expect(run).toMatchObject({ status: "failed", error: message });
     const copies = await directDb()`select location, status from ops.backup_copies where backup_id = ${run?.id} order by location`;
@@ -225,7 +233,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     for (let i = 0; i < 4; i++) {
       const key = `backups/gap-old-${i}.dump.age`;
       await store.write(BUCKET, key, `archive ${i}`);
-      await store.write(BUCKET, key.replace(/\.dump\.age$/, ".json"), "{}");
+      await store.write(BUCKET, manifestPathOf(key), "{}");
       const [row] = await directDb()`
         insert into ops.backups (finished_at, status, location, size_bytes, sha256)
         values (now() - make_interval(days => ${30 + i}), 'succeeded', ${`s3://${BUCKET}/${key}`}, 9, ${"0".repeat(64)})
@@ -242,7 +250,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const keys = await store.keys(BUCKET);
     expect(keys).toContain("elsewhere/gap-foreign.dump");
     expect(old.map((o) => keys.includes(o.key))).toEqual([true, true, false, false]);
-    expect(old.map((o) => keys.includes(o.key.replace(/\.dump\.age$/, ".json")))).toEqual([true, true, false, false]);
+    expect(old.map((o) => keys.includes(manifestPathOf(o.key)))).toEqual([true, true, false, false]);
     const copies = await directDb()`select backup_id::text as id, status from ops.backup_copies where backup_id in ${directDb()(old.map((o) => o.id))} order by backup_id`;
     expect(copies.map((c) => c.status)).toEqual(["verified", "verified", "deleted", "deleted"]);
   });
@@ -250,7 +258,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
   it("drills from the bucket, download included in the measured recovery", async () => {
     const backup = await takeBackup();
     const drill = await drillJob();
-    expect(drill.source).toMatch(new RegExp(`^s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.age$`));
+    expect(drill.source).toMatch(new RegExp(`^s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.zst\\.age$`));
     expect(drill).toMatchObject({ backupId: backup.id, rows: backup.rows, kept: false });
     const [row] = await directDb()`select status, source, backup_id::text as backup from ops.dr_drills where id = ${drill.id}`;
     expect(row).toEqual({ status: "succeeded", source: drill.source, backup: backup.id });

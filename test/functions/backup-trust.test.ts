@@ -14,7 +14,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "v
 import { takeBackup } from "../../functions/backup.js";
 import { restoreChosenBackup } from "../../functions/restore.js";
 import { BackupUntrustedError, RestoreRefusedError, UnsafeBackupDirError } from "../../lib/backups/errors.js";
-import { parsedManifest, signedManifestText } from "../../lib/backups/manifest.js";
+import { signedManifestText, signingKeyId, type ManifestBody } from "../../lib/backups/manifest.js";
+import { manifestPathOf } from "../../lib/backups/names.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
@@ -30,6 +31,7 @@ const SECRET = "cron-secret-0123456789abcdef";
 const OTHER_KEY = "another-installation-key-0123456789abcdef";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const withAge = commandAvailable("age");
+const withZstd = commandAvailable("zstd");
 const admin = adminConnection(inject("serverUrl"));
 let backupDir: string;
 let hook: WebhookReceiver;
@@ -59,13 +61,11 @@ const alerts = (key: string) => hook.received.map((r) => (r.body as { alert: { k
 
 /** Rewrites a backup's manifest (re-signed with `key`, or left unsigned with null). */
 async function rewrittenManifest(archive: string, change: (manifest: Record<string, unknown>) => void, key: string | null): Promise<void> {
-  const file = archive.replace(/\.dump(\.age)?$/, ".json");
+  const file = manifestPathOf(archive);
   const { signature: _, ...body } = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
   change(body);
-  const parsed = parsedManifest(JSON.stringify({ ...body, signature: null }), file);
-  const { signature: __, ...unsigned } = parsed;
   await rm(file);
-  await writeFile(file, key ? signedManifestText(unsigned, key) : JSON.stringify(body));
+  await writeFile(file, key ? signedManifestText(body as ManifestBody, key) : JSON.stringify(body));
 }
 
 beforeAll(async () => {
@@ -91,14 +91,18 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     await useConfig({ BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const target = await emptyDatabase();
     await expect(restoreChosenBackup({ location: foreign }, target)).rejects.toThrow(BackupUntrustedError);
+    const [other, ours] = [signingKeyId(OTHER_KEY), signingKeyId(TEST_SIGNING_KEY)];
     await expect(restoreChosenBackup({ location: foreign }, target)).rejects.toThrow(
-      /^refusing \S+\.json: its manifest is signed by another key than this installation's BACKUP_SIGNING_KEY\. Restore it only if you know where it came from, with --allow-unsigned$/,
+      new RegExp(
+        `^refusing \\S+\\.json: its manifest is signed by key ${other}, which is not BACKUP_SIGNING_KEY \\(key ${ours}\\) nor one of BACKUP_PREVIOUS_SIGNING_KEYS: ` +
+          `set the key whose id is ${other}\\. Restore it only if you know where it came from, with --allow-unsigned$`,
+      ),
     );
     const unsigned = fileURLToPath((await takeBackup()).location);
     await rewrittenManifest(unsigned, () => undefined, null);
     await expect(restoreChosenBackup({ location: unsigned }, target)).rejects.toThrow(/its manifest is not signed/);
     const changed = fileURLToPath((await takeBackup()).location);
-    const file = changed.replace(/\.dump$/, ".json");
+    const file = manifestPathOf(changed);
     const manifest = JSON.parse(await readFile(file, "utf8")) as { tables: Record<string, number> };
     manifest.tables["public.agents"] = 1;
     await rm(file);
@@ -114,7 +118,7 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "", BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const target = await emptyDatabase();
     const refused = await restore([foreign, "--target", target]);
-    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: refusing \S+: its manifest is signed by another key .* with --allow-unsigned\n$/) });
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: refusing \S+: its manifest is signed by key [0-9a-f]{16}, which is not BACKUP_SIGNING_KEY .* with --allow-unsigned\n$/) });
     const taken = await restore([foreign, "--target", target, "--allow-unsigned"]);
     expect(taken.code).toBe(0);
     expect(taken.stdout).toContain("warning: the archive's manifest is not signed by this installation (other-key); restored because of --allow-unsigned");
@@ -130,7 +134,7 @@ describe.skipIf(!withPgTools)("extensions of a restore", () => {
     await directDb()`insert into trust_emails values (1, 'Ada@Example.com')`;
     try {
       const backup = await takeBackup();
-      const manifest = JSON.parse(await readFile(fileURLToPath(backup.location).replace(/\.dump$/, ".json"), "utf8")) as { extensions: unknown[] };
+      const manifest = JSON.parse(await readFile(manifestPathOf(fileURLToPath(backup.location)), "utf8")) as { extensions: unknown[] };
       expect(manifest.extensions).toContainEqual({ name: "citext", schema: "public", required: true });
       const [statements] = await directDb()<{ schema: string }[]>`
         select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_stat_statements'`;
@@ -168,15 +172,16 @@ describe.skipIf(!withPgTools)("extensions of a restore", () => {
   });
 });
 
-describe.skipIf(!withPgTools || !withAge)("encrypted archives", () => {
-  it("open with the age tool alone, into an archive pg_restore reads", async () => {
+describe.skipIf(!withPgTools || !withAge || !withZstd)("encrypted archives", () => {
+  it("open with the age and zstd tools alone, into an archive pg_restore reads", async () => {
     const identity = await generateIdentity();
     await useConfig({ BACKUP_AGE_RECIPIENTS: await identityToRecipient(identity) });
     try {
       const archive = fileURLToPath((await takeBackup()).location);
       const keyFile = path.join(backupDir, "key.txt");
       await writeFile(keyFile, `# created by a test\n${identity}\n`, { mode: 0o600 });
-      const plain = execFileSync("age", ["--decrypt", "--identity", keyFile, archive], { maxBuffer: 256 * 1024 * 1024 });
+      const compressed = execFileSync("age", ["--decrypt", "--identity", keyFile, archive], { maxBuffer: 256 * 1024 * 1024 });
+      const plain = execFileSync("zstd", ["--decompress", "--stdout"], { input: compressed, maxBuffer: 256 * 1024 * 1024 });
       expect(plain.subarray(0, 5).toString()).toBe("PGDMP");
       const list = execFileSync("pg_restore", ["--list"], { input: plain }).toString();
       expect(list).toMatch(/TABLE DATA public conversation_messages/);
@@ -259,6 +264,8 @@ describe.skipIf(!withPgTools)("archive errors over HTTP", () => {
     await writeFile(archive, Buffer.concat([await readFile(archive), Buffer.from("tail")]));
     const response = await fetch(`${server.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
     expect(response.status).toBe(422);
-    expect(await response.json()).toMatchObject({ error: { code: "BACKUP_REJECTED", message: expect.stringContaining("does not match its manifest") } });
+    expect(await response.json()).toMatchObject({
+      error: { code: "BACKUP_REJECTED", message: expect.stringMatching(/^the newest backup in BACKUP_DIR \(.*\), gap-\S+ \(started .*\), cannot be restored: its archive \S+ is \d+ bytes where the manifest says \d+\./) },
+    });
   });
 });

@@ -7,6 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { manifestPathOf } from "../../lib/backups/names.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { KEEP_NEWEST, recoveryPointCheck, takeBackup } from "../../functions/backup.js";
 import { restoreChosenBackup, verifyChosenBackup } from "../../functions/restore.js";
@@ -129,7 +130,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     const archive = fileURLToPath(location);
     const copy = path.join(damagedDir, path.basename(archive));
     await copyFile(archive, copy);
-    await copyFile(archive.replace(/\.dump$/, ".json"), copy.replace(/\.dump$/, ".json"));
+    await copyFile(manifestPathOf(archive), manifestPathOf(copy));
     const bytes = await readFile(copy);
     const middle = Math.floor(bytes.length / 2);
     bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
@@ -151,7 +152,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     for (let i = 0; i < 5; i++) {
       const file = path.join(backupDir, `gap-old-${i}.dump`);
       await writeFile(file, "old");
-      await writeFile(file.replace(/\.dump$/, ".json"), "{}");
+      await writeFile(manifestPathOf(file), "{}");
       const [row] = await directDb()`
         insert into ops.backups (requested_at, started_at, finished_at, status, location, size_bytes, sha256)
         values (now() - make_interval(days => ${30 + i}), now() - make_interval(days => ${30 + i}), now() - make_interval(days => ${30 + i}),
@@ -200,6 +201,24 @@ describe.skipIf(!withPgTools)("backups", () => {
     await rm(emptyBin, { recursive: true, force: true });
   });
 
+  it("takes one backup per day's slot from the cron however often it is delivered; db:backup takes one whenever asked", async () => {
+    await directDb()`update ops.backups set slot = null`;
+    const slot = `daily-${new Date().toISOString().slice(0, 10)}`;
+    const first = await cron("/api/cron/backup");
+    expect(first).toMatchObject({ status: 200, body: { status: "succeeded" } });
+    const deliveries = await Promise.all([cron("/api/cron/backup"), cron("/api/cron/backup")]);
+    expect(deliveries).toEqual([
+      { status: 200, body: { status: "duplicate", slot, id: first.body.id } },
+      { status: 200, body: { status: "duplicate", slot, id: first.body.id } },
+    ]);
+    const before = await directDb()`select count(*)::int as runs from ops.backups`;
+    const onDemand = await takeBackup();
+    expect(onDemand.id).not.toBe(first.body.id);
+    const after = await directDb()`select count(*)::int as runs from ops.backups`;
+    expect(after[0]?.runs).toBe((before[0]?.runs ?? 0) + 1);
+    expect(await directDb()`select id::text as id from ops.backups where slot = ${slot}`).toEqual([{ id: first.body.id }]);
+  });
+
   it("fires backup:rpo while the newest success is older than the objective, and resolves it after a backup", async () => {
     await directDb()`update ops.backups set finished_at = now() - interval '30 hours' where status = 'succeeded'`;
     expect(await cron("/api/cron/backup-rpo")).toMatchObject({ status: 200, body: { status: "late", ageHours: 30, rpoHours: 24 } });
@@ -231,13 +250,15 @@ describe.skipIf(!withPgTools)("npm run db:restore", () => {
     const { location } = await takeBackup();
     const archive = fileURLToPath(location);
     const verified = await restore([archive, "--verify"]);
-    expect(verified).toMatchObject({ code: 0, stdout: expect.stringContaining(": intact (sha256 ") });
+    expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/: intact \(backup \d+, taken \S+Z, \d+ min old; sha256 [0-9a-f]{64}, /) });
     const target = await emptyDatabase();
-    const restored = await restore([archive.replace(/\.dump$/, ".json"), "--target", target]);
+    const restored = await restore([manifestPathOf(archive), "--target", target]);
     expect(restored.code).toBe(0);
-    expect(restored.stdout).toMatch(/^restored \d+ tables, \d+ rows from \S+\.dump into postgres:\/\/[^:]+:\*\*\*@.* in [\d.]+ s; row counts match the manifest$/m);
+    expect(restored.stdout).toMatch(
+      /^restored backup \d+ \(taken \S+Z, \d+ min old\): \d+ tables, \d+ rows from \S+\.dump\.zst into postgres:\/\/[^:]+:\*\*\*@.* in [\d.]+ s \(ANALYZE [\d.]+ s\); row counts match the manifest$/m,
+    );
     const again = await restore([archive, "--target", target]);
-    expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: the target database already has tables \(/) });
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: the target database already has objects in the restored schemas \(/) });
     expect(again.stderr).not.toContain("    at ");
     expect(await restore([archive])).toMatchObject({ code: 2, stderr: expect.stringContaining("--target must be a postgres:// URL") });
     expect(await restore([path.join(backupDir, "missing.json"), "--verify"])).toMatchObject({ code: 1, stderr: expect.stringContaining("error: cannot read the manifest") });

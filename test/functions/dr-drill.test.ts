@@ -3,6 +3,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { manifestPathOf } from "../../lib/backups/names.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { takeBackup } from "../../functions/backup.js";
 import { disasterRecoveryDrill, drillJob } from "../../functions/dr-drill.js";
@@ -53,9 +54,21 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     expect(result.dataAgeSeconds).toBeLessThan(60);
     expect(await databaseExists(result.scratchDatabase)).toBe(false);
     const [row] = await directDb()`
-      select status, backup_id::text as backup, recovery_seconds as seconds, tables, row_count::float8 as rows
+      select status, backup_id::text as backup, recovery_seconds as seconds, tables, row_count::float8 as rows,
+        restored_bytes::float8 as "restoredBytes", analyze_seconds as "analyzeSeconds"
       from ops.dr_drills where id = ${result.id}`;
-    expect(row).toEqual({ status: "succeeded", backup: backup.id, seconds: result.recoverySeconds, tables: result.tables, rows: result.rows });
+    expect(row).toEqual({
+      status: "succeeded",
+      backup: backup.id,
+      seconds: result.recoverySeconds,
+      tables: result.tables,
+      rows: result.rows,
+      restoredBytes: result.restoredBytes,
+      analyzeSeconds: result.analyzeSeconds,
+    });
+    // The scratch database holds the restored tables: more than the empty database's few MB of catalogs.
+    expect(result.restoredBytes).toBeGreaterThan(8 * 1024 * 1024);
+    expect(result.analyzeSeconds).toBeGreaterThan(0);
     const figures = await probed(directDb(), (tx) => databaseFigures(tx));
     expect(figures.lastDrillRecoverySeconds).toBe(result.recoverySeconds);
     expect(Math.abs((figures.lastDrillAt ?? 0) - Date.now() / 1000)).toBeLessThan(60);
@@ -72,11 +85,11 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     const damagedDir = await mkdtemp(path.join(tmpdir(), "gap-drill-damaged-"));
     const archive = path.join(damagedDir, path.basename(fileURLToPath(location)));
     await copyFile(fileURLToPath(location), archive);
-    await copyFile(fileURLToPath(location).replace(/\.dump$/, ".json"), archive.replace(/\.dump$/, ".json"));
+    await copyFile(manifestPathOf(fileURLToPath(location)), manifestPathOf(archive));
     await writeFile(archive, Buffer.concat([await readFile(archive), Buffer.from("tail")]));
     await expect(drillJob({ file: archive })).rejects.toThrow(BackupIntegrityError);
     const [row] = await directDb()`select status, error from ops.dr_drills order by id desc limit 1`;
-    expect(row).toMatchObject({ status: "failed", error: expect.stringContaining("does not match its manifest") });
+    expect(row).toMatchObject({ status: "failed", error: expect.stringMatching(/ is \d+ bytes where its manifest says \d+: it is not the archive that was written, and was not read$/) });
     const drills = await admin`select datname from pg_database where datname like 'gap\\_drill\\_%'`;
     expect(drills).toEqual([]);
     const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0]));
@@ -88,7 +101,9 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     const run = (args: string[]) => runScript("drill", args, { DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const drilled = await run([]);
     expect(drilled.code).toBe(0);
-    expect(drilled.stdout).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows in [\d.]+ s \(data [\d.]+ h old, backup \d+\); row counts match; read agent /m);
+    const [plan, figures] = drilled.stdout.split("\n");
+    expect(plan).toMatch(/^drilling backup \d+ \(taken \S+Z, \d+ min old\) from \S+\.dump\.zst; the server needs about [\d.]+ [kMG]?B free \(the database plus max_wal_size\)$/);
+    expect(figures).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows \([\d.]+ MB\) in [\d.]+ s \(ANALYZE [\d.]+ s; data [\d.]+ h old, backup \d+\); row counts match; read agent /);
     expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
     expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
   });

@@ -2,6 +2,9 @@
  * Before each test file: a clean, migrated database of its own (a copy of the template),
  * and the configuration pointed at it; dropped when the file ends.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, inject } from "vitest";
 import { overrideConfig } from "../../lib/config.js";
 import { closeDbPools, type Pool } from "../../lib/db/pool.js";
@@ -23,8 +26,12 @@ export const TEST_SIGNING_KEY = "test-backup-signing-key-0123456789abcdef";
 /** Through PgBouncer (the `pgbouncer` project), marked as the transaction-mode pooler it is. */
 export const TEST_POOLER_URL = pgbouncerUrl ? `${databaseUrl(pgbouncerUrl, name)}?pgbouncer=true` : "";
 
+/** The test file's own LOCAL_DATA_DIR: what the local platform keeps there (the mode, secrets) is the file's alone. */
+export const TEST_LOCAL_DATA_DIR = await mkdtemp(path.join(tmpdir(), "gap-test-local-"));
+
 // Variables from the developer's shell must not steer tests to another database or cache.
 overrideConfig({
+  LOCAL_DATA_DIR: TEST_LOCAL_DATA_DIR,
   DATABASE_URL: TEST_DATABASE_URL,
   SUPABASE_POOLER_URL: TEST_POOLER_URL,
   UPSTASH_REDIS_REST_URL: "",
@@ -54,4 +61,5 @@ afterAll(async () => {
   await closeDbPools(0);
   await dropDatabase(admin, name);
   await admin.end();
+  await rm(TEST_LOCAL_DATA_DIR, { recursive: true, force: true });
 });

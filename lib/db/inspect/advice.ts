@@ -14,6 +14,7 @@ import type postgres from "postgres";
 import { SLOW_STATEMENT } from "./statements.js";
 import { ownSchema } from "./probe.js";
 import type { Sql, Transaction } from "../pool.js";
+import { describedError } from "../../errors.js";
 
 export type HypopgAvailability = { available: true; schema: string } | { available: false; reason: string };
 
@@ -274,7 +275,7 @@ export async function genericPlanText(sql: Transaction, query: string): Promise<
     const rows = await sql.savepoint((sp) => explained<{ "QUERY PLAN": string }>(sp, query, "text"));
     return { plan: rows.map((row) => row["QUERY PLAN"]).join("\n") };
   } catch (error) {
-    return { plan: null, reason: failureReason(error) };
+    return { plan: null, reason: describedError(error) };
   } finally {
     await deallocate(sql);
   }
@@ -361,10 +362,6 @@ async function statementAdvice(sql: Sql, hypopg: string, candidate: AdviceCandid
   };
 }
 
-function failureReason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Advice for each candidate statement. A statement that cannot be planned (its text cut
  * short by pg_stat_statements, a parameter whose type cannot be told) is listed as skipped
@@ -385,7 +382,7 @@ export async function indexAdvice(
       const advice = await sql.savepoint((sp) => statementAdvice(sp, hypopg, candidate, minCostCut));
       if (advice) result.advice.push(advice);
     } catch (error) {
-      result.skipped.push({ queryId: candidate.queryId, query: candidate.shownQuery, reason: failureReason(error) });
+      result.skipped.push({ queryId: candidate.queryId, query: candidate.shownQuery, reason: describedError(error) });
     } finally {
       // Neither prepared statements nor hypothetical indexes roll back with a savepoint.
       await deallocate(sql);

@@ -2,6 +2,7 @@
 import type postgres from "postgres";
 import type { Sql, Transaction } from "../pool.js";
 import { HIDDEN_QUERY } from "./visibility.js";
+import { describedError } from "../../errors.js";
 
 export type StatementsAvailability = { available: true; schema: string } | { available: false; reason: string };
 
@@ -33,7 +34,7 @@ async function readFailure(sql: Sql, schema: string): Promise<string | null> {
     else await read(sql);
     return null;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return describedError(error);
   }
 }
 

@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { overrideConfig } from "../../../lib/config.js";
-import { PgToolError } from "../../../lib/backups/errors.js";
+import { BackupToolError } from "../../../lib/backups/errors.js";
 import { pgTool, runPgTool } from "../../../lib/backups/pg-tools.js";
 import { testTempDir } from "../../harness/temp.js";
 
@@ -32,7 +32,7 @@ describe("pg_dump and pg_restore", () => {
     overrideConfig({ PATH: [v99, v97, v98].join(":"), PG_BIN_DIR: "" });
     expect(pgTool("pg_dump", 98).major).toBe(98);
     expect(pgTool("pg_dump", 96, undefined, 96).major).toBe(99);
-    expect(() => pgTool("pg_dump", 100)).toThrow(PgToolError);
+    expect(() => pgTool("pg_dump", 100)).toThrow(BackupToolError);
     expect(() => pgTool("pg_dump", 100)).toThrow(/^pg_dump 100 or newer is not on this machine \(found .*pg99\/pg_dump 99.*\): install PostgreSQL 100's client programs \(Debian: apt-get install postgresql-client-100\) or set PG_BIN_DIR$/);
   });
 });

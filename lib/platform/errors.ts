@@ -1,0 +1,6 @@
+/** Errors of the platform's mode, in a module of their own: the HTTP error mapping imports them. */
+
+/** The mode cannot be kept anywhere that outlives this instance (Vercel without Upstash): the message says what to set. */
+export class ModeUnavailableError extends Error {
+  override name = "ModeUnavailableError";
+}
