@@ -1,14 +1,18 @@
 /**
- * `npm run bench:backups`: on an embedded PostgreSQL 15 with 1,000,000 messages and a real
- * S3-compatible store (s3rver), the backup and the disaster-recovery drill as they were (an
- * archive on this disk) against the same with age encryption and the bucket (the drill reads
- * the bucket: download, checksum, decryption, restore, checks, the application's read); then
- * the peak memory of the upload for archives of 30 MB and of 1 GB, each in a process of its own.
- * Prints a Markdown report.
+ * `npm run bench:backups [-- --messages N]`: on an embedded PostgreSQL 15 with 1,000,000
+ * messages (or N) and a real S3-compatible store (s3rver): pg_dump's own gzip against the
+ * pipeline the backup uses (pg_dump -Z0 through zstd), each alone; the backup and the
+ * disaster-recovery drill with an archive on this disk against the same with age encryption
+ * and the bucket (the drill streams from the bucket: checksum, decryption, decompression,
+ * restore, ANALYZE, checks, the application's read); then the peak memory of the upload for
+ * archives of 30 MB and of 1 GB, each in a process of its own. Prints a Markdown report.
  */
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
@@ -19,6 +23,8 @@ import postgres from "postgres";
 import { takeBackup, type BackupResult } from "../functions/backup.js";
 import { seedDemoData, DEFAULT_DEMO_SIZES } from "../functions/demo-data.js";
 import { disasterRecoveryDrill, type DrillResult } from "../functions/dr-drill.js";
+import { compressingStage } from "../lib/backups/compression.js";
+import { libpqConnection, pgTool, runPgTool } from "../lib/backups/pg-tools.js";
 import { overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools } from "../lib/db/pool.js";
@@ -26,7 +32,8 @@ import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { startTestBucketStore } from "../test/harness/s3.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const MESSAGES = 1_000_000;
+const { values: options } = parseArgs({ options: { messages: { type: "string", default: "1000000" } } });
+const MESSAGES = Number(options.messages);
 const BUCKET = "bench-backups";
 const MB = 1024 * 1024;
 
@@ -57,6 +64,20 @@ async function uploadInChild(file: string, endpoint: string): Promise<{ sizeByte
 
 const mb = (bytes: number) => (bytes / MB).toFixed(1);
 
+/** pg_dump of the platform's schemas into `file`, compressed by pg_dump itself (gzip) or by zstd after it: seconds and size. */
+async function dumpAlone(url: string, file: string, compression: "gzip" | "zstd"): Promise<{ seconds: number; sizeBytes: number }> {
+  const tool = pgTool("pg_dump", 15);
+  const connection = libpqConnection(url, "gap-bench");
+  const args = ["--format=custom", ...(compression === "zstd" ? ["--compress=0"] : []), "--schema=public", "--schema=ops", ...connection.args];
+  const started = performance.now();
+  if (compression === "gzip") await runPgTool(tool, [...args, "--file", file], connection.env);
+  else {
+    const dumped = new PassThrough();
+    await Promise.all([runPgTool(tool, args, connection.env, { stdout: dumped }), pipeline(dumped, await compressingStage(), createWriteStream(file))]);
+  }
+  return { seconds: (performance.now() - started) / 1000, sizeBytes: (await stat(file)).size };
+}
+
 const work = await mkdtemp(path.join(tmpdir(), "gap-bench-backups-"));
 await chmod(work, 0o755);
 const database = await startEmbeddedPostgres({ dataDir: path.join(work, "pg"), port: 55000 + Math.floor(Math.random() * 5000) });
@@ -76,10 +97,14 @@ try {
     PG_BIN_DIR: "",
   };
 
+  log("pg_dump's gzip, then pg_dump -Z0 through zstd");
+  const gzip = await dumpAlone(database.url, path.join(work, "gzip.dump"), "gzip");
+  const zstd = await dumpAlone(database.url, path.join(work, "zstd.dump.zst"), "zstd");
+
   log("local: backup, then drill");
   overrideConfig({ ...base, BACKUP_DIR: path.join(work, "local") });
   const localBackup: BackupResult = await takeBackup();
-  const localDrill: DrillResult = await disasterRecoveryDrill();
+  const localDrill: DrillResult = await disasterRecoveryDrill({ onPlan: (plan) => log(`drilling backup ${plan.backupId}`) });
 
   log("encrypted and in the bucket: backup, then drill from the bucket");
   overrideConfig({
@@ -90,7 +115,7 @@ try {
     ...store.settings(BUCKET),
   });
   const offsiteBackup: BackupResult = await takeBackup();
-  const bucketDrill: DrillResult = await disasterRecoveryDrill();
+  const bucketDrill: DrillResult = await disasterRecoveryDrill({ onPlan: (plan) => log(`drilling backup ${plan.backupId} from the bucket`) });
   await closeDbPools();
   if (!bucketDrill.source.startsWith("s3://")) throw new Error(`the drill read ${bucketDrill.source}, not the bucket`);
 
@@ -110,11 +135,19 @@ try {
       "",
       `Embedded PostgreSQL 15, ${MESSAGES.toLocaleString("en")} messages (${localBackup.rows} rows in ${localBackup.tables} tables); s3rver on this machine as the bucket.`,
       "",
-      "| run | archive | backup | drill (recovery time) |",
-      "| --- | ---: | ---: | ---: |",
-      `| archive on this disk, in clear (as before) | ${mb(localBackup.sizeBytes)} MB | ${localBackup.seconds} s | ${localDrill.recoverySeconds} s |`,
-      `| age-encrypted, uploaded and read back; drill from the bucket | ${mb(offsiteBackup.sizeBytes)} MB | ${offsiteBackup.seconds} s | ${bucketDrill.recoverySeconds} s |`,
+      "| compression, pg_dump alone | seconds | archive |",
+      "| --- | ---: | ---: |",
+      `| pg_dump's own gzip (the backups before) | ${gzip.seconds.toFixed(2)} | ${mb(gzip.sizeBytes)} MB |`,
+      `| pg_dump -Z0 through zstd -3 (the backups now) | ${zstd.seconds.toFixed(2)} | ${mb(zstd.sizeBytes)} MB |`,
       "",
+      `- zstd / gzip: **${(zstd.seconds / gzip.seconds).toFixed(2)}x** the time, **${(zstd.sizeBytes / gzip.sizeBytes).toFixed(3)}x** the size`,
+      "",
+      "| run | archive | backup | drill (recovery time) | of which ANALYZE | restored database |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      `| archive on this disk, zstd | ${mb(localBackup.sizeBytes)} MB | ${localBackup.seconds} s | ${localDrill.recoverySeconds} s | ${localDrill.analyzeSeconds} s | ${mb(localDrill.restoredBytes)} MB |`,
+      `| zstd and age, uploaded and read back; drill streamed from the bucket | ${mb(offsiteBackup.sizeBytes)} MB | ${offsiteBackup.seconds} s | ${bucketDrill.recoverySeconds} s | ${bucketDrill.analyzeSeconds} s | ${mb(bucketDrill.restoredBytes)} MB |`,
+      "",
+      `- recovery throughput (restored database over recovery time): **${mb(bucketDrill.restoredBytes / bucketDrill.recoverySeconds)} MB/s** from the bucket: a 100 GB database in about ${Math.round((100 * 1024 * MB) / (bucketDrill.restoredBytes / bucketDrill.recoverySeconds) / 60)} min on this machine`,
       `- drill from the bucket / local drill: **${ratio.toFixed(2)}x** (goal ≤ 2x), ${bucketDrill.recoverySeconds} s (goal < 120 s); the bucket's drill includes the download, the checksum and the decryption`,
       `- both drills: ${bucketDrill.rows} rows, row counts matching; ${bucketDrill.applicationCheck}`,
       "",

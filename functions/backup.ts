@@ -29,11 +29,13 @@ import {
   recordBackupStarted,
   recoveryPointAge,
 } from "../lib/data/backups.js";
+import { recoveryProjection } from "../lib/data/dr-drills.js";
 import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { log } from "../lib/log.js";
 import { describedError } from "../lib/errors.js";
+import { bytesText } from "../lib/units.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
@@ -298,4 +300,41 @@ export async function recoveryPointCheck(): Promise<RecoveryPoint> {
     details: { ageHours, newestBackupAt, rpoHours },
   });
   return { status: "late", ageHours, newestBackupAt, rpoHours };
+}
+
+export interface RecoveryTime {
+  /** over: the projection passes the objective; unmeasured: no drill has measured its throughput yet. */
+  status: "ok" | "over" | "unmeasured";
+  projectedMinutes: number | null;
+  rtoMinutes: number;
+}
+
+/**
+ * Fires `backup:rto` while a recovery of the database at its size today would take longer
+ * than the objective at the newest drill's throughput (a drill measures the backup it restores,
+ * which may be smaller), resolves it after.
+ */
+export async function recoveryTimeCheck(): Promise<RecoveryTime> {
+  const rtoMinutes = config().backups.rtoSeconds / 60;
+  const projection = await recoveryProjection(directDb());
+  const alerts = platformAlerts();
+  if (!projection) return { status: "unmeasured", projectedMinutes: null, rtoMinutes };
+  const projectedMinutes = Math.round((projection.projectedSeconds / 60) * 10) / 10;
+  if (projectedMinutes <= rtoMinutes) {
+    await alerts.clear("backup:rto");
+    return { status: "ok", projectedMinutes, rtoMinutes };
+  }
+  await alerts.raise({
+    key: "backup:rto",
+    summary:
+      `at its size today (${bytesText(projection.databaseBytes)}) the database would take about ${projectedMinutes} min to recover, past the recovery time objective of ${rtoMinutes} min ` +
+      `(the drill of ${projection.drilledAt.slice(0, 16)} UTC restored ${bytesText(projection.restoredBytes)} in ${Math.round(projection.recoverySeconds)} s)`,
+    details: { projectedMinutes, rtoMinutes, databaseBytes: projection.databaseBytes },
+  });
+  return { status: "over", projectedMinutes, rtoMinutes };
+}
+
+/** The recovery watchdog's run (every 15 minutes): the recovery point and the projected recovery time against their objectives. */
+export async function recoveryWatchdog(): Promise<RecoveryPoint & { recoveryTime: RecoveryTime }> {
+  return { ...(await recoveryPointCheck()), recoveryTime: await recoveryTimeCheck() };
 }

@@ -6,6 +6,7 @@
 import { config } from "../lib/config.js";
 import { alertHistory, firingAlerts, type AlertEvent } from "../lib/data/alert-events.js";
 import { recoveryPointAge } from "../lib/data/backups.js";
+import { recoveryProjection } from "../lib/data/dr-drills.js";
 import {
   backupRuns,
   databaseSeries,
@@ -60,6 +61,17 @@ export interface RecoveryPoint {
   status: "ok" | "late";
 }
 
+export interface RecoveryTime {
+  /** This database's size at the newest measuring drill's throughput; null before one. */
+  projectedSeconds: number | null;
+  rtoSeconds: number;
+  throughputBytesPerSecond: number | null;
+  databaseBytes: number | null;
+  drilledAt: string | null;
+  /** over: the projection passes BACKUP_RTO_MINUTES; unmeasured: no drill has measured its throughput. */
+  status: "ok" | "over" | "unmeasured";
+}
+
 /**
  * Seconds after which the newest snapshot says its schedule is not running: three missed runs,
  * as monitoring/alerts.yml's GapStatsSnapshotStale judges it.
@@ -88,6 +100,20 @@ async function snapshotFreshness(sql: Sql): Promise<SnapshotFreshness> {
   const newest = await newestSnapshot(sql);
   const status = newest.ageSeconds === null ? "none" : newest.ageSeconds > SNAPSHOT_STALE_SECONDS ? "stale" : "ok";
   return { ...newest, staleAfterSeconds: SNAPSHOT_STALE_SECONDS, status };
+}
+
+async function recoveryTime(): Promise<RecoveryTime> {
+  const rtoSeconds = config().backups.rtoSeconds;
+  const projection = await recoveryProjection(directDb());
+  if (!projection) return { projectedSeconds: null, rtoSeconds, throughputBytesPerSecond: null, databaseBytes: null, drilledAt: null, status: "unmeasured" };
+  return {
+    projectedSeconds: projection.projectedSeconds,
+    rtoSeconds,
+    throughputBytesPerSecond: projection.restoredBytes / projection.recoverySeconds,
+    databaseBytes: projection.databaseBytes,
+    drilledAt: projection.drilledAt,
+    status: projection.projectedSeconds > rtoSeconds ? "over" : "ok",
+  };
 }
 
 async function recoveryPoint(): Promise<RecoveryPoint> {
@@ -283,6 +309,7 @@ export async function spaceView(window: Window): Promise<SpaceView> {
 export interface BackupsView {
   window: Window;
   recoveryPoint: RecoveryPoint;
+  recoveryTime: RecoveryTime;
   backups: BackupRun[];
   drills: DrillRun[];
   newestDrills: NewestDrills;
@@ -294,6 +321,7 @@ export async function backupsView(window: Window): Promise<BackupsView> {
   return {
     window,
     recoveryPoint: await recoveryPoint(),
+    recoveryTime: await recoveryTime(),
     backups: await backupRuns(sql, window),
     drills: await drillRuns(sql, window),
     newestDrills: await newestDrills(sql),

@@ -16,7 +16,7 @@ import { parsedManifest } from "../lib/backups/manifest.js";
 import { restoreBackup } from "../lib/backups/restore.js";
 import { config, ConfigError } from "../lib/config.js";
 import { backupRecorded, newestSucceededBackup } from "../lib/data/backups.js";
-import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillStarted } from "../lib/data/dr-drills.js";
+import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillScratch, recordDrillStarted } from "../lib/data/dr-drills.js";
 import { errorCode } from "../lib/db/errors.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
@@ -130,6 +130,7 @@ async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: D
       );
     });
     created = true;
+    await recordDrillScratch(directDb(), id, scratchDatabase);
     const targetUrl = urlOfDatabase(server, scratchDatabase);
     const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, keys: signingKeys(), identities, binDir: backups.pgBinDir });
     const check = await applicationCheck(targetUrl);

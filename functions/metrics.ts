@@ -154,6 +154,9 @@ function publishPlatformFamilies(f: Families, d: DatabaseFigures): void {
   f.gauge("gap_last_successful_backup_timestamp_seconds", "Unix time the newest successful backup finished", {}, d.lastSuccessfulBackupAt);
   f.gauge("gap_last_dr_drill_timestamp_seconds", "Unix time the newest successful disaster-recovery drill finished", {}, d.lastDrillAt);
   f.gauge("gap_dr_drill_recovery_seconds", "Recovery time the newest successful disaster-recovery drill measured", {}, d.lastDrillRecoverySeconds);
+  f.gauge("gap_dr_recovery_throughput_bytes_per_second", "Database bytes the newest measuring drill restored per second of its recovery", {}, d.drillRecoveryBytesPerSecond);
+  f.gauge("gap_dr_projected_recovery_seconds", "Recovery time of this database at today's size, at the newest drill's throughput", {}, d.projectedRecoverySeconds);
+  f.gauge("gap_dr_recovery_objective_seconds", "The recovery time objective, BACKUP_RTO_MINUTES", {}, config().backups.rtoSeconds);
   const { statement_p95_ms: p95Ms, slow_queries_per_hour: slowPerHour } = d.latestJudgements;
   f.gauge("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", {}, p95Ms === undefined ? undefined : p95Ms / 1000);
   f.gauge("gap_slow_statements_per_hour", `Calls of statements averaging ${SLOW_STATEMENT.minMeanMs} ms or more, per hour, in the newest snapshot's window`, {}, slowPerHour);

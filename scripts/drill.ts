@@ -8,7 +8,7 @@ import { timeAndAge } from "../lib/backups/catalog.js";
 import { isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { commandLine, runCli, UsageError, useLocalSigningKey } from "./cli.js";
-import { formatBytes } from "./format-table.js";
+import { bytesText } from "../lib/units.js";
 
 const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
 
@@ -26,13 +26,13 @@ await runCli(async () => {
     onPlan: (plan) =>
       console.log(
         `drilling backup ${plan.backupId} (taken ${timeAndAge(plan.takenAt)}) from ${plan.source}` +
-          (plan.spaceNeededBytes === null ? "" : `; the server needs about ${formatBytes(plan.spaceNeededBytes)} free (the database plus max_wal_size)`),
+          (plan.spaceNeededBytes === null ? "" : `; the server needs about ${bytesText(plan.spaceNeededBytes)} free (the database plus max_wal_size)`),
       ),
   });
   await closeDbPools();
   const hours = (result.dataAgeSeconds / 3600).toFixed(1);
   console.log(
-    `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows (${formatBytes(result.restoredBytes)}) in ${result.recoverySeconds} s ` +
+    `drill ${result.id}: recovered ${result.tables} tables, ${result.rows} rows (${bytesText(result.restoredBytes)}) in ${result.recoverySeconds} s ` +
       `(ANALYZE ${result.analyzeSeconds} s; data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
   );
   console.log(`  source  ${result.source}`);

@@ -1,21 +1,11 @@
 /** Rows as a plain-text table for a person: units read off the column names. */
-
-export function formatBytes(value: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let size = value;
-  let unit = 0;
-  while (size >= 1024 && unit < units.length - 1) {
-    size /= 1024;
-    unit++;
-  }
-  return `${size.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
+import { bytesText } from "../lib/units.js";
 
 export function cell(column: string, value: unknown): string {
   if (value === null || value === undefined) return "-";
   if (Array.isArray(value)) return value.join(",");
   if (typeof value === "number") {
-    if (/Bytes$/.test(column)) return formatBytes(value);
+    if (/Bytes$/.test(column)) return bytesText(value);
     // A ratio can pass 1 (a table past its freeze threshold); the cache hit rates' table and index never do.
     if (/(Ratio$|^shareOfTotal$|^costCut$)/.test(column) || (/^(table|index)$/.test(column) && value <= 1)) return `${(value * 100).toFixed(1)}%`;
     if (/Seconds$/.test(column)) return `${value.toFixed(1)} s`;

@@ -37,11 +37,11 @@ export function duration(seconds: number | null | undefined): string {
   return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
-/** An ISO time or Unix seconds, in the reader's local time. */
+/** An ISO time or Unix seconds in UTC, the zone shown: the same clock as the command line, the runbook and the alerts. */
 export function time(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return "–";
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  return date.toLocaleString("en-GB", { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 /** A Target Metric's value in its unit. */

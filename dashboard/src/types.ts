@@ -60,8 +60,19 @@ export interface DrillRun {
   finishedAt: string | null;
   recoverySeconds: number | null;
   dataAgeSeconds: number | null;
+  restoredBytes: number | null;
+  analyzeSeconds: number | null;
   source: string | null;
   error: string | null;
+}
+
+export interface RecoveryTime {
+  projectedSeconds: number | null;
+  rtoSeconds: number;
+  throughputBytesPerSecond: number | null;
+  databaseBytes: number | null;
+  drilledAt: string | null;
+  status: "ok" | "over" | "unmeasured";
 }
 
 export interface NewestDrills {
@@ -233,6 +244,7 @@ export interface BackupRun {
 export interface BackupsView {
   window: Window;
   recoveryPoint: RecoveryPoint;
+  recoveryTime: RecoveryTime;
   backups: BackupRun[];
   drills: DrillRun[];
   newestDrills: NewestDrills;

@@ -56,6 +56,21 @@ function recoveryLine(point: Overview["recoveryPoint"]): HTMLElement {
   );
 }
 
+function recoveryTimeLine(time: BackupsView["recoveryTime"]): HTMLElement {
+  if (time.status === "unmeasured") {
+    return h("p", {}, "Recovery time: ", badge("warn"), ` not measured yet: the next drill measures it (objective ${f.duration(time.rtoSeconds)})`);
+  }
+  return h(
+    "p",
+    {},
+    "Recovery time: ",
+    badge(time.status === "ok" ? "ok" : "alert"),
+    ` about ${f.duration(time.projectedSeconds)} for the database's ${f.bytes(time.databaseBytes)} today (objective ${f.duration(time.rtoSeconds)})`,
+    `, at the ${f.bytes(time.throughputBytesPerSecond)}/s the drill of ${f.time(time.drilledAt)} restored`,
+    time.status === "over" ? " — past the objective: restore faster (a larger worker, a closer bucket) or split the data" : "",
+  );
+}
+
 function drillLine(drills: Overview["drills"]): HTMLElement {
   const { newest, newestSucceeded } = drills;
   if (!newest) return h("p", {}, "Disaster-recovery drill: none yet");
@@ -398,7 +413,7 @@ export async function backupsView(main: HTMLElement, ctx: ViewContext): Promise<
   const data = await getJson<BackupsView>(`/api/ops/backups?window=${ctx.window}`);
   const charts = section("Backups over the window");
   main.append(
-    section("Recovery", recoveryLine(data.recoveryPoint), drillLine(data.newestDrills)),
+    section("Recovery", recoveryLine(data.recoveryPoint), recoveryTimeLine(data.recoveryTime), drillLine(data.newestDrills)),
     charts,
     section(
       "Backups",
@@ -418,6 +433,8 @@ export async function backupsView(main: HTMLElement, ctx: ViewContext): Promise<
         { label: "Started", value: (d) => f.time(d.startedAt) },
         { label: "State", value: (d) => badge(d.status) },
         { label: "Recovery time", value: (d) => f.duration(d.recoverySeconds), numeric: true },
+        { label: "Restored", value: (d) => f.bytes(d.restoredBytes), numeric: true },
+        { label: "ANALYZE", value: (d) => f.duration(d.analyzeSeconds), numeric: true },
         { label: "Data age", value: (d) => f.duration(d.dataAgeSeconds), numeric: true },
         { label: "From", value: (d) => d.source ?? "–" },
         { label: "Error", value: (d) => d.error ?? "" },

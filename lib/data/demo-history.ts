@@ -197,9 +197,9 @@ export async function insertHistoryBackups(sql: Sql, range: HistoryRange): Promi
     from runs
     cross join lateral (values (runs.location), ('s3://demo-history/backups/' || substring(runs.location from '[^/]+$'))) as l (location)`;
   await sql`
-    insert into ops.dr_drills (started_at, finished_at, status, backup_id, recovery_seconds, data_age_seconds, tables, row_count, source)
+    insert into ops.dr_drills (started_at, finished_at, status, backup_id, recovery_seconds, data_age_seconds, tables, row_count, restored_bytes, analyze_seconds, source)
     select b.finished_at + interval '1 hour', b.finished_at + interval '1 hour 7 seconds', 'succeeded', b.id,
-      6.2 + (b.id % 5) * 0.3, 3600 + 41, 19, 1000503, 's3://demo-history/backups/' || substring(b.location from '[^/]+$')
+      6.2 + (b.id % 5) * 0.3, 3600 + 41, 19, 1000503, 312000000, 0.9, 's3://demo-history/backups/' || substring(b.location from '[^/]+$')
     from ops.backups b
     where b.location like 'file:///demo-history/%'
       and extract(dow from b.finished_at) = 0

@@ -353,6 +353,9 @@ export interface DrillRun {
   finishedAt: string | null;
   recoverySeconds: number | null;
   dataAgeSeconds: number | null;
+  /** The restored database's size; null for drills before it was measured. */
+  restoredBytes: number | null;
+  analyzeSeconds: number | null;
   source: string | null;
   error: string | null;
 }
@@ -367,6 +370,8 @@ export async function drillRuns(sql: Sql, window: Window, limit = 100): Promise<
       api_timestamp(finished_at) as "finishedAt",
       recovery_seconds as "recoverySeconds",
       data_age_seconds as "dataAgeSeconds",
+      restored_bytes::float8 as "restoredBytes",
+      analyze_seconds as "analyzeSeconds",
       source,
       error
     from ops.dr_drills
@@ -403,7 +408,8 @@ export async function newestDrills(sql: Sql): Promise<NewestDrills> {
     select to_json(r) from (
       select
         id::text as id, status, api_timestamp(started_at) as "startedAt", api_timestamp(finished_at) as "finishedAt",
-        recovery_seconds as "recoverySeconds", data_age_seconds as "dataAgeSeconds", source, error
+        recovery_seconds as "recoverySeconds", data_age_seconds as "dataAgeSeconds", restored_bytes::float8 as "restoredBytes",
+        analyze_seconds as "analyzeSeconds", source, error
       from ops.dr_drills
       where ${succeededOnly} = false or status = 'succeeded'
       order by started_at desc, id desc

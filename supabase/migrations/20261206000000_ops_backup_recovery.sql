@@ -11,7 +11,9 @@ alter table ops.backup_copies add constraint backup_copies_status_check
   check (status in ('uploading', 'verified', 'failed', 'deleted', 'unconfirmed'));
 
 -- What a drill restored, so its throughput projects the recovery time of today's database:
--- the restored database's size, and the ANALYZE's share of the recovery time.
+-- the restored database's size, and the ANALYZE's share of the recovery time; and the
+-- scratch database it made (dropped after, unless kept: then this is where to look).
 alter table ops.dr_drills
   add column restored_bytes bigint check (restored_bytes >= 0),
-  add column analyze_seconds double precision check (analyze_seconds >= 0);
+  add column analyze_seconds double precision check (analyze_seconds >= 0),
+  add column scratch_database text;

@@ -238,6 +238,15 @@ describe("signed in", () => {
     const runs = backups.body.backups as Array<{ status: string; copies: Array<{ location: string; status: string }> }>;
     expect(runs.length).toBeGreaterThanOrEqual(2);
     expect(runs[0]?.copies.map((c) => c.location.split(":")[0])).toEqual(["file", "s3"]);
+    // The newest drill's throughput applied to the database's size now: the recovery time a disaster would take today.
+    const [drill] = await directDb()<{ seconds: number; bytes: number; size: number }[]>`
+      select recovery_seconds as seconds, restored_bytes::float8 as bytes, pg_database_size(current_database())::float8 as size
+      from ops.dr_drills where status = 'succeeded' and restored_bytes > 0 order by finished_at desc limit 1`;
+    const time = backups.body.recoveryTime as { projectedSeconds: number; rtoSeconds: number; status: string; throughputBytesPerSecond: number };
+    expect(time.rtoSeconds).toBe(3600);
+    expect(time.throughputBytesPerSecond).toBeCloseTo((drill?.bytes ?? 0) / (drill?.seconds ?? 1), 3);
+    expect(time.projectedSeconds / (((drill?.size ?? 0) * (drill?.seconds ?? 0)) / (drill?.bytes ?? 1))).toBeCloseTo(1, 2);
+    expect(time.status).toBe("ok");
     const space = await call("GET", "/api/ops/space?window=24h", { cookie });
     expect(space.body.growth).toMatchObject({ bytesPerDay: expect.any(Number) });
     expect((space.body.relations as unknown[]).length).toBeGreaterThan(0);

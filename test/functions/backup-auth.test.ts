@@ -22,14 +22,14 @@ import { useConfig } from "../harness/config.js";
 import { seededDemo, type DemoCallers } from "../harness/demo.js";
 import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { serve } from "../harness/http.js";
-import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+import { adminConnection, databaseUrl, throwawayDatabases, withConnection } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { seedSupabaseAuth, withSupabaseAuth, type AuthSeed } from "../harness/supabase-auth.js";
 import { TEST_JWT_SECRET } from "../harness/tokens.js";
 
 const withTools = commandAvailable("pg_dump") && commandAvailable("pg_restore") && commandAvailable("zstd");
-const admin = adminConnection(inject("serverUrl"));
+const databases = throwawayDatabases(inject("serverUrl"));
 const fileDatabase = new URL(TEST_DATABASE_URL).pathname.slice(1);
 let backupDir: string;
 let callers: DemoCallers;
@@ -37,29 +37,11 @@ let seed: AuthSeed;
 let backup: BackupResult;
 let platformRole: string;
 
-const targets: string[] = [];
-/** An empty database on the test server: a plain PostgreSQL's. */
-async function plainDatabase(): Promise<string> {
-  const name = testDatabaseName();
-  await createDatabase(admin, name);
-  targets.push(name);
-  return databaseUrl(inject("serverUrl"), name);
-}
-
 /** A new Supabase project's database: Auth's schema there, no one in it. */
 async function newProject(): Promise<string> {
-  const url = await plainDatabase();
+  const url = await databases.empty();
   await withSupabaseAuth(databaseUrl(inject("superuserUrl"), new URL(url).pathname.slice(1)), platformRole);
   return url;
-}
-
-async function rows<T>(url: string, read: (sql: ReturnType<typeof adminConnection>) => Promise<T>): Promise<T> {
-  const sql = adminConnection(url);
-  try {
-    return await read(sql);
-  } finally {
-    await sql.end();
-  }
 }
 
 const people = (sql: ReturnType<typeof adminConnection>) =>
@@ -78,8 +60,7 @@ beforeAll(async () => {
   if (withTools) backup = await takeBackup();
 });
 afterAll(async () => {
-  for (const name of targets) await dropDatabase(admin, name);
-  await admin.end();
+  await databases.dropAll();
   await rm(backupDir, { recursive: true, force: true });
 });
 beforeEach(() => quietConsole("error", "log"));
@@ -125,12 +106,12 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
     const target = await newProject();
     const restored = await restoreChosenBackup({ location: fileURLToPath(backup.location) }, target);
     expect(restored.auth).toEqual({ status: "restored", users: seed.users, identities: seed.identities });
-    expect(await rows(target, people)).toEqual(await people(directDb()));
+    expect(await withConnection(target, people)).toEqual(await people(directDb()));
     // The generated columns are the new project's own, computed again from the restored rows.
-    const restoredIdentities = await rows(target, identities);
+    const restoredIdentities = await withConnection(target, identities);
     expect(restoredIdentities).toEqual(await identities(directDb()));
     expect(restoredIdentities.every((row) => row.email === String(row.identity_data.email).toLowerCase())).toBe(true);
-    const carried = await rows(target, (sql) => sql`
+    const carried = await withConnection(target, (sql) => sql`
       select (select count(*)::int from auth.sessions) as sessions, (select count(*)::int from auth.refresh_tokens) as tokens,
         (select count(*)::int from auth.audit_log_entries) as audit, (select count(*)::int from auth.mfa_factors) as factors,
         (select count(*)::int from public.users u where not exists (select 1 from auth.users a where a.id = u.id)) as "withoutAuth"`);
@@ -143,7 +124,7 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
   });
 
   it("on a plain PostgreSQL (no auth schema), restores the platform as before and says Auth was skipped, its archive proven intact", async () => {
-    const restored = await restoreChosenBackup({ location: fileURLToPath(backup.location) }, await plainDatabase());
+    const restored = await restoreChosenBackup({ location: fileURLToPath(backup.location) }, await databases.empty());
     expect(restored.auth).toEqual({
       status: "skipped",
       reason: "the target has no auth schema (it is not a Supabase project's database); its archive was read and is intact",
@@ -153,12 +134,12 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
 
   it("refuses a project whose Auth already has someone, before touching anything", async () => {
     const target = await newProject();
-    await rows(target, (sql) => sql`insert into auth.users (id, email) values (gen_random_uuid(), 'early@example.com')`);
+    await withConnection(target, (sql) => sql`insert into auth.users (id, email) values (gen_random_uuid(), 'early@example.com')`);
     await expect(restoreChosenBackup({ location: fileURLToPath(backup.location) }, target)).rejects.toThrow(RestoreRefusedError);
     await expect(restoreChosenBackup({ location: fileURLToPath(backup.location) }, target)).rejects.toThrow(
       /^the target's Auth already has rows \(auth\.users 1\): restore into a new project nobody has signed up to/,
     );
-    expect(await rows(target, (sql) => sql`select count(*)::int as tables from pg_tables where schemaname in ('public', 'ops')`)).toEqual([{ tables: 0 }]);
+    expect(await withConnection(target, (sql) => sql`select count(*)::int as tables from pg_tables where schemaname in ('public', 'ops')`)).toEqual([{ tables: 0 }]);
   });
 
   it("takes the Auth rows out again when the platform's archive then fails its checksum: the project is as empty as it was", async () => {
@@ -174,7 +155,7 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
     await writeFile(archive, bytes);
     const target = await newProject();
     await expect(restoreChosenBackup({ location: archive }, target)).rejects.toThrow(BackupIntegrityError);
-    const left = await rows(target, (sql) => sql`
+    const left = await withConnection(target, (sql) => sql`
       select (select count(*)::int from auth.users) as users, (select count(*)::int from auth.identities) as identities,
         (select count(*)::int from pg_tables where schemaname in ('public', 'ops')) as tables`);
     expect(left).toEqual([{ users: 0, identities: 0, tables: 0 }]);

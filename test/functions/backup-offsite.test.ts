@@ -21,7 +21,7 @@ import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
 import { TEST_SIGNING_KEY } from "../harness/file-database.js";
-import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+import { adminConnection, throwawayDatabases } from "../harness/postgres-admin.js";
 import { startTestBucketStore, type TestBucketStore } from "../harness/s3.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
@@ -30,21 +30,13 @@ import { quietConsole } from "../harness/console.js";
 
 const BUCKET = "gap-backups";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
-const admin = adminConnection(inject("serverUrl"));
+const databases = throwawayDatabases(inject("serverUrl"));
 let store: TestBucketStore;
 let hook: WebhookReceiver;
 let backupDir: string;
 let identity: string;
 let recipient: string;
 let settings: Record<string, string>;
-
-const targets: string[] = [];
-async function emptyDatabase(): Promise<string> {
-  const name = testDatabaseName();
-  await createDatabase(admin, name);
-  targets.push(name);
-  return databaseUrl(inject("serverUrl"), name);
-}
 
 async function tableCount(url: string): Promise<number> {
   const sql = adminConnection(url);
@@ -74,8 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await store.close();
   await hook.close();
-  for (const name of targets) await dropDatabase(admin, name);
-  await admin.end();
+  await databases.dropAll();
   await rm(backupDir, { recursive: true, force: true });
 });
 beforeEach(async () => {
@@ -124,7 +115,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const backup = await takeBackup();
     const fresh = await mkdtemp(path.join(tmpdir(), "gap-fresh-"));
     const env = { ...settings, DATABASE_URL: "", LOCAL_DATA_DIR: fresh, BACKUP_DIR: "", BACKUP_AGE_IDENTITY: identity, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY, BACKUP_AGE_RECIPIENTS: "" };
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const restored = await runScript("restore", ["latest", "--target", target], env);
     expect(restored.stderr).not.toMatch(/error/i);
     expect(restored.code).toBe(0);
@@ -141,8 +132,8 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const rows = JSON.parse(listing.stdout) as Array<{ where: string; id: string; encrypted: boolean; signed: string; verified: boolean }>;
     expect(rows.find((r) => r.id === backup.id)).toMatchObject({ where: "bucket", encrypted: true, signed: "signed", verified: true });
     expect(rows.every((r) => r.where === "bucket")).toBe(true);
-    expect((await runScript("restore", ["--backup", backup.id, "--target", await emptyDatabase()], env)).code).toBe(0);
-    const byUrl = await restoreChosenBackup({ location: backup.copies[1] ?? "" }, await emptyDatabase());
+    expect((await runScript("restore", ["--backup", backup.id, "--target", await databases.empty()], env)).code).toBe(0);
+    const byUrl = await restoreChosenBackup({ location: backup.copies[1] ?? "" }, await databases.empty());
     expect(byUrl).toMatchObject({ trust: "signed", rows: backup.rows, archiveLocation: backup.copies[1] });
     await rm(fresh, { recursive: true, force: true });
   });
@@ -167,7 +158,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     const bytes = await store.read(BUCKET, key);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0xff, bytes.length - 100);
     await store.write(BUCKET, key, bytes);
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(BackupIntegrityError);
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(/does not match its manifest/);
     expect(await tableCount(target)).toBe(0);
@@ -177,7 +168,7 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
 
   it("refuses a wrong or missing age identity with a clear error before touching the target", async () => {
     await takeBackup();
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     await useBucket({ BACKUP_AGE_IDENTITY: await generateIdentity() });
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(BackupUntrustedError);
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(

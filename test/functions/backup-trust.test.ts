@@ -21,7 +21,7 @@ import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
 import { TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
-import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+import { adminConnection, throwawayDatabases } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
@@ -32,18 +32,10 @@ const OTHER_KEY = "another-installation-key-0123456789abcdef";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 const withAge = commandAvailable("age");
 const withZstd = commandAvailable("zstd");
-const admin = adminConnection(inject("serverUrl"));
+const databases = throwawayDatabases(inject("serverUrl"));
 let backupDir: string;
 let hook: WebhookReceiver;
 let server: RunningServer;
-
-const targets: string[] = [];
-async function emptyDatabase(): Promise<string> {
-  const name = testDatabaseName();
-  await createDatabase(admin, name);
-  targets.push(name);
-  return databaseUrl(inject("serverUrl"), name);
-}
 
 async function untouched(url: string): Promise<{ tables: number; extensions: string[]; schemas: string[] }> {
   const sql = adminConnection(url);
@@ -78,8 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   await hook.close();
-  for (const name of targets) await dropDatabase(admin, name);
-  await admin.end();
+  await databases.dropAll();
   await rm(backupDir, { recursive: true, force: true });
 });
 beforeEach(() => quietConsole("error", "log", "warn"));
@@ -89,7 +80,7 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     await useConfig({ BACKUP_SIGNING_KEY: OTHER_KEY });
     const foreign = fileURLToPath((await takeBackup()).location);
     await useConfig({ BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     await expect(restoreChosenBackup({ location: foreign }, target)).rejects.toThrow(BackupUntrustedError);
     const [other, ours] = [signingKeyId(OTHER_KEY), signingKeyId(TEST_SIGNING_KEY)];
     await expect(restoreChosenBackup({ location: foreign }, target)).rejects.toThrow(
@@ -116,7 +107,7 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     const foreign = fileURLToPath((await takeBackup()).location);
     await useConfig({ BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "", BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const refused = await restore([foreign, "--target", target]);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: refusing \S+: its manifest is signed by key [0-9a-f]{16}, which is not BACKUP_SIGNING_KEY .* with --allow-unsigned\n$/) });
     const taken = await restore([foreign, "--target", target, "--allow-unsigned"]);
@@ -139,7 +130,7 @@ describe.skipIf(!withPgTools)("extensions of a restore", () => {
       const [statements] = await directDb()<{ schema: string }[]>`
         select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_stat_statements'`;
       expect(manifest.extensions).toContainEqual({ name: "pg_stat_statements", schema: statements?.schema, required: false });
-      const target = await emptyDatabase();
+      const target = await databases.empty();
       const restored = await restoreChosenBackup({ location: fileURLToPath(backup.location) }, target);
       expect(restored.extensions).toContainEqual({ name: "citext", schema: "public", required: true, status: "created" });
       const copy = adminConnection(target);
@@ -154,14 +145,14 @@ describe.skipIf(!withPgTools)("extensions of a restore", () => {
   it("creates extensions only in their usual schema, never in one the manifest names, and refuses a needed one before touching", async () => {
     const archive = fileURLToPath((await takeBackup()).location);
     await rewrittenManifest(archive, (m) => (m.extensions = [{ name: "citext", schema: "pg_catalog_evil", required: false }]), TEST_SIGNING_KEY);
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const restored = await restoreChosenBackup({ location: archive }, target);
     expect(restored.extensions).toEqual([
       { name: "citext", schema: "pg_catalog_evil", required: false, status: "skipped", reason: "schema pg_catalog_evil is not where it is created (extensions or public)" },
     ]);
     expect((await untouched(target)).schemas).not.toContain("pg_catalog_evil");
     await rewrittenManifest(archive, (m) => (m.extensions = [{ name: "citext", schema: "pg_catalog_evil", required: true }]), TEST_SIGNING_KEY);
-    const second = await emptyDatabase();
+    const second = await databases.empty();
     await expect(restoreChosenBackup({ location: archive }, second)).rejects.toThrow(RestoreRefusedError);
     await expect(restoreChosenBackup({ location: archive }, second)).rejects.toThrow(
       "the archive's objects need extension(s) the target does not have and the restore cannot create: citext (schema pg_catalog_evil is not where it is created (extensions or public))",
@@ -186,7 +177,7 @@ describe.skipIf(!withPgTools || !withAge || !withZstd)("encrypted archives", () 
       const list = execFileSync("pg_restore", ["--list"], { input: plain }).toString();
       expect(list).toMatch(/TABLE DATA public conversation_messages/);
       await useConfig({ BACKUP_AGE_RECIPIENTS: "", BACKUP_AGE_IDENTITY_FILE: keyFile });
-      const restored = await restoreChosenBackup({ location: archive }, await emptyDatabase());
+      const restored = await restoreChosenBackup({ location: archive }, await databases.empty());
       expect(restored.manifest.encryption?.format).toBe("age");
     } finally {
       await useConfig({ BACKUP_AGE_RECIPIENTS: "", BACKUP_AGE_IDENTITY_FILE: "" });

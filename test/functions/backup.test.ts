@@ -17,7 +17,7 @@ import { useConfig } from "../harness/config.js";
 import { seededDemo } from "../harness/demo.js";
 import { TEST_DATABASE_URL, TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
-import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "../harness/postgres-admin.js";
+import { adminConnection, throwawayDatabases } from "../harness/postgres-admin.js";
 import { runScript } from "../harness/scripts.js";
 import { commandAvailable } from "../harness/services.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
@@ -25,19 +25,10 @@ import { quietConsole } from "../harness/console.js";
 
 const SECRET = "cron-secret-0123456789abcdef";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
-const admin = adminConnection(inject("serverUrl"));
+const databases = throwawayDatabases(inject("serverUrl"));
 let backupDir: string;
 let hook: WebhookReceiver;
 let server: RunningServer;
-
-/** An empty database on the test server, dropped when the file ends. */
-const targets: string[] = [];
-async function emptyDatabase(): Promise<string> {
-  const name = testDatabaseName();
-  await createDatabase(admin, name);
-  targets.push(name);
-  return databaseUrl(inject("serverUrl"), name);
-}
 
 async function cron(pathname: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${server.baseUrl}${pathname}`, { headers: { authorization: `Bearer ${SECRET}` } });
@@ -57,8 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   await hook.close();
-  for (const name of targets) await dropDatabase(admin, name);
-  await admin.end();
+  await databases.dropAll();
   await rm(backupDir, { recursive: true, force: true });
 });
 beforeEach(() => quietConsole("error", "log"));
@@ -79,7 +69,7 @@ describe.skipIf(!withPgTools)("backups", () => {
 
   it("restores into an empty database: every table, the same rows, in one transaction", async () => {
     const { location } = await takeBackup();
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, target);
     expect(restored.tables).toBeGreaterThanOrEqual(15);
     const digest = `select md5(string_agg(id::text || role || content, ',' order by id)) as digest from conversation_messages`;
@@ -91,7 +81,7 @@ describe.skipIf(!withPgTools)("backups", () => {
 
   it("restores into a database that has the schemas already, empty (a new Supabase project has supabase_migrations)", async () => {
     const { location } = await takeBackup();
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const prepared = adminConnection(target);
     await prepared`create schema supabase_migrations`;
     await prepared`create schema ops`;
@@ -120,7 +110,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     expect(during).toBeGreaterThan(10);
     expect(manifest.tables["public.backup_probe"]).toBeGreaterThanOrEqual(before);
     expect(manifest.tables["public.backup_probe"]).toBeLessThan(written);
-    const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, await emptyDatabase());
+    const restored = await restoreChosenBackup({ location: fileURLToPath(location) }, await databases.empty());
     expect(restored.rows).toBe(Object.values(manifest.tables).reduce((sum, n) => sum + n, 0));
   });
 
@@ -135,7 +125,7 @@ describe.skipIf(!withPgTools)("backups", () => {
     const middle = Math.floor(bytes.length / 2);
     bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
     await writeFile(copy, bytes);
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     await expect(restoreChosenBackup({ location: copy }, target)).rejects.toThrow(BackupIntegrityError);
     await expect(restoreChosenBackup({ location: copy }, target)).rejects.toThrow(/does not match its manifest/);
     const probe = adminConnection(target);
@@ -251,7 +241,7 @@ describe.skipIf(!withPgTools)("npm run db:restore", () => {
     const archive = fileURLToPath(location);
     const verified = await restore([archive, "--verify"]);
     expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/: intact \(backup \d+, taken \S+Z, \d+ min old; sha256 [0-9a-f]{64}, /) });
-    const target = await emptyDatabase();
+    const target = await databases.empty();
     const restored = await restore([manifestPathOf(archive), "--target", target]);
     expect(restored.code).toBe(0);
     expect(restored.stdout).toMatch(

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { manifestPathOf } from "../../lib/backups/names.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { takeBackup } from "../../functions/backup.js";
+import { recoveryTimeCheck, takeBackup } from "../../functions/backup.js";
 import { disasterRecoveryDrill, drillJob } from "../../functions/dr-drill.js";
 import { BackupIntegrityError, BackupNotFoundError } from "../../lib/backups/errors.js";
 import { probed } from "../../lib/db/inspect/probe.js";
@@ -71,6 +71,10 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     expect(result.analyzeSeconds).toBeGreaterThan(0);
     const figures = await probed(directDb(), (tx) => databaseFigures(tx));
     expect(figures.lastDrillRecoverySeconds).toBe(result.recoverySeconds);
+    // The throughput this drill measured, applied to the database's size now.
+    const [size] = await directDb()<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
+    expect(figures.drillRecoveryBytesPerSecond).toBeCloseTo(result.restoredBytes / result.recoverySeconds, 3);
+    expect((figures.projectedRecoverySeconds ?? 0) / (((size?.bytes ?? 0) * result.recoverySeconds) / result.restoredBytes)).toBeCloseTo(1, 2);
     expect(Math.abs((figures.lastDrillAt ?? 0) - Date.now() / 1000)).toBeLessThan(60);
   });
 
@@ -88,10 +92,11 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     await copyFile(manifestPathOf(fileURLToPath(location)), manifestPathOf(archive));
     await writeFile(archive, Buffer.concat([await readFile(archive), Buffer.from("tail")]));
     await expect(drillJob({ file: archive })).rejects.toThrow(BackupIntegrityError);
-    const [row] = await directDb()`select status, error from ops.dr_drills order by id desc limit 1`;
+    const [row] = await directDb()`select status, error, scratch_database as scratch from ops.dr_drills order by id desc limit 1`;
     expect(row).toMatchObject({ status: "failed", error: expect.stringMatching(/ is \d+ bytes where its manifest says \d+: it is not the archive that was written, and was not read$/) });
-    const drills = await admin`select datname from pg_database where datname like 'gap\\_drill\\_%'`;
-    expect(drills).toEqual([]);
+    // This drill's own scratch database: other files' drills run on the same server meanwhile.
+    expect(row?.scratch).toMatch(/^gap_drill_\d+_\d+$/);
+    expect(await databaseExists(row?.scratch)).toBe(false);
     const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0]));
     expect(logged.find((line) => line.includes('"message":"alert firing"'))).toContain('"key":"job:dr-drill"');
     await rm(damagedDir, { recursive: true, force: true });
@@ -106,5 +111,37 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     expect(figures).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows \([\d.]+ MB\) in [\d.]+ s \(ANALYZE [\d.]+ s; data [\d.]+ h old, backup \d+\); row counts match; read agent /);
     expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
     expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
+  });
+});
+
+describe.skipIf(!withPgTools)("the recovery time projected for today's size", () => {
+  it("fires backup:rto while it passes BACKUP_RTO_MINUTES, and resolves when it is back within", async () => {
+    const hook = await import("../harness/webhook.js").then((m) => m.webhookReceiver());
+    try {
+      await useConfig({ BACKUP_DIR: backupDir, ALERT_WEBHOOK_URL: hook.url, BACKUP_RTO_MINUTES: "1" });
+      await takeBackup();
+      const drill = await drillJob();
+      // A slow restore: the database at this throughput takes 3 minutes, past the 1-minute objective.
+      const [size] = await directDb()<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
+      await directDb()`update ops.dr_drills set recovery_seconds = ${(180 * drill.restoredBytes) / (size?.bytes ?? 1)} where id = ${drill.id}`;
+      expect(await recoveryTimeCheck()).toEqual({ status: "over", projectedMinutes: expect.closeTo(3, 1), rtoMinutes: 1 });
+      const fired = hook.received.map((r) => (r.body as { alert: { key: string; status: string; summary: string } }).alert).filter((a) => a.key === "backup:rto");
+      expect(fired).toEqual([
+        {
+          ...fired[0],
+          status: "firing",
+          summary: expect.stringMatching(/^at its size today \([\d.]+ MB\) the database would take about 3(\.\d)? min to recover, past the recovery time objective of 1 min \(the drill of \S+ \S+ UTC restored [\d.]+ MB in \d+ s\)$/),
+        },
+      ]);
+      await directDb()`update ops.dr_drills set recovery_seconds = ${drill.recoverySeconds} where id = ${drill.id}`;
+      expect(await recoveryTimeCheck()).toMatchObject({ status: "ok", rtoMinutes: 1 });
+      expect(hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).filter((a) => a.key === "backup:rto").map((a) => a.status)).toEqual([
+        "firing",
+        "resolved",
+      ]);
+    } finally {
+      await hook.close();
+      await useConfig({ BACKUP_DIR: backupDir });
+    }
   });
 });

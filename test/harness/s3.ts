@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { freePort, portAnswers, sharedTempDir } from "./net.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,10 +25,13 @@ export interface TestBucketStore {
   keys(bucket: string, prefix?: string): Promise<string[]>;
   read(bucket: string, key: string): Promise<Buffer>;
   write(bucket: string, key: string, body: Buffer | string): Promise<void>;
+  remove(bucket: string, key: string): Promise<void>;
   /** Once `bytes` more have gone to the store, every connection is cut and the store stops answering. */
   cutAfter(bytes: number): void;
   /** Whether the cut has happened. */
   cut(): boolean;
+  /** Bytes the store has sent to its clients so far (bodies and headers). */
+  sentBytes(): number;
   /** Puts the store back (after a cut). */
   restore(): void;
   close(): Promise<void>;
@@ -52,6 +55,7 @@ export async function startTestBucketStore(): Promise<TestBucketStore> {
   const sockets = new Set<Socket>();
   let remaining = Infinity;
   let down = false;
+  let sent = 0;
   const proxy: Server = createServer((client) => {
     if (down) {
       client.destroy();
@@ -74,6 +78,7 @@ export async function startTestBucketStore(): Promise<TestBucketStore> {
       }
       upstream.write(chunk);
     });
+    upstream.on("data", (chunk: Buffer) => (sent += chunk.length));
     upstream.pipe(client);
     client.on("close", drop).on("error", drop);
     upstream.on("close", drop).on("error", drop);
@@ -114,10 +119,14 @@ export async function startTestBucketStore(): Promise<TestBucketStore> {
     write: async (bucket, key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
+    remove: async (bucket, key) => {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
     cutAfter: (bytes) => {
       remaining = bytes;
     },
     cut: () => down,
+    sentBytes: () => sent,
     restore: () => {
       down = false;
       remaining = Infinity;

@@ -30,6 +30,10 @@ export interface DatabaseFigures {
   /** Unix time the newest successful disaster-recovery drill finished, and how long its recovery took. */
   lastDrillAt: number | null;
   lastDrillRecoverySeconds: number | null;
+  /** What the newest drill that measured it restored per second: its restored database's size over its recovery time. */
+  drillRecoveryBytesPerSecond: number | null;
+  /** This database's size at that throughput: what a recovery would take today. */
+  projectedRecoverySeconds: number | null;
   /** The newest snapshot's judged figures (ops.threshold_results), by metric. */
   latestJudgements: Record<string, number>;
 }
@@ -69,6 +73,12 @@ export async function databaseFigures(sql: Sql): Promise<DatabaseFigures> {
       'lastDrillAt', (select extract(epoch from max(finished_at))::float8 from ops.dr_drills where status = 'succeeded'),
       'lastDrillRecoverySeconds', (
         select recovery_seconds from ops.dr_drills where status = 'succeeded' order by finished_at desc limit 1),
+      'drillRecoveryBytesPerSecond', (
+        select restored_bytes / nullif(recovery_seconds, 0)
+        from ops.dr_drills where status = 'succeeded' and restored_bytes > 0 order by finished_at desc limit 1),
+      'projectedRecoverySeconds', (
+        select pg_database_size(current_database()) * recovery_seconds / restored_bytes
+        from ops.dr_drills where status = 'succeeded' and restored_bytes > 0 order by finished_at desc limit 1),
       'latestJudgements', (
         select coalesce(json_object_agg(metric, value), '{}')
         from ops.threshold_results
