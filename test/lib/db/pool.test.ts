@@ -231,3 +231,31 @@ describe("pools against a real server", () => {
     expect(error).toBeInstanceOf(DbUnavailableError);
   });
 });
+
+describe("COPY between two connections (the patched postgres.js)", () => {
+  it("leaves the reading connection usable after a COPY TO stream fed a slower COPY FROM", async () => {
+    const postgres = (await import("postgres")).default;
+    const { pipeline } = await import("node:stream/promises");
+    const from = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    const into = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+    try {
+      // Rows of this shape made the unpatched driver hang within two rounds, every run (porsager/postgres#499).
+      await from`create table copy_source as select gen_random_uuid() as id, repeat('x', 120) as body, now() as at from generate_series(1, 3000) g`;
+      for (let round = 0; round < 10; round++) {
+        const rows = 500 + round * 250;
+        await into.begin(async (tx) => {
+          await tx`create temp table copy_target (id uuid, body text, at timestamptz) on commit drop`;
+          const source = await from`copy (select * from copy_source order by id limit ${from.unsafe(String(rows))}) to stdout`.readable();
+          await pipeline(source, await tx`copy copy_target from stdin`.writable());
+          expect(await tx`select count(*)::int as n from copy_target`).toEqual([{ n: rows }]);
+        });
+        // Before the patch the socket stayed paused here: this query never got its answer.
+        const hung = new Promise((_, reject) => setTimeout(() => reject(new Error(`the reading connection hangs after its COPY of round ${round}`)), 5000).unref());
+        expect(await Promise.race([from`select ${round}::int as round`, hung])).toEqual([{ round }]);
+      }
+    } finally {
+      await from`drop table if exists copy_source`;
+      await Promise.all([from.end(), into.end()]);
+    }
+  });
+});
