@@ -71,6 +71,19 @@ export async function latestBackupSource({ allowUnsigned = false, recorded }: { 
   return entry.source;
 }
 
+/**
+ * The backup to rewind to from damage done at `before`: the newest whose snapshot was taken
+ * before then. When that one cannot be restored this refuses, naming it and why, as `latest` does.
+ */
+export async function backupSourceBefore(before: Date): Promise<ArchiveSource> {
+  const { entries, where } = await defaultCatalog();
+  const earlier = entries.filter((entry) => entry.startedAt !== null && Date.parse(entry.startedAt) < before.getTime());
+  if (!earlier.length) throw new BackupNotFoundError(`no backup in ${where} was taken before ${before.toISOString()}`);
+  const entry = latestEntry(earlier, `${where} before ${before.toISOString()}`);
+  if (!entry.source) throw new BackupNotFoundError(`${entry.name} has no manifest`);
+  return entry.source;
+}
+
 /** The backup of id `id`: its copy here when there is one, else the bucket's. */
 export async function backupSourceById(id: string): Promise<ArchiveSource> {
   const { s3, dir } = config().backups;

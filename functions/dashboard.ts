@@ -7,6 +7,7 @@ import { config } from "../lib/config.js";
 import { alertHistory, firingAlerts, type AlertEvent } from "../lib/data/alert-events.js";
 import { recoveryPointAge } from "../lib/data/backups.js";
 import { recoveryProjection } from "../lib/data/dr-drills.js";
+import { changeSeries, largestLosses, type ChangeSeries, type TableChange } from "../lib/data/table-changes.js";
 import {
   backupRuns,
   databaseSeries,
@@ -279,6 +280,10 @@ export interface SpaceView {
   quota: { bytes: number; usedRatio: number | null; daysLeft: number | null } | null;
   relations: RelationSize[];
   deploys: Deploy[];
+  /** Rows inserted, updated and deleted per snapshot: where a mass delete or update stands out with its slot. */
+  changes: ChangeSeries;
+  /** The intervals in which a table shrank the most. */
+  largestLosses: TableChange[];
 }
 
 /** Database size over the window, growth per day, the days until the quota at that pace, and the largest relations. */
@@ -303,6 +308,8 @@ export async function spaceView(window: Window): Promise<SpaceView> {
     quota,
     relations: await probed(sql, (tx) => relationSizes(tx, { limit: 20 })),
     deploys: await deploysIn(sql, window),
+    changes: await changeSeries(sql, new Date(Date.now() - WINDOW_SECONDS[window] * 1000)),
+    largestLosses: await largestLosses(sql, new Date(Date.now() - WINDOW_SECONDS[window] * 1000)),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * A synthetic statistics history for the dashboard: `days` of 5-minute snapshots with
  * `statements` statements each, ending before the oldest real snapshot (so nothing real is
- * touched), a deploy every two days with a regression under the newest, alert messages, and
- * optionally nightly backups and weekly drills. Each day is written in its own transaction.
+ * touched), a deploy every two days with a regression under the newest, alert messages, the
+ * rows each table gained and lost, and optionally nightly backups and weekly drills. Each day is
+ * written in its own transaction.
  */
 import {
   historyRange,
@@ -10,6 +11,7 @@ import {
   insertHistoryBackups,
   insertHistorySnapshots,
   insertHistoryStatements,
+  insertHistoryTableChanges,
   insertHistoryTexts,
   rollUpHistory,
   type HistoryRange,
@@ -44,6 +46,7 @@ export async function seedHistory(sql: Pool, { days, statements, backups = false
     rows += await sql.begin(async (tx) => {
       const inserted = await insertHistoryStatements(tx, from, to, statements, newestDeployAt);
       await rollUpHistory(tx, from, to);
+      await insertHistoryTableChanges(tx, from, to);
       return inserted;
     });
     onProgress?.({ day: day + 1, days, rows });

@@ -25,12 +25,13 @@ import { probed } from "../lib/db/inspect/probe.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
+import { tableChanges } from "../lib/data/table-changes.js";
 import { databaseGrowth, databaseSizeBytes, indexBloat, relationSizes, tableBloat } from "../lib/db/inspect/space.js";
 import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
 import type { Pool } from "../lib/db/pool.js";
 import { hiddenConnectionsNote, hiddenSessionsNote, hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 
-export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "indexes", "maintenance", "advice"] as const;
+export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "changes", "indexes", "maintenance", "advice"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** A section: named lists of rows, and notes for what could not be looked at. */
@@ -48,6 +49,8 @@ export interface ReportOptions {
   slowMinMeanMs?: number;
   /** The share of a plan's cost an advised index must remove. @default 0.5 */
   adviceMinCostCut?: number;
+  /** Row changes recorded since this time. @default 24 hours ago */
+  changesSince?: Date;
 }
 
 type SectionReader = (tx: Transaction, options: ReportOptions) => Promise<SectionReport>;
@@ -88,6 +91,15 @@ const READERS: Record<Section, SectionReader> = {
         indexBloat: await indexBloat(tx),
       },
       notes: growth ? [] : ["growth needs two stats snapshots in the last 7 days (the stats-snapshot cron)"],
+    };
+  },
+  changes: async (tx, { changesSince = new Date(Date.now() - 24 * 3600 * 1000) }) => {
+    const changes = await tableChanges(tx, { since: changesSince });
+    return {
+      tables: { changes: changes.map((change) => ({ ...change, lostRatio: change.deleted > change.inserted ? (change.deleted - change.inserted) / Math.max(change.rowsBefore, 1) : 0 })) },
+      notes: changes.length
+        ? [`rows inserted, updated and deleted per table in each 5-minute stats snapshot since ${changesSince.toISOString()}, newest first`]
+        : [`no table changed since ${changesSince.toISOString()}, or no stats snapshot recorded it (the stats-snapshot schedule records every 5 minutes)`],
     };
   },
   indexes: async (tx) => ({

@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import { config } from "../lib/config.js";
+import { newestLostShares } from "../lib/data/table-changes.js";
 import {
   BGWRITER_STATS,
   DATABASE_STATS,
@@ -157,6 +158,7 @@ function publishPlatformFamilies(f: Families, d: DatabaseFigures): void {
   f.gauge("gap_dr_recovery_throughput_bytes_per_second", "Database bytes the newest measuring drill restored per second of its recovery", {}, d.drillRecoveryBytesPerSecond);
   f.gauge("gap_dr_projected_recovery_seconds", "Recovery time of this database at today's size, at the newest drill's throughput", {}, d.projectedRecoverySeconds);
   f.gauge("gap_dr_recovery_objective_seconds", "The recovery time objective, BACKUP_RTO_MINUTES", {}, config().backups.rtoSeconds);
+  f.gauge("gap_mass_delete_threshold_ratio", "ALERT_MASS_DELETE_SHARE: a table losing more of its rows in a snapshot's interval fires data:mass-delete", {}, config().alerts.massDeleteShare);
   const { statement_p95_ms: p95Ms, slow_queries_per_hour: slowPerHour } = d.latestJudgements;
   f.gauge("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", {}, p95Ms === undefined ? undefined : p95Ms / 1000);
   f.gauge("gap_slow_statements_per_hour", `Calls of statements averaging ${SLOW_STATEMENT.minMeanMs} ms or more, per hour, in the newest snapshot's window`, {}, slowPerHour);
@@ -173,6 +175,9 @@ async function collect(registry: Registry): Promise<void> {
       async (tx) => {
         publishExporterFamilies(f, await exporterFigures(tx), server);
         publishPlatformFamilies(f, await databaseFigures(tx));
+        for (const lost of await newestLostShares(tx)) {
+          f.gauge("gap_table_lost_rows_ratio", "Share of its rows a table lost, net of inserts, in the newest stats snapshot's interval", { schema: lost.schema, table: lost.table }, lost.share);
+        }
         const availability = await statementsAvailability(tx);
         if (!availability.available) return;
         for (const s of await statementCounters(tx, availability.schema, { limit: TOP_STATEMENTS })) {

@@ -29,8 +29,11 @@ import { evaluatedThresholds, THRESHOLDS, type ThresholdResult } from "../lib/me
 import { SLOW_STATEMENT, statementsAvailability } from "../lib/db/inspect/statements.js";
 import { directDb } from "../lib/db/pool.js";
 import { databaseFigures } from "../lib/db/inspect/figures.js";
+import { recordTableChanges, type MassDelete } from "../lib/data/table-changes.js";
 
 export const SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000;
+/** A table must lose at least this many rows in an interval for `data:mass-delete`: a share of a tiny table is noise. */
+export const MASS_DELETE_MIN_ROWS = 100;
 const STATEMENT_TIMEOUT_MS = 20_000;
 const PRUNE_BATCH = 5000;
 const PRUNE_BATCHES_PER_RUN = 20;
@@ -43,6 +46,8 @@ export type SnapshotResult =
       statements: number;
       statementsNote?: string;
       thresholds: ThresholdResult[];
+      /** Tables that shrank by more than ALERT_MASS_DELETE_SHARE of their rows since the previous snapshot. */
+      massDeletes: MassDelete[];
       /** Statements slower since the newest deploy (see statementRegressions). */
       regressions: StatementRegression[];
       pruned: Pruned;
@@ -123,6 +128,22 @@ async function reportThresholds(results: ThresholdResult[], slot: Date): Promise
   }
 }
 
+/** `data:mass-delete` while the newest interval has a table that shrank past the share, resolved by the next that has none. */
+async function reportMassDeletes(massDeletes: MassDelete[], slot: Date): Promise<void> {
+  const alerts = platformAlerts();
+  if (!massDeletes.length) {
+    await alerts.clear("data:mass-delete");
+    return;
+  }
+  const share = config().alerts.massDeleteShare;
+  const tables = massDeletes.map((m) => `${m.schema}.${m.table} lost ${m.lost} of ${m.rowsBefore} rows (${Math.round((100 * m.lost) / Math.max(m.rowsBefore, 1))}%)`);
+  await alerts.raise({
+    key: "data:mass-delete",
+    summary: `in the 5 minutes to ${slot.toISOString()}, ${tables.join("; ")}: more than ${share * 100}% of a table (npm run db:inspect -- changes; docs/runbook.md, scenario 2)`,
+    details: { slot: slot.toISOString(), share, tables: massDeletes },
+  });
+}
+
 export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {}): Promise<SnapshotResult> {
   const slot = slotOf(at);
   const taken = await directDb().begin(async (tx) => {
@@ -130,18 +151,20 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     const figures = await databaseFigures(tx);
     const [snapshot] = await insertSnapshot(tx, slot, config().stats.deployId, figures);
     if (!snapshot) return undefined;
+    const massDeletes = await recordTableChanges(tx, snapshot.id, { share: config().alerts.massDeleteShare, minRows: MASS_DELETE_MIN_ROWS });
     const availability = await statementsAvailability(tx);
     if (!availability.available) {
-      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judgeWindow(tx, snapshot.id, figures) };
+      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judgeWindow(tx, snapshot.id, figures), massDeletes };
     }
     await recordStatementsInfo(tx, availability.schema, snapshot.id);
     const statements = await recordQueryStats(tx, availability.schema, snapshot.id);
     await rollUpQueryStats(tx, snapshot.id);
     const [hidden] = hiddenStatementsNote(await statsVisibility(tx));
-    return { snapshotId: snapshot.id, statements, ...(hidden ? { statementsNote: hidden } : {}), thresholds: await judgeWindow(tx, snapshot.id, figures) };
+    return { snapshotId: snapshot.id, statements, ...(hidden ? { statementsNote: hidden } : {}), thresholds: await judgeWindow(tx, snapshot.id, figures), massDeletes };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
   await reportThresholds(taken.thresholds, slot);
+  await reportMassDeletes(taken.massDeletes, slot);
   const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
   for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
   return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune() };

@@ -75,6 +75,14 @@ const wholeNumber = (what: string, min: number, max: number) =>
     v.check((n) => n >= min && n <= max, `must be between ${min} and ${max} ${what}`),
   );
 
+/** A decimal share between 0 (excluded) and 1, as "0.2". */
+const share = v.pipe(
+  v.string(),
+  v.regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, "must be a share between 0 and 1, such as 0.2"),
+  v.transform(Number),
+  v.check((n) => n > 0, "must be a share between 0 and 1, such as 0.2"),
+);
+
 export type PoolProfile = "serverless" | "worker";
 
 /**
@@ -90,6 +98,7 @@ export const DEFAULTS = {
   DB_STATEMENT_TIMEOUT: 15_000,
   QSTASH_URL: "https://qstash.upstash.io",
   ALERT_REPEAT_MINUTES: 240,
+  ALERT_MASS_DELETE_SHARE: 0.2,
   PORT: 3000,
   LOCAL_DATA_DIR: ".local",
   LOCAL_PG_PORT: 54329,
@@ -154,6 +163,8 @@ const schema = v.object({
     ALERT_WEBHOOK_URL: optional(httpUrl),
     /** An alert still firing is sent again after this many minutes (DEFAULTS). */
     ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
+    /** A table that shrinks by more than this share of its rows between two stats snapshots fires `data:mass-delete` (DEFAULTS). */
+    ALERT_MASS_DELETE_SHARE: optional(share),
     /** Port of the local platform and the worker (DEFAULTS). */
     PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
     /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
@@ -269,7 +280,7 @@ export interface Config {
   cronSecret: string | undefined;
   metricsToken: string | undefined;
   adminToken: string | undefined;
-  alerts: { webhookUrl: string | undefined; repeatMs: number };
+  alerts: { webhookUrl: string | undefined; repeatMs: number; massDeleteShare: number };
   port: number;
   host: string | undefined;
   localDataDir: string;
@@ -359,7 +370,11 @@ export function parseConfig(env: Env): Config {
     cronSecret: e.CRON_SECRET,
     metricsToken: e.METRICS_TOKEN,
     adminToken: e.ADMIN_TOKEN,
-    alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, repeatMs: (e.ALERT_REPEAT_MINUTES ?? DEFAULTS.ALERT_REPEAT_MINUTES) * 60_000 },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      repeatMs: (e.ALERT_REPEAT_MINUTES ?? DEFAULTS.ALERT_REPEAT_MINUTES) * 60_000,
+      massDeleteShare: e.ALERT_MASS_DELETE_SHARE ?? DEFAULTS.ALERT_MASS_DELETE_SHARE,
+    },
     port: e.PORT ?? DEFAULTS.PORT,
     host: e.HOST,
     localDataDir,

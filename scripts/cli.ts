@@ -24,6 +24,17 @@ export function commandLine<T extends ParseArgsConfig>(options: T, usage: string
   }
 }
 
+const AGE_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A time given on the command line: ISO 8601 (2026-12-06T03:00Z), or an age back from now (90m, 6h, 3d). */
+export function timeOrAge(raw: string, option: string, usage: string, now: Date = new Date()): Date {
+  const age = /^(\d{1,6})([mhd])$/.exec(raw);
+  if (age?.[1] && age[2]) return new Date(now.getTime() - Number(age[1]) * AGE_UNITS_MS[age[2] as keyof typeof AGE_UNITS_MS]);
+  const at = /^\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw) ? new Date(raw) : undefined;
+  if (!at || Number.isNaN(at.getTime())) throw new UsageError(`${option} must be a time (2026-12-06T03:00Z) or an age (90m, 6h, 3d)\n${usage}`);
+  return at;
+}
+
 function databaseName(): string {
   try {
     const url = config().databaseUrl;

@@ -6,7 +6,7 @@ import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "..
 import { signalSession, type SessionSignal } from "../functions/session-signal.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { SLOW_STATEMENT } from "../lib/db/inspect/statements.js";
-import { commandLine, runCli, UsageError } from "./cli.js";
+import { commandLine, runCli, timeOrAge, UsageError } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
@@ -19,7 +19,8 @@ const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
     --long-running-seconds N   a query running this long is long-running (default 60)
     --slow-min-calls N         a slow statement was called at least N times (default ${SLOW_STATEMENT.minCalls})
     --slow-min-mean-ms N       and took at least N ms on average (default ${SLOW_STATEMENT.minMeanMs})
-    --advice-min-cost-cut R    advise an index that removes at least this share of a plan's cost, 0 to 1 (default 0.5)`;
+    --advice-min-cost-cut R    advise an index that removes at least this share of a plan's cost, 0 to 1 (default 0.5)
+    --since TIME               the changes section from this time: 2026-12-06T03:00Z, or an age such as 90m, 6h, 3d (default 24h)`;
 
 const NUMBER_OPTIONS = {
   "long-running-seconds": { key: "longRunningSeconds", max: Infinity },
@@ -86,6 +87,7 @@ await runCli(async () => {
         json: { type: "boolean" },
         yes: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        since: { type: "string" },
         ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((flag) => [flag, { type: "string" as const }])),
       },
     },
@@ -101,7 +103,9 @@ await runCli(async () => {
     return;
   }
   if (parsed.values.yes) throw new UsageError(`--yes goes with cancel or terminate\n${USAGE}`);
-  const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), reportOptions(parsed.values as Partial<Record<NumberOption, string>>));
+  const changesSince = parsed.values.since === undefined ? undefined : timeOrAge(parsed.values.since, "--since", USAGE);
+  const options = { ...reportOptions(parsed.values as Partial<Record<NumberOption, string>>), ...(changesSince ? { changesSince } : {}) };
+  const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), options);
   await closeDbPools();
   if (parsed.values.json) {
     console.log(JSON.stringify(report, null, 2));

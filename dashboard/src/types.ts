@@ -214,6 +214,18 @@ export interface SpaceView {
   quota: { bytes: number; usedRatio: number | null; daysLeft: number | null } | null;
   relations: RelationSize[];
   deploys: Deploy[];
+  changes: { t: number[]; inserted: number[]; updated: number[]; deleted: number[] };
+  largestLosses: TableChange[];
+}
+
+export interface TableChange {
+  takenAt: string;
+  schema: string;
+  table: string;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  rowsBefore: number;
 }
 
 export interface Finding {

@@ -311,6 +311,7 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
   const sizes = data.series.values.sizeBytes ?? [];
   const latest = sizes.findLast((v) => v !== null) ?? null;
   const charts = section("Database size over the window");
+  const changeCharts = section("Rows changed per 5-minute snapshot, every table");
   main.append(
     section(
       "Size",
@@ -331,7 +332,31 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
         { label: "Rows (estimate)", value: (r) => f.count(r.estimatedRows), numeric: true },
       ]),
     ),
+    changeCharts,
+    section(
+      "Largest losses",
+      table("The 5-minute intervals in which a table shrank the most (deletes net of inserts): where to look for a mass delete", data.largestLosses, [
+        { label: "Snapshot", value: (c) => f.time(c.takenAt) },
+        { label: "Table", value: (c) => `${c.schema}.${c.table}` },
+        { label: "Deleted", value: (c) => f.count(c.deleted), numeric: true },
+        { label: "Inserted", value: (c) => f.count(c.inserted), numeric: true },
+        { label: "Rows before", value: (c) => f.count(c.rowsBefore), numeric: true },
+        { label: "Lost", value: (c) => f.percent((c.deleted - c.inserted) / Math.max(c.rowsBefore, 1)), numeric: true },
+      ]),
+    ),
   );
+  timeChart(changeCharts, {
+    title: "Rows changed",
+    t: data.changes.t,
+    lines: [
+      { label: "inserted", values: data.changes.inserted },
+      { label: "updated", values: data.changes.updated },
+      { label: "deleted", values: data.changes.deleted },
+    ],
+    markers: deployMarkers(data.deploys),
+    format: f.count,
+    range: rangeOf(ctx.window),
+  });
   const quota = data.quota;
   timeChart(charts, {
     title: "Database size",

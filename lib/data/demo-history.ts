@@ -205,3 +205,28 @@ export async function insertHistoryBackups(sql: Sql, range: HistoryRange): Promi
       and extract(dow from b.finished_at) = 0
       and not exists (select 1 from ops.dr_drills d where d.backup_id = b.id)`;
 }
+
+/**
+ * The rows each table gained and lost per snapshot: messages and events written through the
+ * day (more by day than by night), conversations opened and updated, and a nightly cleanup of
+ * old analytics events.
+ */
+export async function insertHistoryTableChanges(sql: Sql, fromId: string, toId: string): Promise<void> {
+  await sql`
+    insert into ops.table_changes (snapshot_id, schema_name, table_name, inserted, updated, deleted, rows_before)
+    select
+      s.id,
+      'public',
+      t.name,
+      round(t.rate * (1.2 + sin(extract(epoch from s.slot) / 86400 * 2 * pi() - pi() / 2)) * (1 + (s.id % 7) * 0.05)),
+      round(t.updates * (1.2 + sin(extract(epoch from s.slot) / 86400 * 2 * pi() - pi() / 2))),
+      case when t.name = 'analytics_events' and extract(hour from s.slot at time zone 'UTC') = 2 and extract(minute from s.slot) = 0 then 1200 else 0 end,
+      t.base + (s.id - ${fromId}::bigint) * t.rate
+    from ops.db_stats_snapshots s
+    cross join (values
+      ('conversation_messages', 40, 0, 1000000),
+      ('analytics_events', 25, 0, 400000),
+      ('conversations', 2, 3, 20000)) as t (name, rate, updates, base)
+    where s.id between ${fromId} and ${toId}
+    on conflict do nothing`;
+}

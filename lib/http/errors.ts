@@ -18,6 +18,7 @@ import { JobPublishError, ScheduleSyncError } from "../jobs/errors.js";
 import { classifiedDbError, DbUnavailableError, MigrationError, SessionSignalError } from "../db/errors.js";
 import { log } from "../log.js";
 import { ModeUnavailableError } from "../platform/errors.js";
+import { RecoveryRefusedError } from "../recovery/errors.js";
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
@@ -78,7 +79,7 @@ function asApiError(error: unknown): ApiError | undefined {
     return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
   }
   if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError) return new ApiError("BACKUP_REJECTED", error.message);
-  if (error instanceof RestoreRefusedError) return new ApiError("RESTORE_REFUSED", error.message);
+  if (error instanceof RestoreRefusedError || error instanceof RecoveryRefusedError) return new ApiError("RESTORE_REFUSED", error.message);
   if (error instanceof SessionSignalError) return new ApiError(error.reason === "not-found" ? "NOT_FOUND" : "SIGNAL_REFUSED", error.message);
   if (NOT_POSSIBLE_NOW.some((kind) => error instanceof kind)) return new ApiError("SERVICE_UNAVAILABLE", (error as Error).message);
   if (error instanceof ConfigError) {

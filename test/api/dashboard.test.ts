@@ -250,6 +250,12 @@ describe("signed in", () => {
     const space = await call("GET", "/api/ops/space?window=24h", { cookie });
     expect(space.body.growth).toMatchObject({ bytesPerDay: expect.any(Number) });
     expect((space.body.relations as unknown[]).length).toBeGreaterThan(0);
+    // Rows changed per snapshot, as numbers: the chart where a mass delete stands out.
+    const changes = space.body.changes as { t: unknown[]; inserted: unknown[]; deleted: unknown[] };
+    expect(changes.t.length).toBeGreaterThan(200);
+    expect(changes.inserted).toHaveLength(changes.t.length);
+    expect(changes.inserted.every((n) => typeof n === "number")).toBe(true);
+    expect(space.body.largestLosses).toContainEqual(expect.objectContaining({ table: "analytics_events", deleted: 1200 }));
     const findings = await call("GET", "/api/ops/findings", { cookie });
     expect(findings.status).toBe(200);
     expect(Array.isArray(findings.body.findings)).toBe(true);

@@ -1,0 +1,6 @@
+/** Errors of putting an organization's rows back, in a module of their own: the error mapping imports them. */
+
+/** The recovery cannot be done as asked (no such organization in the backup, a table that holds none of its data). Nothing was changed. */
+export class RecoveryRefusedError extends Error {
+  override name = "RecoveryRefusedError";
+}
