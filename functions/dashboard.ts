@@ -41,7 +41,7 @@ import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery
 import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { hiddenSessionsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
-import { directDb, type Sql } from "../lib/db/pool.js";
+import { directDb, onOwnConnection, type Sql } from "../lib/db/pool.js";
 import { THRESHOLDS } from "../lib/metrics/thresholds.js";
 import { platformMode, type ModeState } from "../lib/platform/mode.js";
 
@@ -180,7 +180,7 @@ export interface StatementView {
 
 /** The plan and index advice of the statement, as pg_stat_statements holds it now. */
 async function planAndAdvice(queryId: string): Promise<{ plan: GenericPlan; advice: StatementAdvice }> {
-  return probed(directDb(), async (tx) => {
+  return onOwnConnection((own) => probed(own, async (tx) => {
     const statements = await statementsAvailability(tx);
     if (!statements.available) {
       const reason = `statement statistics unavailable: ${statements.reason}`;
@@ -191,14 +191,14 @@ async function planAndAdvice(queryId: string): Promise<{ plan: GenericPlan; advi
       const reason = "pg_stat_statements no longer holds this statement (evicted or reset): its text here is the stored one, without a plan";
       return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
     }
-    const plan = await genericPlanText(tx, candidate.query);
+    const plan = await genericPlanText(tx, candidate);
     const hypopg = await hypopgAvailability(tx);
     if (!hypopg.available) return { plan, advice: { advice: null, note: `index advice skipped: ${hypopg.reason}` } };
     const { advice, skipped } = await indexAdvice(tx, hypopg.schema, [candidate]);
     const [first] = advice;
     if (first) return { plan, advice: { advice: first, note: `an index cuts the plan's cost by ${Math.round(first.costCut * 100)}%` } };
     return { plan, advice: { advice: null, note: skipped[0] ? `no advice: ${skipped[0].reason}` : "no index cuts this plan's cost by half or more" } };
-  }, 10_000);
+  }, 10_000));
 }
 
 /** One statement: its text, calls and mean time over the window, deploys and regressions, plan and index advice; undefined when never recorded. */

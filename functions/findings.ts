@@ -9,7 +9,7 @@ import { probed } from "../lib/db/inspect/probe.js";
 import { indexBloat, tableBloat } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import type { Transaction } from "../lib/db/pool.js";
-import { directDb } from "../lib/db/pool.js";
+import { directDb, onOwnConnection } from "../lib/db/pool.js";
 
 export const CHECKS = {
   tableBloat: "Table bloat: space VACUUM freed inside the table but cannot return",
@@ -207,7 +207,7 @@ export async function findingsView(): Promise<FindingsView> {
   const findings = [
     ...(await probed(sql, indexFindings, 10_000)),
     ...(await probed(sql, maintenanceFindings, 10_000)),
-    ...(await probed(sql, (tx) => adviceFindings(tx, notes), 10_000)),
+    ...(await onOwnConnection((own) => probed(own, (tx) => adviceFindings(tx, notes), 10_000))),
   ];
   return { findings, notes };
 }

@@ -28,7 +28,7 @@ import { statementRegressions } from "../lib/db/inspect/regressions.js";
 import { tableChanges } from "../lib/data/table-changes.js";
 import { databaseGrowth, databaseSizeBytes, indexBloat, relationSizes, tableBloat } from "../lib/db/inspect/space.js";
 import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements } from "../lib/db/inspect/statements.js";
-import type { Pool } from "../lib/db/pool.js";
+import { onOwnConnection, type Pool } from "../lib/db/pool.js";
 import { hiddenConnectionsNote, hiddenSessionsNote, hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 
 export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "changes", "indexes", "maintenance", "advice"] as const;
@@ -148,6 +148,10 @@ const READERS: Record<Section, SectionReader> = {
 /** The sections asked for, in the order given. */
 export async function inspectionReport(sql: Pool, sections: readonly Section[], options: ReportOptions = {}): Promise<Record<string, SectionReport>> {
   const report: Record<string, SectionReport> = {};
-  for (const section of sections) report[section] = await probed(sql, (tx) => READERS[section](tx, options));
+  for (const section of sections) {
+    const read = (on: Pool) => probed(on, (tx) => READERS[section](tx, options));
+    // Advice plans recorded statements: on a connection of its own, whose session ends with it.
+    report[section] = section === "advice" ? await onOwnConnection(read) : await read(sql);
+  }
   return report;
 }

@@ -14,6 +14,7 @@ import {
   pruneSnapshots,
   recordQueryStats,
   recordStatementsInfo,
+  redactStoredTextsAgain,
   rollUpQueryStats,
   storeThresholdResults,
   windowFigures,
@@ -153,6 +154,7 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     if (!snapshot) return undefined;
     const massDeletes = await recordTableChanges(tx, snapshot.id, { share: config().alerts.massDeleteShare, minRows: MASS_DELETE_MIN_ROWS });
     const availability = await statementsAvailability(tx);
+    await redactStoredTextsAgain(tx, availability.available ? availability.schema : undefined);
     if (!availability.available) {
       return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judgeWindow(tx, snapshot.id, figures), massDeletes };
     }

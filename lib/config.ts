@@ -39,7 +39,21 @@ const optional = <T extends Rule>(rule: T) =>
   );
 
 const postgresUrl = v.pipe(v.string(), v.check(isPostgresUrl, "must be a postgres:// or postgresql:// URL"));
-const httpUrl = v.pipe(v.string(), v.check(isHttpUrl, "must be an http:// or https:// URL"));
+/** Whether `value` carries a user or password (`https://user:password@host`), which fetch refuses to send. */
+function hasCredentials(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.username !== "" || url.password !== "";
+  } catch {
+    return false;
+  }
+}
+
+const httpUrl = v.pipe(
+  v.string(),
+  v.check(isHttpUrl, "must be an http:// or https:// URL"),
+  v.check((value) => !hasCredentials(value), "must not carry a user or password (user:password@): fetch refuses such a URL, so nothing would ever be sent"),
+);
 const secret = v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"));
 /** "true" or "false", spelled out: every non-empty string would be true to a coercion to boolean. */
 const flag = v.pipe(

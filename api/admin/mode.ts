@@ -1,6 +1,5 @@
 import * as v from "valibot";
-import { config } from "../../lib/config.js";
-import { requireBearer } from "../../lib/http/bearer.js";
+import { requireAdminBearer } from "../../lib/http/ops-auth.js";
 import { jsonBody } from "../../lib/http/input.js";
 import { route } from "../../lib/http/route.js";
 import { text } from "../../lib/http/schemas.js";
@@ -13,13 +12,13 @@ const change = v.strictObject({
 
 /** GET /api/admin/mode: the platform's mode; Bearer ADMIN_TOKEN. */
 export const GET = route(async (request) => {
-  requireBearer(request, config().adminToken, "ADMIN_TOKEN");
+  await requireAdminBearer(request);
   return Response.json(await platformMode());
 });
 
 /** PUT /api/admin/mode: {"mode": "normal|read-only|maintenance", "reason"?}; Bearer ADMIN_TOKEN. */
 export const PUT = route(async (request) => {
-  requireBearer(request, config().adminToken, "ADMIN_TOKEN");
+  await requireAdminBearer(request);
   const { mode, reason } = await jsonBody(request, change, 4096);
   return Response.json(await setPlatformMode(mode, reason ?? null));
 });

@@ -1,10 +1,11 @@
 /**
  * The dashboard's session: a cookie holding a short JWT (HS256) signed with a key derived from
- * ADMIN_TOKEN, so rotating the token signs everyone out. HttpOnly (no script reads it),
+ * ADMIN_TOKEN, so rotating the token signs everyone out. The JWT names its session (jti), which
+ * the server keeps (lib/data/dashboard-sessions.ts) and can end: signing out ends it for good. HttpOnly (no script reads it),
  * SameSite=Strict (no other site's page sends it), Secure on https, scoped to /api/ops,
  * expiring after 12 hours.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 
 export const SESSION_COOKIE = "gap_ops_session";
@@ -16,22 +17,41 @@ function signingKey(adminToken: string): Uint8Array {
   return createHmac("sha256", adminToken).update("gap ops session v1").digest();
 }
 
-/** A session token valid for SESSION_SECONDS from `now`. */
-export async function sessionToken(adminToken: string, now: Date = new Date()): Promise<string> {
-  const issuedAt = Math.floor(now.getTime() / 1000);
+/** A session: its id (the JWT's jti) and when it ends. */
+export interface Session {
+  id: string;
+  expiresAt: Date;
+}
+
+/** A new session starting `now`, valid for SESSION_SECONDS. */
+export function newSession(now: Date = new Date()): Session {
+  return { id: randomUUID(), expiresAt: new Date(Math.floor(now.getTime() / 1000) * 1000 + SESSION_SECONDS * 1000) };
+}
+
+/** The signed token of `session`. */
+export async function sessionToken(adminToken: string, session: Session): Promise<string> {
+  const expiresAt = Math.floor(session.expiresAt.getTime() / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256" })
     .setAudience(AUDIENCE)
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + SESSION_SECONDS)
+    .setJti(session.id)
+    .setIssuedAt(expiresAt - SESSION_SECONDS)
+    .setExpirationTime(expiresAt)
     .sign(signingKey(adminToken));
 }
 
-/** When the session ends, or undefined for a token that is forged, expired or signed under another ADMIN_TOKEN. */
-export async function sessionExpiry(adminToken: string, token: string, now: Date = new Date()): Promise<Date | undefined> {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The session a token names, or undefined for a token that is forged, expired, signed under
+ * another ADMIN_TOKEN or names no session. Whether the session is still open is the server's
+ * to say (lib/data/dashboard-sessions.ts).
+ */
+export async function sessionOfToken(adminToken: string, token: string, now: Date = new Date()): Promise<Session | undefined> {
   try {
     const { payload } = await jwtVerify(token, signingKey(adminToken), { audience: AUDIENCE, algorithms: ["HS256"], currentDate: now });
-    return payload.exp === undefined ? undefined : new Date(payload.exp * 1000);
+    if (payload.exp === undefined || typeof payload.jti !== "string" || !UUID.test(payload.jti)) return undefined;
+    return { id: payload.jti, expiresAt: new Date(payload.exp * 1000) };
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@
 import type postgres from "postgres";
 import { errorCode } from "../db/errors.js";
 import type { Pool, Sql } from "../db/pool.js";
+import { endAllSessions } from "./dashboard-sessions.js";
 
 /**
  * A run starting here and now. With a `slot` (the cron's day), none starts while a run that has
@@ -173,8 +174,8 @@ export async function verifiedLocalCopies(sql: Sql): Promise<Array<{ location: s
  * still running in the snapshot it took, so it is marked succeeded as its manifest says, with
  * the copy the restore read; every other run or drill in flight then never finished here; and
  * the copies in `unseen` (on a disk this machine cannot see: the lost worker's) are no longer
- * known to be there. The schema of a backup older than the 'unconfirmed' status keeps those
- * copies as they were: false is returned then.
+ * known to be there; every dashboard session ends. The schema of a backup older than the
+ * 'unconfirmed' status keeps those copies as they were: false is returned then.
  */
 export async function markRestoredRecord(sql: Pool, from: RestoredFrom, unseen: readonly string[], restoredAt: Date = new Date()): Promise<boolean> {
   const note = `the database was restored on ${restoredAt.toISOString()} from backup ${from.backupId} (taken ${from.finishedAt})`;
@@ -194,6 +195,9 @@ export async function markRestoredRecord(sql: Pool, from: RestoredFrom, unseen: 
     await tx`
       update ops.dr_drills set status = 'failed', finished_at = ${restoredAt}, error = ${`interrupted: ${note}`}
       where status in ('requested', 'running')`;
+    // Whoever was signed in to the dashboard signed in to the database before it: they sign in again.
+    const [sessions] = await tx<Array<{ kept: boolean }>>`select to_regclass('ops.dashboard_sessions') is not null as kept`;
+    if (sessions?.kept) await endAllSessions(tx, "restore");
     if (!unseen.length) return true;
     return tx
       .savepoint(async (sp) => {

@@ -7,6 +7,7 @@
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
 import type { DatabaseFigures } from "../db/inspect/figures.js";
+import { firstKeywordOnly, redactedStatement, redactionReady } from "../db/redaction.js";
 
 
 export interface SnapshotRow {
@@ -52,18 +53,53 @@ export async function recordStatementsInfo(tx: Sql, schema: string, snapshotId: 
     where id = ${snapshotId}`;
 }
 
-/** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
-export async function recordQueryStats(tx: Sql, schema: string, snapshotId: string): Promise<number> {
-  // Texts are stored once, without their literals (a utility statement's text is verbatim).
-  await tx`
-    insert into ops.query_texts (queryid, query)
-    select s.queryid, ops.redacted_statement(min(s.query))
+/** Texts of statements the history has no text of yet, stored once, redacted (a utility statement's text is verbatim). */
+async function storeNewTexts(tx: Sql, schema: string): Promise<void> {
+  const fresh = await tx<{ queryId: string; query: string }[]>`
+    select s.queryid::text as "queryId", min(s.query) as query
     from ${tx(schema)}.pg_stat_statements s
     where s.dbid = (select oid from pg_database where datname = current_database())
       and s.queryid is not null
       and not exists (select 1 from ops.query_texts t where t.queryid = s.queryid)
-    group by s.queryid
+    group by s.queryid`;
+  if (!fresh.length) return;
+  await redactionReady();
+  const texts = fresh.map(({ queryId, query }) => ({ queryId, query: redactedStatement(query) }));
+  await tx`
+    insert into ops.query_texts (queryid, query, lexer)
+    select (e ->> 'queryId')::bigint, e ->> 'query', true
+    from jsonb_array_elements(${tx.json(texts)}::jsonb) e
     on conflict (queryid) do nothing`;
+}
+
+/**
+ * Texts the regular expressions redacted before the lexer did, `limit` at a time: redacted
+ * again from pg_stat_statements' original where it still has one. Without it, a text keeps its
+ * first keyword only: the expressions could fold a newline into a "literal" and leave a secret
+ * inside what now reads as a comment, which no lexer would know to take out.
+ */
+export async function redactStoredTextsAgain(tx: Sql, schema: string | undefined, limit = 1000): Promise<number> {
+  const stored = await tx<{ queryId: string; original: string | null; query: string }[]>`
+    select t.queryid::text as "queryId", t.query, ${schema ? tx`(
+      select min(s.query) from ${tx(schema)}.pg_stat_statements s
+      where s.queryid = t.queryid and s.dbid = (select oid from pg_database where datname = current_database()))` : tx`null::text`} as original
+    from ops.query_texts t
+    where not t.lexer
+    order by t.queryid
+    limit ${limit}`;
+  if (!stored.length) return 0;
+  await redactionReady();
+  const texts = stored.map(({ queryId, original, query }) => ({ queryId, query: original === null ? firstKeywordOnly(query) : redactedStatement(original) }));
+  await tx`
+    update ops.query_texts t set query = e ->> 'query', lexer = true
+    from jsonb_array_elements(${tx.json(texts)}::jsonb) e
+    where t.queryid = (e ->> 'queryId')::bigint`;
+  return stored.length;
+}
+
+/** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
+export async function recordQueryStats(tx: Sql, schema: string, snapshotId: string): Promise<number> {
+  await storeNewTexts(tx, schema);
   const inserted = await tx`
     with snapshot as (
       select id, taken_at, statements_reset_at

@@ -164,3 +164,19 @@ export async function closeDbPools(timeoutSeconds = 5): Promise<void> {
 export function singleConnection(url: string, applicationName = APPLICATION_NAME): Pool {
   return postgres(url, { max: 1, prepare: false, connection: { application_name: applicationName }, onnotice: () => undefined });
 }
+
+/**
+ * `run` on a connection of its own to DATABASE_URL, closed after: whatever a step did to its
+ * session (an advisory lock, a setting, a prepared statement) ends with it and never reaches
+ * the pool. For work that plans statements the server recorded.
+ */
+export async function onOwnConnection<T>(run: (sql: Pool) => Promise<T>): Promise<T> {
+  const { databaseUrl } = config();
+  if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set");
+  const own = singleConnection(databaseUrl);
+  try {
+    return await run(own);
+  } finally {
+    await own.end();
+  }
+}

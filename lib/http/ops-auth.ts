@@ -1,19 +1,17 @@
 /**
  * Who may use /api/ops/*: a signed-in dashboard (the session cookie) or a machine with
  * `Authorization: Bearer <ADMIN_TOKEN>`. A change made with the cookie must also come from the
- * dashboard's own origin; signing in with a wrong token is counted, and too many wrong tokens
- * from one address (or from everywhere) are refused for a while before the token is even read.
+ * dashboard's own origin. However the token is presented, one limiter counts the wrong ones
+ * (admin-token.ts). A cookie is honoured only while the session it names is open in
+ * ops.dashboard_sessions: signing out ends it.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
-import { sessionCookieOf, sessionExpiry, sessionToken } from "../auth/ops-session.js";
+import { newSession, sessionCookieOf, sessionOfToken, sessionToken, type Session } from "../auth/ops-session.js";
+import { endAllSessions, endSession, openSession, sessionIsOpen } from "../data/dashboard-sessions.js";
+import { directDb } from "../db/pool.js";
 import { bearerOf } from "../auth/verify.js";
-import { cacheStore } from "../cache/store.js";
 import { config, ConfigError } from "../config.js";
+import { requireAdminToken, unauthorized } from "./admin-token.js";
 import { ApiError } from "./errors.js";
-import { requireBearer } from "./bearer.js";
-
-/** Wrong tokens allowed per window from one address, and from all addresses together. */
-export const SIGN_IN_LIMITS = { perAddress: 5, everywhere: 50, windowSeconds: 15 * 60 } as const;
 
 function adminToken(): string {
   const token = config().adminToken;
@@ -21,15 +19,14 @@ function adminToken(): string {
   return token;
 }
 
-const digest = (value: string) => createHash("sha256").update(value).digest();
-
-/** Whether `given` is ADMIN_TOKEN, in time that says nothing about the token. */
-function isAdminToken(given: string): boolean {
-  return timingSafeEqual(digest(given), digest(adminToken()));
-}
-
-function unauthorized(): ApiError {
-  return new ApiError("UNAUTHORIZED", "sign in with the admin token, or send Authorization: Bearer <ADMIN_TOKEN>", { "www-authenticate": "Bearer" });
+/** Passes for `Authorization: Bearer <ADMIN_TOKEN>` (counted by the limiter when wrong); 401 without one. */
+export async function requireAdminBearer(request: Request): Promise<void> {
+  const given = bearerOf(request.headers.get("authorization"));
+  if (given === undefined) {
+    adminToken();
+    throw unauthorized();
+  }
+  await requireAdminToken(request, given);
 }
 
 /** Whether the request comes from this deployment's own pages: its Origin is the request's origin (or PUBLIC_URL's). */
@@ -49,48 +46,51 @@ export type OpsAccess = "read" | "change";
 export async function requireOps(request: Request, access: OpsAccess = "read"): Promise<void> {
   const token = adminToken();
   if (bearerOf(request.headers.get("authorization"))) {
-    requireBearer(request, token, "ADMIN_TOKEN");
+    await requireAdminBearer(request);
     return;
   }
-  const cookie = sessionCookieOf(request.headers.get("cookie"));
-  if (!cookie || !(await sessionExpiry(token, cookie))) throw unauthorized();
+  if (!(await openSessionOf(request, token))) throw unauthorized();
   if (access === "change" && !sameOrigin(request)) throw new ApiError("FORBIDDEN", "a change must come from the dashboard's own origin");
 }
 
-/** The client's address as Vercel reports it (its edge overwrites x-forwarded-for), else "unknown". */
-function addressOf(request: Request): string {
-  return request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || request.headers.get("x-real-ip")?.trim() || "unknown";
-}
-
-const failureKeys = (request: Request) => [`gap:sign-in-failures:${addressOf(request)}`, "gap:sign-in-failures:*"];
-
-function tooMany(): ApiError {
-  return new ApiError("TOO_MANY_REQUESTS", "too many wrong tokens: try again later", { "retry-after": String(SIGN_IN_LIMITS.windowSeconds) });
+/** The session the request's cookie names, when its signature holds and the server still has it open. */
+async function openSessionOf(request: Request, token: string): Promise<Session | undefined> {
+  const cookie = sessionCookieOf(request.headers.get("cookie"));
+  const session = cookie ? await sessionOfToken(token, cookie) : undefined;
+  return session && (await sessionIsOpen(directDb(), session.id)) ? session : undefined;
 }
 
 /**
- * A session token for the right admin token from the dashboard's origin. A wrong token is a
- * 401 that says nothing more, and counts; past the limits, 429 before the token is compared.
+ * A new session for the right admin token from the dashboard's origin (a wrong token is
+ * counted, admin-token.ts): its signed token for the cookie, and when it ends.
  */
-export async function signedIn(request: Request, given: string): Promise<string> {
+export async function signedIn(request: Request, given: string): Promise<{ token: string; expiresAt: Date }> {
   const token = adminToken();
   if (request.headers.get("origin") !== null && !sameOrigin(request)) throw new ApiError("FORBIDDEN", "sign in from the dashboard's own origin");
-  const [address, everywhere] = failureKeys(request) as [string, string];
-  const [fromAddress, fromEverywhere] = await cacheStore()
-    .mget([address, everywhere])
-    .catch(() => [null, null]);
-  if (Number(fromAddress ?? 0) >= SIGN_IN_LIMITS.perAddress || Number(fromEverywhere ?? 0) >= SIGN_IN_LIMITS.everywhere) throw tooMany();
-  if (!isAdminToken(given)) {
-    await Promise.all([address, everywhere].map((key) => cacheStore().increment(key, SIGN_IN_LIMITS.windowSeconds))).catch(() => undefined);
-    throw unauthorized();
-  }
-  return sessionToken(token);
+  await requireAdminToken(request, given);
+  const session = newSession();
+  await openSession(directDb(), session.id, session.expiresAt);
+  return { token: await sessionToken(token, session), expiresAt: session.expiresAt };
 }
 
-/** Whether the session cookie of the request is valid, and until when. */
-export async function sessionOfRequest(request: Request): Promise<Date | undefined> {
+/** The open session of the request's cookie, or undefined. */
+export async function sessionOfRequest(request: Request): Promise<Session | undefined> {
+  return openSessionOf(request, adminToken());
+}
+
+/**
+ * Ends the request's own session (its cookie); with `everywhere`, every open session, which
+ * takes ops access to change (a signed-in dashboard from its origin, or the bearer admin token).
+ * How many sessions ended.
+ */
+export async function signedOut(request: Request, everywhere: boolean): Promise<number> {
+  if (everywhere) {
+    await requireOps(request, "change");
+    return endAllSessions(directDb());
+  }
   const cookie = sessionCookieOf(request.headers.get("cookie"));
-  return cookie ? sessionExpiry(adminToken(), cookie) : undefined;
+  const session = cookie ? await sessionOfToken(adminToken(), cookie) : undefined;
+  return session && (await endSession(directDb(), session.id)) ? 1 : 0;
 }
 
 /** A dashboard answer: JSON never kept by a cache on the way. */

@@ -8,10 +8,11 @@ import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { getRequestListener } from "@hono/node-server";
+import { getRequestListener, RequestError } from "@hono/node-server";
+import { PEER_ADDRESS_HEADER } from "../http/admin-token.js";
 import { ApiError, ERROR_STATUS, errorResponse } from "../http/errors.js";
 import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route, type RouteMatch } from "./router.js";
-import { headersFor, rewritten, staticFile, vercelRouting, type VercelRouting } from "./static.js";
+import { headersFor, isCanonicalPath, rewritten, staticFile, vercelRouting, type VercelRouting } from "./static.js";
 
 /** Vercel refuses request bodies above 4.5 MB; so does the local server. */
 export const MAX_BODY_BYTES = 4.5 * 1024 * 1024;
@@ -99,6 +100,28 @@ export interface LocalServerOptions {
   vercelConfig?: string;
 }
 
+/**
+ * The raw headers with the TCP peer's address under PEER_ADDRESS_HEADER, any the client sent
+ * under that name dropped: the address a limiter may trust, where no proxy vouches for one.
+ * node:http has parsed `headers` from the raw ones already, so both are set.
+ */
+function withPeerAddress(rawHeaders: string[], address: string): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() !== PEER_ADDRESS_HEADER) kept.push(rawHeaders[i] ?? "", rawHeaders[i + 1] ?? "");
+  }
+  return [...kept, PEER_ADDRESS_HEADER, address];
+}
+
+/** A request whose URL or Host the adapter cannot turn into a Request (a backslash in the path, a bad Host). */
+function unreadableRequest(error: RequestError): ApiError {
+  return new ApiError("BAD_REQUEST", `the request cannot be read: ${error.message.toLowerCase()}`);
+}
+
+function notCanonical(): ApiError {
+  return new ApiError("BAD_REQUEST", "the path must be written plainly: no empty segment (//), no backslash, no escaped letter, digit or slash");
+}
+
 /** A file of the public folder for a path outside /api (after vercel.json's rewrites), else a 404. */
 async function servedFile(publicDir: string | undefined, routing: VercelRouting, request: Request): Promise<Response> {
   const { pathname } = new URL(request.url);
@@ -122,14 +145,22 @@ export async function createLocalServer({ apiDir, publicDir, vercelConfig }: Loc
   const routing: VercelRouting = vercelConfig ? await vercelRouting(vercelConfig) : { rewrites: [], headers: [] };
   const load = moduleLoader();
   const matches = new WeakMap<object, RouteMatch | undefined>();
-  const listener = getRequestListener(async (request, { incoming }) => {
-    const isApi = new URL(request.url).pathname.startsWith("/api/");
-    const response = await (isApi ? dispatch(matches.get(incoming), load, request) : servedFile(publicDir, routing, request)).catch((error: unknown) =>
-      errorResponse(error, randomUUID()),
-    );
-    return withRoutingHeaders(routing, request, response);
-  });
+  const answer = async (request: Request, match: RouteMatch | undefined): Promise<Response> => {
+    const { pathname } = new URL(request.url);
+    if (!isCanonicalPath(pathname)) throw notCanonical();
+    return pathname.startsWith("/api/") ? dispatch(match, load, request) : servedFile(publicDir, routing, request);
+  };
+  const listener = getRequestListener(
+    async (request, { incoming }) => {
+      const response = await answer(request, matches.get(incoming)).catch((error: unknown) => errorResponse(error, randomUUID()));
+      return withRoutingHeaders(routing, request, response);
+    },
+    { errorHandler: (error) => errorResponse(error instanceof RequestError ? unreadableRequest(error) : error, randomUUID()) },
+  );
   const server = createServer((incoming, outgoing) => {
+    const peer = incoming.socket.remoteAddress ?? "unknown";
+    incoming.rawHeaders = withPeerAddress(incoming.rawHeaders, peer);
+    incoming.headers[PEER_ADDRESS_HEADER] = peer;
     matches.set(incoming, routeIncoming(routes, incoming));
     void listener(incoming, outgoing);
   });

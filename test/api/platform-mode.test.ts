@@ -190,7 +190,7 @@ describe("npm run platform:mode", () => {
     expect(await run(["closed"])).toMatchObject({ code: 2, stderr: expect.stringContaining("the mode must be one of normal, read-only, maintenance") });
     expect(await run(["normal", "--url", server.baseUrl], { ADMIN_TOKEN: "wrong-token-0123456789" })).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/^error: http:\/\/127\.0\.0\.1:\d+ answered 401: a valid bearer admin token is required\n$/),
+      stderr: expect.stringMatching(/^error: http:\/\/127\.0\.0\.1:\d+ answered 401: sign in with the admin token, or send Authorization: Bearer <ADMIN_TOKEN>\n$/),
     });
     const closed = `http://127.0.0.1:${await freePort()}`;
     expect(await run(["--url", closed])).toMatchObject({ code: 1, stderr: `error: cannot reach ${closed} (ECONNREFUSED): is the platform running there?\n` });

@@ -205,17 +205,6 @@ describe.skipIf(!withPgTools)("a restore", () => {
     expect(failure).toBeInstanceOf(BackupToolError);
     expect((failure as Error).message).toMatch(/^pg_restore failed: pg_restore: error: could not execute query: ERROR: {2}\S+ "\S+" already exists \/ Command was: /);
   });
-
-  it("refuses a manifest path that is a FIFO or a device, at once and without reading it", async () => {
-    const fifo = path.join(backupDir, "gap-20261206T000000Z-1.json");
-    execFileSync("mkfifo", [fifo]);
-    const started = Date.now();
-    const refused = await runScript("restore", [fifo, "--verify"], freshMachine());
-    expect(refused).toMatchObject({ code: 1, stderr: `error: ${fifo} is not a regular file: not a backup manifest\n` });
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await runScript("restore", ["/dev/zero", "--verify"], freshMachine())).toMatchObject({ code: 1, stderr: "error: /dev/zero is not a regular file: not a backup manifest\n" });
-    await rm(fifo);
-  });
 });
 
 describe.skipIf(!withPgTools)("the record of a restored database", () => {

@@ -26,3 +26,30 @@ export async function serve(apiDir: string = API_DIR): Promise<RunningServer> {
       }),
   };
 }
+
+export interface AnswerFrom {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * A request sent from `localAddress` (any 127.x.y.z on Linux loopback): the peer address the
+ * server sees, which no header can change. For limits judged by the client's address.
+ */
+export async function requestFrom(localAddress: string, url: string, { method = "GET", headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<AnswerFrom> {
+  const { request } = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, { method, headers, localAddress }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("end", () => {
+        const answered = new Headers();
+        for (let i = 0; i < incoming.rawHeaders.length; i += 2) answered.append(incoming.rawHeaders[i] ?? "", incoming.rawHeaders[i + 1] ?? "");
+        resolve({ status: incoming.statusCode ?? 0, headers: answered, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}

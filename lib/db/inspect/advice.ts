@@ -6,15 +6,20 @@
  * are dropped before the transaction ends.
  *
  * The statement texts are the server's own (pg_stat_statements, normalized with $n
- * placeholders), never a caller's input. Each is prepared under a fixed name through the
- * extended protocol (one statement only) in the inspection's read-only transaction, and
- * only ever explained, never executed.
+ * placeholders), never a caller's input, and only those plannable.ts allows are planned: the
+ * platform role's own, calling nothing outside pg_catalog and the installed extensions. Each is
+ * prepared under a fixed name through the extended protocol (one statement only) in the
+ * inspection's read-only transaction, as the role that ran it, and only ever explained, never
+ * executed. Callers run this on a connection of its own, closed after: nothing a plan did to
+ * the session (a lock, a setting) outlives it.
  */
 import type postgres from "postgres";
 import { SLOW_STATEMENT } from "./statements.js";
 import { ownSchema } from "./probe.js";
 import type { Sql, Transaction } from "../pool.js";
 import { describedError } from "../../errors.js";
+import { redactionReady, shownStatement } from "../redaction.js";
+import { plannability } from "./plannable.js";
 
 export type HypopgAvailability = { available: true; schema: string } | { available: false; reason: string };
 
@@ -35,12 +40,20 @@ export async function hypopgAvailability(sql: Sql): Promise<HypopgAvailability> 
 
 export interface AdviceCandidate {
   queryId: string;
-  /** The normalized text, as pg_stat_statements keeps it: what is prepared and explained. */
+  /** The normalized text, as pg_stat_statements keeps it: what is prepared and explained, when plannable. */
   query: string;
-  /** The text as shown: without literals (see ops.redacted_statement). */
+  /** The text as shown: without constants (redaction.ts). */
   shownQuery: string;
+  /** The roles pg_stat_statements recorded it for. */
+  roles: string[];
   calls: number;
   meanMs: number;
+}
+
+/** Rows as read, the shown text redacted here: the raw text never leaves this module unredacted. */
+async function candidatesOf(rows: Array<Omit<AdviceCandidate, "shownQuery">>): Promise<AdviceCandidate[]> {
+  await redactionReady();
+  return rows.map((row) => ({ ...row, shownQuery: shownStatement(row.query, 1000) }));
 }
 
 /**
@@ -53,15 +66,16 @@ export async function adviceCandidates(
   statementsSchema: string,
   { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, limit = 10 } = {},
 ): Promise<AdviceCandidate[]> {
-  return sql<AdviceCandidate[]>`
-    select queryid::text as "queryId", query, ops.redacted_statement(query) as "shownQuery", calls::float8 as calls, round(mean_exec_time::numeric, 3)::float8 as "meanMs"
+  return candidatesOf(await sql<Array<Omit<AdviceCandidate, "shownQuery">>>`
+    select queryid::text as "queryId", query, json_build_array(pg_get_userbyid(userid)) as roles, calls::float8 as calls,
+      round(mean_exec_time::numeric, 3)::float8 as "meanMs"
     from ${sql(statementsSchema)}.pg_stat_statements
     where dbid = (select oid from pg_database where datname = current_database())
       and calls >= ${minCalls}
       and mean_exec_time >= ${minMeanMs}
       and query ~* '^\\s*(/\\*.*?\\*/\\s*)*(select|with|update|delete)\\M'
     order by total_exec_time desc, queryid
-    limit ${limit}`;
+    limit ${limit}`);
 }
 
 /** Fields in the order a person reads them, the statement to run last. */
@@ -269,10 +283,11 @@ async function genericPlan(sql: Sql, query: string): Promise<PlanNode> {
 export type GenericPlan = { plan: string } | { plan: null; reason: string };
 
 /** The statement's generic plan as EXPLAIN prints it, or why there is none. Runs inside a transaction of its caller. */
-export async function genericPlanText(sql: Transaction, query: string): Promise<GenericPlan> {
+export async function genericPlanText(sql: Transaction, candidate: Pick<AdviceCandidate, "query" | "roles">): Promise<GenericPlan> {
   await sql`select set_config('plan_cache_mode', 'force_generic_plan', true)`;
   try {
-    const rows = await sql.savepoint((sp) => explained<{ "QUERY PLAN": string }>(sp, query, "text"));
+    await asItsRole(sql, candidate);
+    const rows = await sql.savepoint((sp) => explained<{ "QUERY PLAN": string }>(sp, candidate.query, "text"));
     return { plan: rows.map((row) => row["QUERY PLAN"]).join("\n") };
   } catch (error) {
     return { plan: null, reason: describedError(error) };
@@ -283,13 +298,23 @@ export async function genericPlanText(sql: Transaction, query: string): Promise<
 
 /** The statement pg_stat_statements knows by `queryId` in this database, as advice takes it; undefined when it has none. */
 export async function statementCandidate(sql: Sql, statementsSchema: string, queryId: string): Promise<AdviceCandidate | undefined> {
-  const [row] = await sql<AdviceCandidate[]>`
-    select queryid::text as "queryId", min(query) as query, ops.redacted_statement(min(query)) as "shownQuery",
+  const rows = await sql<Array<Omit<AdviceCandidate, "shownQuery">>>`
+    select queryid::text as "queryId", min(query) as query, json_agg(distinct pg_get_userbyid(userid)) as roles,
       sum(calls)::float8 as calls, round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 3)::float8 as "meanMs"
     from ${sql(statementsSchema)}.pg_stat_statements
     where dbid = (select oid from pg_database where datname = current_database()) and queryid = ${queryId}::bigint
     group by queryid`;
-  return row;
+  return (await candidatesOf(rows))[0];
+}
+
+/** Refused planning: the reason is the message, shown instead of a plan. */
+class NotPlannable extends Error {}
+
+/** Passes a statement plannable.ts allows, and takes the role that ran it for the rest of the transaction; throws NotPlannable else. */
+async function asItsRole(sql: Sql, candidate: Pick<AdviceCandidate, "query" | "roles">): Promise<void> {
+  const verdict = await plannability(sql, candidate.query, candidate.roles);
+  if (!verdict.plannable) throw new NotPlannable(verdict.reason);
+  await sql`select set_config('role', current_user, true)`;
 }
 
 const costOf = (plan: PlanNode): number => Number(plan["Total Cost"]);
@@ -333,6 +358,7 @@ async function createStatement(sql: Sql, { relation, columns }: Trial): Promise<
 }
 
 async function statementAdvice(sql: Sql, hypopg: string, candidate: AdviceCandidate, minCostCut: number): Promise<IndexAdvice | undefined> {
+  await asItsRole(sql, candidate);
   const baseline = await genericPlan(sql, candidate.query);
   const costBefore = costOf(baseline);
   const trials: Trial[] = [];

@@ -1,5 +1,6 @@
 /** What runs now in this database: active queries, long-running ones, and who blocks whom. */
 import type { Sql } from "../pool.js";
+import { redactionReady, shownStatement } from "../redaction.js";
 
 export interface RunningQuery {
   pid: number;
@@ -12,14 +13,15 @@ export interface RunningQuery {
 
 /** Client queries running (or sitting in a transaction) for at least `minDurationSeconds`, longest first. */
 export async function runningQueries(sql: Sql, { minDurationSeconds = 0 } = {}): Promise<RunningQuery[]> {
-  return sql<RunningQuery[]>`
+  await redactionReady();
+  const rows = await sql<RunningQuery[]>`
     select
       pid,
       coalesce(nullif(application_name, ''), '(none)') as application,
       state,
       round(extract(epoch from now() - coalesce(query_start, xact_start))::numeric, 3)::float8 as "durationSeconds",
       case when wait_event_type is null then null else wait_event_type || ':' || wait_event end as "waitEvent",
-      left(ops.redacted_statement(query), 500) as query
+      query
     from pg_stat_activity
     where backend_type = 'client backend'
       and datname = current_database()
@@ -27,6 +29,7 @@ export async function runningQueries(sql: Sql, { minDurationSeconds = 0 } = {}):
       and state <> 'idle'
       and now() - coalesce(query_start, xact_start) >= make_interval(secs => ${minDurationSeconds})
     order by "durationSeconds" desc, pid`;
+  return rows.map((row) => ({ ...row, query: shownStatement(row.query, 500) }));
 }
 
 /** Long-running queries: running at least `thresholdSeconds`. @default 60 s */
@@ -51,7 +54,8 @@ export interface BlockedSession {
  * row locks and transaction ids alike) and the root of its chain, longest wait first.
  */
 export async function blockedSessions(sql: Sql): Promise<BlockedSession[]> {
-  return sql<BlockedSession[]>`
+  await redactionReady();
+  const rows = await sql<BlockedSession[]>`
     with recursive waiting as (
       select
         a.pid,
@@ -86,11 +90,12 @@ export async function blockedSessions(sql: Sql): Promise<BlockedSession[]> {
       coalesce(r.root, w.blocked_by[1]) as "rootBlocker",
       round(extract(epoch from now() - w.state_change)::numeric, 3)::float8 as "lockWaitSeconds",
       case when w.wait_event_type is null then null else w.wait_event_type || ':' || w.wait_event end as "waitEvent",
-      left(ops.redacted_statement(w.query), 500) as query,
-      left(ops.redacted_statement(b.query), 500) as "blockerQuery",
+      w.query,
+      b.query as "blockerQuery",
       b.state as "blockerState"
     from waiting w
     left join roots r on r.pid = w.pid
     left join pg_stat_activity b on b.pid = w.blocked_by[1]
     order by "lockWaitSeconds" desc, w.pid`;
+  return rows.map((row) => ({ ...row, query: shownStatement(row.query, 500), blockerQuery: row.blockerQuery === null ? null : shownStatement(row.blockerQuery, 500) }));
 }

@@ -1,5 +1,6 @@
 /** One server session by its pid, and the signals that stop its query (cancel) or end it (terminate). */
 import type { Sql } from "../pool.js";
+import { redactionReady, shownStatement } from "../redaction.js";
 
 export type SessionSignal = "cancel" | "terminate";
 
@@ -28,6 +29,7 @@ export interface SessionFound extends Session {
  * is none. Read afresh: pg_stat_activity is otherwise read once per transaction.
  */
 export async function sessionOf(sql: Sql, pid: number): Promise<SessionFound | undefined> {
+  await redactionReady();
   await sql`select pg_stat_clear_snapshot()`;
   const [row] = await sql<SessionFound[]>`
     select
@@ -37,13 +39,13 @@ export async function sessionOf(sql: Sql, pid: number): Promise<SessionFound | u
       coalesce(nullif(application_name, ''), '(none)') as application,
       backend_type as "backendType",
       state,
-      left(ops.redacted_statement(coalesce(query, '')), 500) as query,
+      query,
       pid = pg_backend_pid() as self,
       -- hidden from a role without pg_read_all_stats: the server judges when signalled
       coalesce(backend_type in ${sql(SIGNALLABLE)}, true) as signallable
     from pg_stat_activity
     where pid = ${pid}`;
-  return row;
+  return row && { ...row, query: shownStatement(row.query, 500) };
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Statement statistics from pg_stat_statements, where the server collects them. */
 import type postgres from "postgres";
 import type { Sql, Transaction } from "../pool.js";
+import { redactionReady, shownStatement } from "../redaction.js";
 import { HIDDEN_QUERY } from "./visibility.js";
 import { describedError } from "../../errors.js";
 
@@ -70,7 +71,8 @@ export async function topStatements(
   schema: string,
   { order = "total", limit = 20, minCalls = 0, minMeanMs = 0 }: { order?: StatementOrder; limit?: number; minCalls?: number; minMeanMs?: number } = {},
 ): Promise<StatementStats[]> {
-  return sql<StatementStats[]>`
+  await redactionReady();
+  const rows = await sql<Array<Omit<StatementStats, "query"> & { query: string | null }>>`
     with mine as (
       select *
       from ${sql(schema)}.pg_stat_statements
@@ -78,7 +80,7 @@ export async function topStatements(
     )
     select
       queryid::text as "queryId",
-      case when query = ${HIDDEN_QUERY} then ${HIDDEN_STATEMENT} else left(ops.redacted_statement(query), 1000) end as query,
+      case when query = ${HIDDEN_QUERY} then null else query end as query,
       calls::float8 as calls,
       round(total_exec_time::numeric, 3)::float8 as "totalMs",
       round(mean_exec_time::numeric, 3)::float8 as "meanMs",
@@ -89,6 +91,7 @@ export async function topStatements(
       and mean_exec_time >= ${minMeanMs}
     order by ${orderBy(sql, order)} desc, queryid
     limit ${limit}`;
+  return rows.map((row) => ({ ...row, query: row.query === null ? HIDDEN_STATEMENT : shownStatement(row.query, 1000) }));
 }
 
 /** Slow statements: called at least `minCalls` times with a mean of at least `minMeanMs` (SLOW_STATEMENT). */
