@@ -2,9 +2,10 @@
 import { backupJob } from "../functions/backup.js";
 import { config } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
-import { runCli, useLocalSigningKey } from "./cli.js";
+import { runCli, useDatabase, useLocalSigningKey } from "./cli.js";
 
 await runCli(async () => {
+  await useDatabase();
   await useLocalSigningKey({ create: true });
   const result = await backupJob();
   await closeDbPools();

@@ -7,6 +7,7 @@ import { config, ConfigError, loadDotEnv, overrideConfig } from "../lib/config.j
 import { classifiedDbError, DbUnavailableError } from "../lib/db/errors.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
+import { localPlatformDatabaseUrl } from "../lib/local/database.js";
 import { keptLocalSecret, localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 import { describedError } from "../lib/errors.js";
 
@@ -44,11 +45,31 @@ function databaseName(): string {
   }
 }
 
+/** Set when the command uses `npm start`'s database, DATABASE_URL being unset. */
+let usingLocalPlatform = false;
+
+/**
+ * DATABASE_URL for a db:* command: the configured one, else the database of the local platform
+ * (`npm start`'s embedded PostgreSQL, its password kept in LOCAL_DATA_DIR), said on stderr.
+ * Neither: a ConfigError saying both ways.
+ */
+export async function useDatabase(): Promise<void> {
+  if (config().databaseUrl) return;
+  const local = await localPlatformDatabaseUrl();
+  if (!local) {
+    throw new ConfigError(`Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${config().localDataDir}/pg-password) is then used`);
+  }
+  overrideConfig({ DATABASE_URL: local });
+  usingLocalPlatform = true;
+  console.error(`using npm start's embedded database, ${redactedUrl(local)} (DATABASE_URL is unset)`);
+}
+
 /** The one line a person reads when a command fails. */
 export function cliMessage(error: unknown): string {
   const classified = classifiedDbError(error);
   if (classified instanceof DbUnavailableError) {
-    return `cannot reach ${databaseName()} (${classified.reason}); is it running and is DATABASE_URL right?`;
+    const hint = usingLocalPlatform ? "is npm start running?" : "is it running and is DATABASE_URL right?";
+    return `cannot reach ${databaseName()} (${classified.reason}); ${hint}`;
   }
   if (error instanceof ConfigError) return error.message;
   return describedError(error);

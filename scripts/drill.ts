@@ -7,7 +7,7 @@ import { drillJob } from "../functions/dr-drill.js";
 import { timeAndAge } from "../lib/backups/catalog.js";
 import { isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
-import { commandLine, runCli, UsageError, useLocalSigningKey } from "./cli.js";
+import { commandLine, runCli, UsageError, useDatabase, useLocalSigningKey } from "./cli.js";
 import { bytesText } from "../lib/units.js";
 
 const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
@@ -18,6 +18,7 @@ await runCli(async () => {
   if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
   const { server, keep } = parsed.values;
   if (server !== undefined && !isPostgresUrl(server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
+  await useDatabase();
   await useLocalSigningKey({ create: false });
   const result = await drillJob({
     file,

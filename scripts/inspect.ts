@@ -6,7 +6,7 @@ import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "..
 import { signalSession, type SessionSignal } from "../functions/session-signal.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { SLOW_STATEMENT } from "../lib/db/inspect/statements.js";
-import { commandLine, runCli, timeOrAge, UsageError } from "./cli.js";
+import { commandLine, runCli, timeOrAge, UsageError, useDatabase } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
@@ -97,6 +97,7 @@ await runCli(async () => {
     console.log(USAGE);
     return;
   }
+  await useDatabase();
   const [first, ...rest] = parsed.positionals;
   if (isSignal(first)) {
     await signal(first, rest, { yes: parsed.values.yes === true, json: parsed.values.json === true });

@@ -5,9 +5,10 @@
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { migrate } from "../lib/db/migrate.js";
 import { missingExtensionNotes } from "../lib/db/optional-extensions.js";
-import { runCli } from "./cli.js";
+import { runCli, useDatabase } from "./cli.js";
 
 await runCli(async () => {
+  await useDatabase();
   const applied = await migrate(directDb(), {
     onApplied: (file) => console.log(`applied ${file.version}_${file.name}`),
   });

@@ -10,7 +10,7 @@ import { config, isPostgresUrl } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
 import type { TableOutcome } from "../lib/recovery/organization-rows.js";
-import { commandLine, runCli, timeOrAge, UsageError, useLocalSigningKey } from "./cli.js";
+import { commandLine, runCli, timeOrAge, UsageError, useDatabase, useLocalSigningKey } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:recover -- --organization <id> [--table <name> ...] [--backup <id> | --before <time>] [--server <postgres-url>] [--dry-run] [--yes]
@@ -67,6 +67,7 @@ await runCli(async () => {
   if (!UUID.test(organizationId)) throw new UsageError(`--organization must be an organization's id (a uuid)\n${USAGE}`);
   if (values.server !== undefined && !isPostgresUrl(values.server)) throw new UsageError(`--server must be a postgres:// URL\n${USAGE}`);
   const dryRun = values["dry-run"] ?? false;
+  await useDatabase();
   await useLocalSigningKey({ create: false });
   const live = redactedUrl(config().databaseUrl ?? "");
   let asked = false;

@@ -2,7 +2,7 @@
 import { seedDemoData } from "../functions/demo-data.js";
 import { seedHistory } from "../functions/demo-history.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
-import { runCli } from "./cli.js";
+import { runCli, useDatabase } from "./cli.js";
 import { parseSeedArgs, seedUsage } from "./seed-args.js";
 
 await runCli(async () => {
@@ -11,6 +11,7 @@ await runCli(async () => {
     console.log(seedUsage());
     return;
   }
+  await useDatabase();
   const started = performance.now();
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   await seedDemoData(directDb(), args.sizes, {

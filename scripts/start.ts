@@ -15,6 +15,7 @@ import type { EmbeddedServer } from "../lib/local/embedded.js";
 import { scheduleEntries, TRIGGER_NAMES } from "../lib/jobs/schedules.js";
 import { scheduleCrons } from "../lib/local/cron.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
+import { LOCAL_PG_PASSWORD_FILE } from "../lib/local/database.js";
 import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
 import { createLocalServer, listening } from "../lib/local/server.js";
 import { buildDashboard } from "./build-dashboard.js";
@@ -39,7 +40,7 @@ async function startEmbedded(): Promise<EmbeddedServer> {
   }
   const { localDataDir, localPgPort } = config();
   console.log(`starting embedded PostgreSQL 15 on port ${localPgPort} (data in ${path.join(localDataDir, "pg")})`);
-  const password = await localSecret(undefined, "pg-password");
+  const password = await localSecret(undefined, LOCAL_PG_PASSWORD_FILE);
   const server = await startEmbeddedPostgres({ dataDir: path.join(localDataDir, "pg"), port: localPgPort, password });
   for (const name of server.extensions.adopted) console.log(`${name}: taken from this machine's PostgreSQL packages`);
   for (const [name, reason] of Object.entries(server.extensions.missing)) console.log(`${name}: not available (${reason})`);
@@ -68,6 +69,10 @@ await runCli(async () => {
   config();
   const embedded = config().databaseUrl ? undefined : await startEmbedded();
   if (embedded) overrideConfig({ DATABASE_URL: embedded.url });
+  // Where each secret comes from, for the banner: the variable when set, else the file kept here.
+  const kept = (fileName: string) => path.join(config().localDataDir, fileName);
+  const adminTokenFrom = config().adminToken ? "ADMIN_TOKEN" : kept("admin-token");
+  const signingKeyFrom = config().backups.signingKey ? "BACKUP_SIGNING_KEY" : kept(SIGNING_KEY_FILE);
   overrideConfig({
     SUPABASE_JWT_SECRET: await localSecret(config().supabase.jwtSecret, "jwt-secret"),
     CRON_SECRET: await localSecret(config().cronSecret, "cron-secret"),
@@ -95,13 +100,13 @@ await runCli(async () => {
       [
         "",
         `GPT agent platform ready on http://localhost:${port}`,
-        `  dashboard http://localhost:${port}/dashboard (sign in with the token in ${path.join(config().localDataDir, "admin-token")})`,
+        `  dashboard http://localhost:${port}/dashboard (sign in with the token in ${adminTokenFrom})`,
         `  health    http://localhost:${port}/api/health`,
         `  database  ${redactedUrl(config().databaseUrl ?? "")}${embedded ? " (embedded)" : ""}`,
         ...crons.map((cron) => `  cron      ${cron.path} (${cron.cron}, UTC; deployed: ${TRIGGER_NAMES[cron.trigger]})`),
         `  backups   ${path.resolve(config().backups.dir)}${config().backups.s3 ? ` and s3://${config().backups.s3?.bucket}/${config().backups.s3?.prefix}` : ""} (npm run db:backup, db:backups, db:restore, db:drill)`,
-        `            ${config().backups.ageRecipients.length ? "encrypted with age" : "NOT encrypted (set BACKUP_AGE_RECIPIENTS)"}, signed with the key in ${path.join(config().localDataDir, SIGNING_KEY_FILE)}`,
-        `  mode      npm run platform:mode (token in ${path.join(config().localDataDir, "admin-token")})`,
+        `            ${config().backups.ageRecipients.length ? "encrypted with age" : "NOT encrypted (set BACKUP_AGE_RECIPIENTS)"}, signed with the key in ${signingKeyFrom}`,
+        `  mode      npm run platform:mode (token in ${adminTokenFrom})`,
         ...(token ? [`  demo token for ${DEMO_USER.email} (24 h):`, `    ${token}`] : []),
         "Press Ctrl-C to stop.",
         "",

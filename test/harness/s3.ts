@@ -3,18 +3,11 @@
  * protocol multipart uploads included, with its objects on disk. In front of it, a TCP proxy
  * that can cut the store off mid-transfer, as a store that dies or a network that fails does.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { createServer, connect, type Server, type Socket } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { freePort, portAnswers, sharedTempDir } from "./net.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** s3rver's fixed credentials. */
-const S3RVER_KEY = "S3RVER";
+import { LOCAL_BUCKET_KEY, localBucketSettings, startLocalBucket } from "../../lib/local/bucket.js";
+import { freePort, sharedTempDir } from "./net.js";
 
 export interface TestBucketStore {
   /** The proxy's endpoint, to give the platform. */
@@ -37,21 +30,10 @@ export interface TestBucketStore {
   close(): Promise<void>;
 }
 
-async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/s3rver"), ["-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--no-vhost-buckets"], {
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 100 && !(await portAnswers(port)); i++) {
-    if (child.exitCode !== null) throw new Error(`s3rver exited with ${child.exitCode}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return child;
-}
-
 export async function startTestBucketStore(): Promise<TestBucketStore> {
   const dir = await sharedTempDir("gap-s3rver-");
   const s3rverPort = await freePort();
-  const child = await startS3rver(dir, s3rverPort);
+  const s3rver = await startLocalBucket({ dir, port: s3rverPort });
   const sockets = new Set<Socket>();
   let remaining = Infinity;
   let down = false;
@@ -90,21 +72,14 @@ export async function startTestBucketStore(): Promise<TestBucketStore> {
     endpoint: `http://127.0.0.1:${s3rverPort}`,
     region: "us-east-1",
     forcePathStyle: true,
-    credentials: { accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY },
+    credentials: { accessKeyId: LOCAL_BUCKET_KEY, secretAccessKey: LOCAL_BUCKET_KEY },
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
   return {
     endpoint,
-    settings: (bucket, prefix = "backups/") => ({
-      BACKUP_S3_BUCKET: bucket,
-      BACKUP_S3_PREFIX: prefix,
-      BACKUP_S3_ENDPOINT: endpoint,
-      BACKUP_S3_REGION: "us-east-1",
-      BACKUP_S3_ACCESS_KEY_ID: S3RVER_KEY,
-      BACKUP_S3_SECRET_ACCESS_KEY: S3RVER_KEY,
-      BACKUP_S3_FORCE_PATH_STYLE: "true",
-    }),
+    // Through the proxy, so a test can cut the store off.
+    settings: (bucket, prefix) => localBucketSettings(endpoint, bucket, prefix),
     createBucket: async (name) => {
       await s3.send(new CreateBucketCommand({ Bucket: name }));
     },
@@ -135,8 +110,7 @@ export async function startTestBucketStore(): Promise<TestBucketStore> {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
       s3.destroy();
-      child.kill("SIGKILL");
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
+      await s3rver.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -70,6 +70,9 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(await health.json()).toMatchObject({ status: "ok", db: { ok: true } });
 
     expect(run.output()).toContain("first run: seeding demo data");
+    // Secrets made here are named by the files that keep them.
+    expect(run.output()).toContain(`(sign in with the token in ${path.join(dataDir, "admin-token")})`);
+    expect(run.output()).toContain(`signed with the key in ${path.join(dataDir, "backup-signing-key")}`);
     // Every schedule of the table runs here, whoever runs it once deployed.
     expect(run.output()).toContain("cron      /api/cron/stats-snapshot (*/5 * * * *, UTC; deployed: QStash)");
     expect(run.output()).toContain("cron      /api/cron/backup-rpo (*/15 * * * *, UTC; deployed: QStash)");
@@ -118,10 +121,13 @@ describe("npm start with DATABASE_URL", () => {
     const admin = adminConnection(inject("serverUrl"));
     const name = testDatabaseName();
     await createDatabase(admin, name);
+    const localDataDir = await testTempDir("gap-start-");
     const run = start({
       DATABASE_URL: databaseUrl(inject("serverUrl"), name),
       PORT: "0",
-      LOCAL_DATA_DIR: await testTempDir("gap-start-"),
+      LOCAL_DATA_DIR: localDataDir,
+      ADMIN_TOKEN: "configured-admin-token-0123456789",
+      BACKUP_SIGNING_KEY: "configured-signing-key-0123456789abcdef",
       DB_POOL_PROFILE: "worker",
       DB_POOL_MIN: "3",
     });
@@ -134,6 +140,11 @@ describe("npm start with DATABASE_URL", () => {
     expect(run.output()).not.toContain("embedded PostgreSQL");
     expect(run.output()).toContain("applied migration 20261127000100_core_schema");
     expect(run.output()).not.toContain("first run");
+    // Secrets set in the environment are named by their variables: no file is made or named for them.
+    expect(run.output()).toContain("(sign in with the token in ADMIN_TOKEN)");
+    expect(run.output()).toContain("signed with the key in BACKUP_SIGNING_KEY");
+    expect(run.output()).not.toContain(path.join(localDataDir, "admin-token"));
+    await expect(readFile(path.join(localDataDir, "admin-token"))).rejects.toMatchObject({ code: "ENOENT" });
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);
     await dropDatabase(admin, name);
