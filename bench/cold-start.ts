@@ -118,11 +118,12 @@ async function main(): Promise<void> {
       if (route === "api/ops/statements/[id]") params.set("id", "1");
       if (route === "api/ops/sessions/[pid]") params.set("pid", "1");
       if (route === "api/conversations/[id]/messages") params.set("limit", "50");
-      const query = params.size ? `?${params}` : "";
+      const query = params.size ? `?${params.toString()}` : "";
       const url = `${BASE}/${route.replace(/\/index$/, "")}${query}`;
       const bearer = (secret: string): [string, string] => ["authorization", `Bearer ${secret}`];
       const schedule = scheduleEntries().find((entry) => entry.path === `/${route}`);
-      if (schedule?.trigger === "qstash") return { method: "POST", url, header: ["upstash-signature", await qstashSignature(QSTASH_CURRENT_SIGNING_KEY, url, "")] };
+      if (schedule?.trigger === "qstash")
+        return { method: "POST", url, header: ["upstash-signature", await qstashSignature(QSTASH_CURRENT_SIGNING_KEY, url, "")] };
       if (schedule) return { method: "GET", url, header: bearer(CRON_SECRET) };
       if (route === "api/metrics") return { method: "GET", url, header: bearer(METRICS_TOKEN) };
       if (route.startsWith("api/ops/sessions/")) return { method: "POST", url, header: bearer(ADMIN_TOKEN) };

@@ -56,7 +56,8 @@ try {
       days: DAYS,
       statements: STATEMENTS,
       backups: true,
-      onProgress: ({ day, days, rows }) => process.stderr.write(`history day ${day}/${days}: ${rows} statement rows, ${((performance.now() - generating) / 1000).toFixed(0)} s\n`),
+      onProgress: ({ day, days, rows }) =>
+        process.stderr.write(`history day ${day}/${days}: ${rows} statement rows, ${((performance.now() - generating) / 1000).toFixed(0)} s\n`),
     });
     await sql`vacuum analyze`;
     generated = true;
@@ -95,10 +96,16 @@ try {
   snapshotTimes.sort((a, b) => a - b);
 
   await buildDashboard();
-  const server = await createLocalServer({ apiDir: path.join(ROOT, "api"), publicDir: path.join(ROOT, "public"), vercelConfig: path.join(ROOT, "vercel.json") });
+  const server = await createLocalServer({
+    apiDir: path.join(ROOT, "api"),
+    publicDir: path.join(ROOT, "public"),
+    vercelConfig: path.join(ROOT, "vercel.json"),
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const [live] = await sql<{ id: string }[]>`select queryid::text as id from ops.query_texts where query like '%from bench_statements where "c1" in%' order by queryid limit 1`;
+  const [live] = await sql<
+    { id: string }[]
+  >`select queryid::text as id from ops.query_texts where query like '%from bench_statements where "c1" in%' order by queryid limit 1`;
   const endpoints: Array<[string, string]> = [];
   for (const window of ["1h", "24h", "7d", "14d"]) {
     endpoints.push(

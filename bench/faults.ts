@@ -51,7 +51,10 @@ async function flood(url: string): Promise<{ taken: number; release: () => Promi
   const clients: postgres.Sql[] = [];
   for (;;) {
     const client = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 2 });
-    const ok = await client`select 1`.then(() => true, () => false);
+    const ok = await client`select 1`.then(
+      () => true,
+      () => false,
+    );
     if (!ok) {
       await client.end({ timeout: 0 });
       break;
@@ -152,7 +155,10 @@ try {
   const result = await load.done;
 
   const baseline = okPerSecond(timeline, 1000, stopped);
-  const totals = [...timeline.buckets.values()].reduce((sum, b) => ({ ok: sum.ok + b.ok, unavailable: sum.unavailable + b.unavailable, other: sum.other + b.other }), { ok: 0, unavailable: 0, other: 0 });
+  const totals = [...timeline.buckets.values()].reduce(
+    (sum, b) => ({ ok: sum.ok + b.ok, unavailable: sum.unavailable + b.unavailable, other: sum.other + b.other }),
+    { ok: 0, unavailable: 0, other: 0 },
+  );
   const duringFlood = [...timeline.buckets.entries()]
     .filter(([bucket]) => bucket * BUCKET_MS >= flooded && bucket * BUCKET_MS < released)
     .reduce((sum, [, b]) => sum + b.unavailable, 0);

@@ -74,9 +74,19 @@ async function main(): Promise<void> {
     await sql.end();
 
     const token = await signedAccessToken(SECRET, { userId: DEMO_USER.id });
-    const env = { DATABASE_URL: database.url, SUPABASE_JWT_SECRET: SECRET, DB_POOL_PROFILE: "serverless", LOCAL_DATA_DIR: dataRoot, UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" };
+    const env = {
+      DATABASE_URL: database.url,
+      SUPABASE_JWT_SECRET: SECRET,
+      DB_POOL_PROFILE: "serverless",
+      LOCAL_DATA_DIR: dataRoot,
+      UPSTASH_REDIS_REST_URL: "",
+      UPSTASH_REDIS_REST_TOKEN: "",
+    };
     const near = await startPlatform({ ...env, SUPABASE_POOLER_URL: `${pgbouncer.url}/postgres?pgbouncer=true` });
-    const far = await startPlatform({ ...env, SUPABASE_POOLER_URL: `postgres://${pooler.username}:${pooler.password}@127.0.0.1:${proxy.port}/postgres?pgbouncer=true` });
+    const far = await startPlatform({
+      ...env,
+      SUPABASE_POOLER_URL: `postgres://${pooler.username}:${pooler.password}@127.0.0.1:${proxy.port}/postgres?pgbouncer=true`,
+    });
     servers.push(near.child, far.child);
 
     // Each server's agents: half the ids each, so neither reads one the other warmed.
@@ -92,7 +102,10 @@ async function main(): Promise<void> {
       ];
     }
     // Warm both: connections open, memberships cached, code loaded (agents 0-9 are spent here).
-    for (const [server, base] of [["near", near.base], ["far", far.base]] as const) {
+    for (const [server, base] of [
+      ["near", near.base],
+      ["far", far.base],
+    ] as const) {
       for (let i = 0; i < 10; i++) await timed(`${base}/api/agents/${agentsOf(server)[i]}`, token);
       for (const p of paths[server].slice(1)) for (let i = 0; i < 3; i++) await timed(`${base}${p.at(i)}`, token);
     }

@@ -24,7 +24,6 @@ const CONNECTIONS = 50;
 const PAGE = 50;
 const DEEP_PAGE = 10_000;
 
-
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }

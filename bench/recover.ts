@@ -33,12 +33,19 @@ try {
   await migrate(sql);
   log(`seeding ${MESSAGES} messages`);
   await seedDemoData(sql, { ...DEFAULT_DEMO_SIZES, messages: MESSAGES });
-  overrideConfig({ DATABASE_URL: database.url, DB_POOL_PROFILE: "worker", BACKUP_SIGNING_KEY: randomBytes(32).toString("base64url"), BACKUP_DIR: path.join(work, "backups"), PG_BIN_DIR: "" });
+  overrideConfig({
+    DATABASE_URL: database.url,
+    DB_POOL_PROFILE: "worker",
+    BACKUP_SIGNING_KEY: randomBytes(32).toString("base64url"),
+    BACKUP_DIR: path.join(work, "backups"),
+    PG_BIN_DIR: "",
+  });
   log("backup");
   const backup = await takeBackup();
   const [damaged, other] = (await sql<{ id: string }[]>`select id from organizations order by slug limit 2`).map((row) => row.id) as [string, string];
   const deleted = await sql`delete from conversation_messages m using conversations c where c.id = m.conversation_id and c.organization_id = ${damaged}`;
-  const written = await sql`insert into conversation_messages (conversation_id, role, content) select id, 'user', 'after the backup' from conversations where organization_id = ${other}`;
+  const written =
+    await sql`insert into conversation_messages (conversation_id, role, content) select id, 'user', 'after the backup' from conversations where organization_id = ${other}`;
   log("recover");
   const started = performance.now();
   let planned = 0;

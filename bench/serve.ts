@@ -20,9 +20,7 @@ async function bareServer(file: string): Promise<Server> {
 }
 
 const server =
-  mode === "bare" && bodyFile
-    ? await bareServer(bodyFile)
-    : await createLocalServer({ apiDir: fileURLToPath(new URL("../api/", import.meta.url)) });
+  mode === "bare" && bodyFile ? await bareServer(bodyFile) : await createLocalServer({ apiDir: fileURLToPath(new URL("../api/", import.meta.url)) });
 server.listen(0, "127.0.0.1", () => {
   console.log(`listening ${(server.address() as AddressInfo).port}`);
 });

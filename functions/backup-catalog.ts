@@ -4,7 +4,16 @@
  * run db:backups` lists, and what `latest`, `--backup <id>` and an `s3://` URL mean to a
  * restore or a drill.
  */
-import { bucketCatalog, bucketSource, latestEntry, localCatalog, localSource, type ArchiveSource, type CatalogEntry, type RecordedNewest } from "../lib/backups/catalog.js";
+import {
+  bucketCatalog,
+  bucketSource,
+  latestEntry,
+  localCatalog,
+  localSource,
+  type ArchiveSource,
+  type CatalogEntry,
+  type RecordedNewest,
+} from "../lib/backups/catalog.js";
 import { streamDigest } from "../lib/backups/digest.js";
 import { BackupNotFoundError } from "../lib/backups/errors.js";
 import { manifestFiles, type SigningKeys } from "../lib/backups/manifest.js";
@@ -64,7 +73,10 @@ export async function recordedNewestBackup(): Promise<RecordCheck> {
  * The backup a disaster would restore: the newest there is. When it cannot be restored this
  * refuses, naming it and why (catalog.ts); an older one is restored only when named by id.
  */
-export async function latestBackupSource({ allowUnsigned = false, recorded }: { allowUnsigned?: boolean; recorded?: RecordedNewest } = {}): Promise<ArchiveSource> {
+export async function latestBackupSource({
+  allowUnsigned = false,
+  recorded,
+}: { allowUnsigned?: boolean; recorded?: RecordedNewest } = {}): Promise<ArchiveSource> {
   const { entries, where } = await defaultCatalog();
   const entry = latestEntry(entries, where, { allowUnsigned, recorded });
   if (!entry.source) throw new BackupNotFoundError(`${entry.name} has no manifest`);
@@ -90,7 +102,8 @@ export async function backupSourceById(id: string): Promise<ArchiveSource> {
   const local = await localCatalog(dir, signingKeys());
   const remote = s3 ? await bucketCatalog(objectStore(s3), signingKeys()) : [];
   const matches = [...local, ...remote].filter((entry) => entry.id === id && entry.source !== null);
-  const best = matches.find((entry) => entry.trust === "signed" && entry.archive === "present") ?? matches.find((entry) => entry.archive === "present") ?? matches[0];
+  const best =
+    matches.find((entry) => entry.trust === "signed" && entry.archive === "present") ?? matches.find((entry) => entry.archive === "present") ?? matches[0];
   if (!best?.source) throw new BackupNotFoundError(`no backup ${id} in BACKUP_DIR${s3 ? " or the bucket" : ""}`);
   return best.source;
 }

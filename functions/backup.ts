@@ -85,7 +85,9 @@ async function copyToBucket(id: string, written: WrittenBackup, settings: Bucket
       await store.upload(key, await regularFileStream(written.archivePaths[index] ?? ""));
       const stored = await store.digest(key);
       if (stored.sizeBytes !== file.sizeBytes || stored.sha256 !== file.sha256) {
-        throw new BackupStoreError(`the bucket holds ${store.location(key)} as ${stored.sizeBytes} bytes with sha256 ${stored.sha256}, not the ${file.sizeBytes} bytes written`);
+        throw new BackupStoreError(
+          `the bucket holds ${store.location(key)} as ${stored.sizeBytes} bytes with sha256 ${stored.sha256}, not the ${file.sizeBytes} bytes written`,
+        );
       }
     }
     await store.upload(`${settings.prefix}${path.basename(written.manifestPath)}`, Readable.from([written.manifestText]), { contentType: "application/json" });

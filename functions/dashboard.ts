@@ -180,25 +180,31 @@ export interface StatementView {
 
 /** The plan and index advice of the statement, as pg_stat_statements holds it now. */
 async function planAndAdvice(queryId: string): Promise<{ plan: GenericPlan; advice: StatementAdvice }> {
-  return onOwnConnection((own) => probed(own, async (tx) => {
-    const statements = await statementsAvailability(tx);
-    if (!statements.available) {
-      const reason = `statement statistics unavailable: ${statements.reason}`;
-      return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
-    }
-    const candidate = await statementCandidate(tx, statements.schema, queryId);
-    if (!candidate) {
-      const reason = "pg_stat_statements no longer holds this statement (evicted or reset): its text here is the stored one, without a plan";
-      return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
-    }
-    const plan = await genericPlanText(tx, candidate);
-    const hypopg = await hypopgAvailability(tx);
-    if (!hypopg.available) return { plan, advice: { advice: null, note: `index advice skipped: ${hypopg.reason}` } };
-    const { advice, skipped } = await indexAdvice(tx, hypopg.schema, [candidate]);
-    const [first] = advice;
-    if (first) return { plan, advice: { advice: first, note: `an index cuts the plan's cost by ${Math.round(first.costCut * 100)}%` } };
-    return { plan, advice: { advice: null, note: skipped[0] ? `no advice: ${skipped[0].reason}` : "no index cuts this plan's cost by half or more" } };
-  }, 10_000));
+  return onOwnConnection((own) =>
+    probed(
+      own,
+      async (tx) => {
+        const statements = await statementsAvailability(tx);
+        if (!statements.available) {
+          const reason = `statement statistics unavailable: ${statements.reason}`;
+          return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
+        }
+        const candidate = await statementCandidate(tx, statements.schema, queryId);
+        if (!candidate) {
+          const reason = "pg_stat_statements no longer holds this statement (evicted or reset): its text here is the stored one, without a plan";
+          return { plan: { plan: null, reason }, advice: { advice: null, note: reason } };
+        }
+        const plan = await genericPlanText(tx, candidate);
+        const hypopg = await hypopgAvailability(tx);
+        if (!hypopg.available) return { plan, advice: { advice: null, note: `index advice skipped: ${hypopg.reason}` } };
+        const { advice, skipped } = await indexAdvice(tx, hypopg.schema, [candidate]);
+        const [first] = advice;
+        if (first) return { plan, advice: { advice: first, note: `an index cuts the plan's cost by ${Math.round(first.costCut * 100)}%` } };
+        return { plan, advice: { advice: null, note: skipped[0] ? `no advice: ${skipped[0].reason}` : "no index cuts this plan's cost by half or more" } };
+      },
+      10_000,
+    ),
+  );
 }
 
 /** One statement: its text, calls and mean time over the window, deploys and regressions, plan and index advice; undefined when never recorded. */
@@ -298,7 +304,8 @@ export async function spaceView(window: Window): Promise<SpaceView> {
     ? {
         bytes: quotaBytes,
         usedRatio: latest === null ? null : Math.round((latest / quotaBytes) * 10_000) / 10_000,
-        daysLeft: latest === null || !growth || growth.bytesPerDay <= 0 ? null : Math.max(0, Math.round(((quotaBytes - latest) / growth.bytesPerDay) * 10) / 10),
+        daysLeft:
+          latest === null || !growth || growth.bytesPerDay <= 0 ? null : Math.max(0, Math.round(((quotaBytes - latest) / growth.bytesPerDay) * 10) / 10),
       }
     : null;
   return {

@@ -119,7 +119,12 @@ async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: D
           "a disaster would not restore the newest backup; find out why it is not the catalog's newest",
       );
     }
-    const plan: DrillPlan = { source: source.location(manifest.archive), backupId: manifest.backupId, takenAt: manifest.finishedAt, spaceNeededBytes: await spaceNeeded(admin, manifest.databaseBytes) };
+    const plan: DrillPlan = {
+      source: source.location(manifest.archive),
+      backupId: manifest.backupId,
+      takenAt: manifest.finishedAt,
+      spaceNeededBytes: await spaceNeeded(admin, manifest.databaseBytes),
+    };
     if (onPlan) onPlan(plan);
     else log.info("drill starting", { id, ...plan });
     const identities = await configuredIdentities({ identity: backups.ageIdentity, identityFile: backups.ageIdentityFile });

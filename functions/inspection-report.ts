@@ -13,14 +13,7 @@ import {
   tableCacheHits,
   unusedIndexes,
 } from "../lib/db/inspect/indexes.js";
-import {
-  autovacuumDue,
-  notValidConstraints,
-  sequencesNearExhaustion,
-  tableFreezeAges,
-  transactionIdAges,
-  vacuumStats,
-} from "../lib/db/inspect/maintenance.js";
+import { autovacuumDue, notValidConstraints, sequencesNearExhaustion, tableFreezeAges, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
@@ -96,7 +89,12 @@ const READERS: Record<Section, SectionReader> = {
   changes: async (tx, { changesSince = new Date(Date.now() - 24 * 3600 * 1000) }) => {
     const changes = await tableChanges(tx, { since: changesSince });
     return {
-      tables: { changes: changes.map((change) => ({ ...change, lostRatio: change.deleted > change.inserted ? (change.deleted - change.inserted) / Math.max(change.rowsBefore, 1) : 0 })) },
+      tables: {
+        changes: changes.map((change) => ({
+          ...change,
+          lostRatio: change.deleted > change.inserted ? (change.deleted - change.inserted) / Math.max(change.rowsBefore, 1) : 0,
+        })),
+      },
       notes: changes.length
         ? [`rows inserted, updated and deleted per table in each 5-minute stats snapshot since ${changesSince.toISOString()}, newest first`]
         : [`no table changed since ${changesSince.toISOString()}, or no stats snapshot recorded it (the stats-snapshot schedule records every 5 minutes)`],

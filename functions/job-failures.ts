@@ -45,7 +45,11 @@ export async function recordUndeliveredJob({ url, message, lastStatus, retried }
   const marked = id ? await (job === "backup" ? markBackupUndelivered : markDrillUndelivered)(directDb(), id, reason) : false;
   // A run the worker finished after all (its answer came too late for QStash) is not a failure.
   if (marked || !id) {
-    await platformAlerts().raise({ key: `job:${job}`, summary: `job ${job} failed: ${reason}`, details: { job, id: id ?? null, lastStatus: lastStatus ?? null } });
+    await platformAlerts().raise({
+      key: `job:${job}`,
+      summary: `job ${job} failed: ${reason}`,
+      details: { job, id: id ?? null, lastStatus: lastStatus ?? null },
+    });
   }
   return { status: "recorded", job, ...(id ? { id } : {}), marked };
 }

@@ -17,7 +17,11 @@ export interface MessagesResult {
 }
 
 /** Messages newest first, or undefined when the conversation is not one of the caller's organizations'. */
-export async function messagesForCaller(caller: Caller, conversationId: string, { window, countExact = false }: MessagesOptions): Promise<MessagesResult | undefined> {
+export async function messagesForCaller(
+  caller: Caller,
+  conversationId: string,
+  { window, countExact = false }: MessagesOptions,
+): Promise<MessagesResult | undefined> {
   const [page] = await bounded(messagesPage(requestDb(), caller.userId, conversationId, { window, countExact }));
   if (!page?.found) return undefined;
   return { rows: page.messages, total: page.total === null ? null : Number(page.total) };

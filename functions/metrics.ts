@@ -142,8 +142,18 @@ function publishExporterFamilies(f: Families, x: ExporterFigures, server: string
 }
 
 function publishPlatformFamilies(f: Families, d: DatabaseFigures): void {
-  f.gauge("gap_connection_usage_ratio", "Client connections of every database over max_connections minus reserved slots", {}, d.serverClientConnections / d.usableConnections);
-  f.gauge("gap_database_connection_usage_ratio", "This database's client connections over max_connections minus reserved slots", {}, d.databaseClientConnections / d.usableConnections);
+  f.gauge(
+    "gap_connection_usage_ratio",
+    "Client connections of every database over max_connections minus reserved slots",
+    {},
+    d.serverClientConnections / d.usableConnections,
+  );
+  f.gauge(
+    "gap_database_connection_usage_ratio",
+    "This database's client connections over max_connections minus reserved slots",
+    {},
+    d.databaseClientConnections / d.usableConnections,
+  );
   f.gauge("gap_active_connections", "This database's client connections running a statement now", {}, d.activityByState.active ?? 0);
   f.gauge("gap_longest_transaction_seconds", "Age of the oldest open transaction", {}, d.longestTransactionSeconds);
   f.gauge("gap_blocked_sessions", "Sessions waiting for a lock another session holds", {}, d.blockedSessions);
@@ -155,13 +165,33 @@ function publishPlatformFamilies(f: Families, d: DatabaseFigures): void {
   f.gauge("gap_last_successful_backup_timestamp_seconds", "Unix time the newest successful backup finished", {}, d.lastSuccessfulBackupAt);
   f.gauge("gap_last_dr_drill_timestamp_seconds", "Unix time the newest successful disaster-recovery drill finished", {}, d.lastDrillAt);
   f.gauge("gap_dr_drill_recovery_seconds", "Recovery time the newest successful disaster-recovery drill measured", {}, d.lastDrillRecoverySeconds);
-  f.gauge("gap_dr_recovery_throughput_bytes_per_second", "Database bytes the newest measuring drill restored per second of its recovery", {}, d.drillRecoveryBytesPerSecond);
-  f.gauge("gap_dr_projected_recovery_seconds", "Recovery time of this database at today's size, at the newest drill's throughput", {}, d.projectedRecoverySeconds);
+  f.gauge(
+    "gap_dr_recovery_throughput_bytes_per_second",
+    "Database bytes the newest measuring drill restored per second of its recovery",
+    {},
+    d.drillRecoveryBytesPerSecond,
+  );
+  f.gauge(
+    "gap_dr_projected_recovery_seconds",
+    "Recovery time of this database at today's size, at the newest drill's throughput",
+    {},
+    d.projectedRecoverySeconds,
+  );
   f.gauge("gap_dr_recovery_objective_seconds", "The recovery time objective, BACKUP_RTO_MINUTES", {}, config().backups.rtoSeconds);
-  f.gauge("gap_mass_delete_threshold_ratio", "ALERT_MASS_DELETE_SHARE: a table losing more of its rows in a snapshot's interval fires data:mass-delete", {}, config().alerts.massDeleteShare);
+  f.gauge(
+    "gap_mass_delete_threshold_ratio",
+    "ALERT_MASS_DELETE_SHARE: a table losing more of its rows in a snapshot's interval fires data:mass-delete",
+    {},
+    config().alerts.massDeleteShare,
+  );
   const { statement_p95_ms: p95Ms, slow_queries_per_hour: slowPerHour } = d.latestJudgements;
   f.gauge("gap_statement_p95_seconds", "p95 statement time over the newest snapshot's window", {}, p95Ms === undefined ? undefined : p95Ms / 1000);
-  f.gauge("gap_slow_statements_per_hour", `Calls of statements averaging ${SLOW_STATEMENT.minMeanMs} ms or more, per hour, in the newest snapshot's window`, {}, slowPerHour);
+  f.gauge(
+    "gap_slow_statements_per_hour",
+    `Calls of statements averaging ${SLOW_STATEMENT.minMeanMs} ms or more, per hour, in the newest snapshot's window`,
+    {},
+    slowPerHour,
+  );
 }
 
 async function collect(registry: Registry): Promise<void> {
@@ -176,7 +206,12 @@ async function collect(registry: Registry): Promise<void> {
         publishExporterFamilies(f, await exporterFigures(tx), server);
         publishPlatformFamilies(f, await databaseFigures(tx));
         for (const lost of await newestLostShares(tx)) {
-          f.gauge("gap_table_lost_rows_ratio", "Share of its rows a table lost, net of inserts, in the newest stats snapshot's interval", { schema: lost.schema, table: lost.table }, lost.share);
+          f.gauge(
+            "gap_table_lost_rows_ratio",
+            "Share of its rows a table lost, net of inserts, in the newest stats snapshot's interval",
+            { schema: lost.schema, table: lost.table },
+            lost.share,
+          );
         }
         const availability = await statementsAvailability(tx);
         if (!availability.available) return;
@@ -191,7 +226,12 @@ async function collect(registry: Registry): Promise<void> {
         for (const s of await topStatements(tx, availability.schema, { order: "total", limit: TOP_MEANS })) {
           // Another role's statement has no query id for a role without pg_read_all_stats (README: privileges).
           if (s.queryId === null) continue;
-          f.gauge("gap_statement_mean_seconds", `Mean time of the ${TOP_MEANS} statements of this database with the most total time`, { queryid: s.queryId }, s.meanMs / 1000);
+          f.gauge(
+            "gap_statement_mean_seconds",
+            `Mean time of the ${TOP_MEANS} statements of this database with the most total time`,
+            { queryid: s.queryId },
+            s.meanMs / 1000,
+          );
         }
       },
       SCRAPE_TIMEOUT_MS,

@@ -62,7 +62,15 @@ async function chosenSource(choice: RecoveryChoice) {
   return latestBackupSource({ recorded: await newestSucceededBackup(directDb()) });
 }
 
-export async function recoverOrganization({ organizationId, tables = [], choice, serverUrl, dryRun = false, onBackup, confirm }: RecoveryOptions): Promise<RecoveryReport> {
+export async function recoverOrganization({
+  organizationId,
+  tables = [],
+  choice,
+  serverUrl,
+  dryRun = false,
+  onBackup,
+  confirm,
+}: RecoveryOptions): Promise<RecoveryReport> {
   const { databaseUrl, backups } = config();
   if (!databaseUrl) throw new ConfigError("Invalid configuration: DATABASE_URL must be set to the live database to recover rows into");
   const server = serverUrl ?? databaseUrl;

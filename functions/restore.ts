@@ -63,14 +63,18 @@ async function repairedRecord(targetUrl: string, restored: RestoreResult): Promi
     const unseen: string[] = [];
     for (const copy of await verifiedLocalCopies(sql)) if (!(await presentHere(copy.location, copy.sizeBytes))) unseen.push(copy.location);
     const { manifest } = restored;
-    const copiesMarked = await markRestoredRecord(sql, {
-      backupId: manifest.backupId,
-      finishedAt: manifest.finishedAt,
-      location: restored.archiveLocation,
-      sizeBytes: manifest.sizeBytes,
-      sha256: manifest.sha256,
-      encrypted: manifest.encryption !== null,
-    }, unseen);
+    const copiesMarked = await markRestoredRecord(
+      sql,
+      {
+        backupId: manifest.backupId,
+        finishedAt: manifest.finishedAt,
+        location: restored.archiveLocation,
+        sizeBytes: manifest.sizeBytes,
+        sha256: manifest.sha256,
+        encrypted: manifest.encryption !== null,
+      },
+      unseen,
+    );
     return { unconfirmedCopies: copiesMarked ? unseen.length : 0, copiesMarked };
   } finally {
     await sql.end();

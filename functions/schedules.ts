@@ -5,7 +5,16 @@
  */
 import { config, ConfigError } from "../lib/config.js";
 import { qstashClient } from "../lib/jobs/qstash.js";
-import { deleteSchedule, existingSchedules, putSchedule, resumeSchedule, schedulesDiff, wantedSchedules, type ScheduleChange, type SchedulesDiff } from "../lib/jobs/qstash-schedules.js";
+import {
+  deleteSchedule,
+  existingSchedules,
+  putSchedule,
+  resumeSchedule,
+  schedulesDiff,
+  wantedSchedules,
+  type ScheduleChange,
+  type SchedulesDiff,
+} from "../lib/jobs/qstash-schedules.js";
 
 export interface SchedulesPlan extends SchedulesDiff {
   publicUrl: string;

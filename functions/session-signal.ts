@@ -47,5 +47,5 @@ export async function signalSession(sql: Pool, pid: number, signal: SessionSigna
       throw new SessionSignalError(`session ${pid} was signalled but had not ended ${TERMINATE_WAIT_MS / 1000} s later`);
     }
     throw new SessionSignalError(`session ${pid} ended before the signal reached it`, "not-found");
-  }) as Promise<SignalOutcome>;
+  });
 }

@@ -137,7 +137,9 @@ async function reportMassDeletes(massDeletes: MassDelete[], slot: Date): Promise
     return;
   }
   const share = config().alerts.massDeleteShare;
-  const tables = massDeletes.map((m) => `${m.schema}.${m.table} lost ${m.lost} of ${m.rowsBefore} rows (${Math.round((100 * m.lost) / Math.max(m.rowsBefore, 1))}%)`);
+  const tables = massDeletes.map(
+    (m) => `${m.schema}.${m.table} lost ${m.lost} of ${m.rowsBefore} rows (${Math.round((100 * m.lost) / Math.max(m.rowsBefore, 1))}%)`,
+  );
   await alerts.raise({
     key: "data:mass-delete",
     summary: `in the 5 minutes to ${slot.toISOString()}, ${tables.join("; ")}: more than ${share * 100}% of a table (npm run db:inspect -- changes; docs/runbook.md, scenario 2)`,
@@ -156,13 +158,25 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     const availability = await statementsAvailability(tx);
     await redactStoredTextsAgain(tx, availability.available ? availability.schema : undefined);
     if (!availability.available) {
-      return { snapshotId: snapshot.id, statements: 0, statementsNote: availability.reason, thresholds: await judgeWindow(tx, snapshot.id, figures), massDeletes };
+      return {
+        snapshotId: snapshot.id,
+        statements: 0,
+        statementsNote: availability.reason,
+        thresholds: await judgeWindow(tx, snapshot.id, figures),
+        massDeletes,
+      };
     }
     await recordStatementsInfo(tx, availability.schema, snapshot.id);
     const statements = await recordQueryStats(tx, availability.schema, snapshot.id);
     await rollUpQueryStats(tx, snapshot.id);
     const [hidden] = hiddenStatementsNote(await statsVisibility(tx));
-    return { snapshotId: snapshot.id, statements, ...(hidden ? { statementsNote: hidden } : {}), thresholds: await judgeWindow(tx, snapshot.id, figures), massDeletes };
+    return {
+      snapshotId: snapshot.id,
+      statements,
+      ...(hidden ? { statementsNote: hidden } : {}),
+      thresholds: await judgeWindow(tx, snapshot.id, figures),
+      massDeletes,
+    };
   });
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
   await reportThresholds(taken.thresholds, slot);

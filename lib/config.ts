@@ -61,10 +61,16 @@ const flag = v.pipe(
   v.transform((value) => value === "true"),
 );
 /** Bucket names as S3, R2, Supabase Storage and MinIO all accept them. */
-const bucketName = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"));
+const bucketName = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"),
+);
 const objectPrefix = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()\/-]*$/, "must be an object key prefix such as backups/ (letters, digits, / - _ . ! * ' ( ), not starting with /)"),
+  v.regex(
+    /^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*$/,
+    "must be an object key prefix such as backups/ (letters, digits, / - _ . ! * ' ( ), not starting with /)",
+  ),
 );
 /** age recipients (`age1...`, X25519 or the post-quantum hybrid), separated by commas or spaces; each is checked fully when used. */
 const AGE_RECIPIENT = /^age1(?:pq1)?[02-9ac-hj-np-z]{20,}$/;
@@ -136,108 +142,108 @@ const S3_SETTINGS = [
 ] as const;
 
 const schema = v.object({
-    /** Direct connection (port 5432): migrations, inspection, backups. Unset locally = embedded PostgreSQL. */
-    DATABASE_URL: optional(postgresUrl),
-    /** Supavisor/PgBouncer URL for request paths; port 6543 or `?pgbouncer=true` = transaction mode. */
-    SUPABASE_POOLER_URL: optional(postgresUrl),
-    /** Which pool profile this process uses: serverless on Vercel (VERCEL set), else worker. */
-    DB_POOL_PROFILE: optional(v.picklist(["serverless", "worker"], "must be serverless or worker")),
-    /** Shorthand for DB_POOL_MAX. */
-    DB_POOL_SIZE: optional(wholeNumber("connections", 1, 1000)),
-    /** Connections opened when the pool is warmed (DEFAULTS.pool). */
-    DB_POOL_MIN: optional(wholeNumber("connections", 0, 1000)),
-    /** Most connections per instance (DEFAULTS.pool). */
-    DB_POOL_MAX: optional(wholeNumber("connections", 1, 1000)),
-    /** Longest wait to open a connection or get a free one, in ms (DEFAULTS). */
-    DB_CONNECTION_TIMEOUT: optional(wholeNumber("milliseconds", 100, 600_000)),
-    /** Idle connections close after this many ms (DEFAULTS.pool). */
-    DB_IDLE_TIMEOUT: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
-    /** Connections are replaced after this many ms (DEFAULTS.pool). */
-    DB_MAX_LIFETIME: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
-    /** Longest a request-path statement may run, in ms (DEFAULTS). */
-    DB_STATEMENT_TIMEOUT: optional(wholeNumber("milliseconds", 100, 3_600_000)),
-    NEXT_PUBLIC_SUPABASE_URL: optional(httpUrl),
-    SUPABASE_JWT_SECRET: optional(secret),
-    /** JWKS of the project's asymmetric signing keys; unset = NEXT_PUBLIC_SUPABASE_URL + /auth/v1/.well-known/jwks.json. */
-    SUPABASE_JWKS_URL: optional(httpUrl),
-    /** Signs pagination cursors; unset = SUPABASE_JWT_SECRET. */
-    CURSOR_SECRET: optional(secret),
-    UPSTASH_REDIS_REST_URL: optional(httpUrl),
-    UPSTASH_REDIS_REST_TOKEN: optional(v.string()),
-    CRON_SECRET: optional(secret),
-    METRICS_TOKEN: optional(secret),
-    /** Bearer token of the operations endpoints that change the platform (the mode). */
-    ADMIN_TOKEN: optional(secret),
-    /** QStash's API (DEFAULTS). */
-    QSTASH_URL: optional(httpUrl),
-    QSTASH_TOKEN: optional(v.string()),
-    QSTASH_CURRENT_SIGNING_KEY: optional(v.string()),
-    QSTASH_NEXT_SIGNING_KEY: optional(v.string()),
-    /** Where alerts are posted (Slack-compatible JSON). Unset = alerts are log lines only. */
-    ALERT_WEBHOOK_URL: optional(httpUrl),
-    /** An alert still firing is sent again after this many minutes (DEFAULTS). */
-    ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
-    /** A table that shrinks by more than this share of its rows between two stats snapshots fires `data:mass-delete` (DEFAULTS). */
-    ALERT_MASS_DELETE_SHARE: optional(share),
-    /** Port of the local platform and the worker (DEFAULTS). */
-    PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
-    /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
-    HOST: optional(v.pipe(v.string(), v.regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0"))),
-    /** Folder of the local platform's embedded PostgreSQL and secrets (DEFAULTS). */
-    LOCAL_DATA_DIR: optional(v.string()),
-    /** Port of the local platform's embedded PostgreSQL (DEFAULTS). */
-    LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
-    /** Days ops.query_stats keeps per-statement history (DEFAULTS). */
-    STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
-    /** Days ops.db_stats_snapshots keeps database history (DEFAULTS). */
-    STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
-    /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
-    DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
-    /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
-    BACKUP_WORKER_URL: optional(httpUrl),
-    /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
-    BACKUP_DIR: optional(v.string()),
-    /** Days a backup archive is kept; the newest three successes are kept whatever their age (DEFAULTS). */
-    BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
-    /** Recovery point objective in hours: the newest successful backup older than this fires `backup:rpo` (DEFAULTS). */
-    BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
-    /** Recovery time objective in minutes: a drill's projection for the database's size past this fires `backup:rto` (DEFAULTS). */
-    BACKUP_RTO_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
-    /** Folder of pg_dump and pg_restore, when not on the PATH. */
-    PG_BIN_DIR: optional(v.string()),
-    /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
-    BACKUP_S3_BUCKET: optional(bucketName),
-    /** Where in the bucket the archives go (DEFAULTS). */
-    BACKUP_S3_PREFIX: optional(objectPrefix),
-    /** The store's S3 endpoint; unset = AWS S3 in BACKUP_S3_REGION. */
-    BACKUP_S3_ENDPOINT: optional(httpUrl),
-    /** The bucket's region: required for AWS S3, DEFAULTS with BACKUP_S3_ENDPOINT. */
-    BACKUP_S3_REGION: optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1"))),
-    /** Both or neither; neither = the AWS SDK's own credential chain (an instance role, say). */
-    BACKUP_S3_ACCESS_KEY_ID: optional(v.string()),
-    BACKUP_S3_SECRET_ACCESS_KEY: optional(v.string()),
-    /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need; unset = true with BACKUP_S3_ENDPOINT, else false. */
-    BACKUP_S3_FORCE_PATH_STYLE: optional(flag),
-    /** age public keys every archive is encrypted to as it is written. Unset = archives in clear. */
-    BACKUP_AGE_RECIPIENTS: optional(ageRecipients),
-    /** The age secret key that decrypts archives, for restores and drills (never needed to take a backup). */
-    BACKUP_AGE_IDENTITY: optional(ageIdentity),
-    /** A file holding the age secret key (age-keygen's output), instead of BACKUP_AGE_IDENTITY. */
-    BACKUP_AGE_IDENTITY_FILE: optional(v.string()),
-    /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
-    BACKUP_SIGNING_KEY: optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
-    /** Keys BACKUP_SIGNING_KEY replaced, comma-separated: manifests they signed still verify; nothing is signed with them. */
-    BACKUP_PREVIOUS_SIGNING_KEYS: optional(previousSigningKeys),
-    /** The deployment's public base URL (QStash calls back here); unset = https://VERCEL_PROJECT_PRODUCTION_URL on Vercel. */
-    PUBLIC_URL: optional(httpUrl),
-    /** Set by Vercel: the production domain, without a scheme. */
-    VERCEL_PROJECT_PRODUCTION_URL: optional(v.string()),
-    /** Where programs are looked for: pg_dump and pg_restore are found here and run by absolute path. */
-    PATH: optional(v.string()),
-    /** Set by Vercel: the deploy a snapshot was taken under. */
-    VERCEL_GIT_COMMIT_SHA: optional(v.string()),
-    /** Set by Vercel on its machines. */
-    VERCEL: optional(v.string()),
+  /** Direct connection (port 5432): migrations, inspection, backups. Unset locally = embedded PostgreSQL. */
+  DATABASE_URL: optional(postgresUrl),
+  /** Supavisor/PgBouncer URL for request paths; port 6543 or `?pgbouncer=true` = transaction mode. */
+  SUPABASE_POOLER_URL: optional(postgresUrl),
+  /** Which pool profile this process uses: serverless on Vercel (VERCEL set), else worker. */
+  DB_POOL_PROFILE: optional(v.picklist(["serverless", "worker"], "must be serverless or worker")),
+  /** Shorthand for DB_POOL_MAX. */
+  DB_POOL_SIZE: optional(wholeNumber("connections", 1, 1000)),
+  /** Connections opened when the pool is warmed (DEFAULTS.pool). */
+  DB_POOL_MIN: optional(wholeNumber("connections", 0, 1000)),
+  /** Most connections per instance (DEFAULTS.pool). */
+  DB_POOL_MAX: optional(wholeNumber("connections", 1, 1000)),
+  /** Longest wait to open a connection or get a free one, in ms (DEFAULTS). */
+  DB_CONNECTION_TIMEOUT: optional(wholeNumber("milliseconds", 100, 600_000)),
+  /** Idle connections close after this many ms (DEFAULTS.pool). */
+  DB_IDLE_TIMEOUT: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
+  /** Connections are replaced after this many ms (DEFAULTS.pool). */
+  DB_MAX_LIFETIME: optional(wholeNumber("milliseconds", 1000, 86_400_000)),
+  /** Longest a request-path statement may run, in ms (DEFAULTS). */
+  DB_STATEMENT_TIMEOUT: optional(wholeNumber("milliseconds", 100, 3_600_000)),
+  NEXT_PUBLIC_SUPABASE_URL: optional(httpUrl),
+  SUPABASE_JWT_SECRET: optional(secret),
+  /** JWKS of the project's asymmetric signing keys; unset = NEXT_PUBLIC_SUPABASE_URL + /auth/v1/.well-known/jwks.json. */
+  SUPABASE_JWKS_URL: optional(httpUrl),
+  /** Signs pagination cursors; unset = SUPABASE_JWT_SECRET. */
+  CURSOR_SECRET: optional(secret),
+  UPSTASH_REDIS_REST_URL: optional(httpUrl),
+  UPSTASH_REDIS_REST_TOKEN: optional(v.string()),
+  CRON_SECRET: optional(secret),
+  METRICS_TOKEN: optional(secret),
+  /** Bearer token of the operations endpoints that change the platform (the mode). */
+  ADMIN_TOKEN: optional(secret),
+  /** QStash's API (DEFAULTS). */
+  QSTASH_URL: optional(httpUrl),
+  QSTASH_TOKEN: optional(v.string()),
+  QSTASH_CURRENT_SIGNING_KEY: optional(v.string()),
+  QSTASH_NEXT_SIGNING_KEY: optional(v.string()),
+  /** Where alerts are posted (Slack-compatible JSON). Unset = alerts are log lines only. */
+  ALERT_WEBHOOK_URL: optional(httpUrl),
+  /** An alert still firing is sent again after this many minutes (DEFAULTS). */
+  ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
+  /** A table that shrinks by more than this share of its rows between two stats snapshots fires `data:mass-delete` (DEFAULTS). */
+  ALERT_MASS_DELETE_SHARE: optional(share),
+  /** Port of the local platform and the worker (DEFAULTS). */
+  PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
+  /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
+  HOST: optional(v.pipe(v.string(), v.regex(/^[\w.:-]{1,253}$/, "must be an address or a host name, such as 127.0.0.1 or 0.0.0.0"))),
+  /** Folder of the local platform's embedded PostgreSQL and secrets (DEFAULTS). */
+  LOCAL_DATA_DIR: optional(v.string()),
+  /** Port of the local platform's embedded PostgreSQL (DEFAULTS). */
+  LOCAL_PG_PORT: optional(wholeNumber("as a TCP port", 1, 65535)),
+  /** Days ops.query_stats keeps per-statement history (DEFAULTS). */
+  STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+  /** Days ops.db_stats_snapshots keeps database history (DEFAULTS). */
+  STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+  /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
+  DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
+  /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
+  BACKUP_WORKER_URL: optional(httpUrl),
+  /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
+  BACKUP_DIR: optional(v.string()),
+  /** Days a backup archive is kept; the newest three successes are kept whatever their age (DEFAULTS). */
+  BACKUP_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+  /** Recovery point objective in hours: the newest successful backup older than this fires `backup:rpo` (DEFAULTS). */
+  BACKUP_RPO_HOURS: optional(wholeNumber("hours", 1, 8760)),
+  /** Recovery time objective in minutes: a drill's projection for the database's size past this fires `backup:rto` (DEFAULTS). */
+  BACKUP_RTO_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
+  /** Folder of pg_dump and pg_restore, when not on the PATH. */
+  PG_BIN_DIR: optional(v.string()),
+  /** An S3-compatible bucket (AWS S3, Cloudflare R2, Supabase Storage, MinIO) every backup is copied to. Unset = archives stay in BACKUP_DIR only. */
+  BACKUP_S3_BUCKET: optional(bucketName),
+  /** Where in the bucket the archives go (DEFAULTS). */
+  BACKUP_S3_PREFIX: optional(objectPrefix),
+  /** The store's S3 endpoint; unset = AWS S3 in BACKUP_S3_REGION. */
+  BACKUP_S3_ENDPOINT: optional(httpUrl),
+  /** The bucket's region: required for AWS S3, DEFAULTS with BACKUP_S3_ENDPOINT. */
+  BACKUP_S3_REGION: optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-west-1"))),
+  /** Both or neither; neither = the AWS SDK's own credential chain (an instance role, say). */
+  BACKUP_S3_ACCESS_KEY_ID: optional(v.string()),
+  BACKUP_S3_SECRET_ACCESS_KEY: optional(v.string()),
+  /** Path-style URLs (endpoint/bucket/key), as MinIO and Supabase Storage need; unset = true with BACKUP_S3_ENDPOINT, else false. */
+  BACKUP_S3_FORCE_PATH_STYLE: optional(flag),
+  /** age public keys every archive is encrypted to as it is written. Unset = archives in clear. */
+  BACKUP_AGE_RECIPIENTS: optional(ageRecipients),
+  /** The age secret key that decrypts archives, for restores and drills (never needed to take a backup). */
+  BACKUP_AGE_IDENTITY: optional(ageIdentity),
+  /** A file holding the age secret key (age-keygen's output), instead of BACKUP_AGE_IDENTITY. */
+  BACKUP_AGE_IDENTITY_FILE: optional(v.string()),
+  /** Signs each backup's manifest, so a restore takes only this installation's archives. Local default: generated into LOCAL_DATA_DIR. */
+  BACKUP_SIGNING_KEY: optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
+  /** Keys BACKUP_SIGNING_KEY replaced, comma-separated: manifests they signed still verify; nothing is signed with them. */
+  BACKUP_PREVIOUS_SIGNING_KEYS: optional(previousSigningKeys),
+  /** The deployment's public base URL (QStash calls back here); unset = https://VERCEL_PROJECT_PRODUCTION_URL on Vercel. */
+  PUBLIC_URL: optional(httpUrl),
+  /** Set by Vercel: the production domain, without a scheme. */
+  VERCEL_PROJECT_PRODUCTION_URL: optional(v.string()),
+  /** Where programs are looked for: pg_dump and pg_restore are found here and run by absolute path. */
+  PATH: optional(v.string()),
+  /** Set by Vercel: the deploy a snapshot was taken under. */
+  VERCEL_GIT_COMMIT_SHA: optional(v.string()),
+  /** Set by Vercel on its machines. */
+  VERCEL: optional(v.string()),
 });
 
 type ParsedEnv = v.InferOutput<typeof schema>;
@@ -256,13 +262,19 @@ function crossProblems(env: ParsedEnv): string[] {
     problem("BACKUP_S3_REGION", "must be set for AWS S3 (or set BACKUP_S3_ENDPOINT for another store)");
   }
   if ((env.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (env.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
-    problem(env.BACKUP_S3_ACCESS_KEY_ID === undefined ? "BACKUP_S3_ACCESS_KEY_ID" : "BACKUP_S3_SECRET_ACCESS_KEY", "must be set together with the other BACKUP_S3_ key variable");
+    problem(
+      env.BACKUP_S3_ACCESS_KEY_ID === undefined ? "BACKUP_S3_ACCESS_KEY_ID" : "BACKUP_S3_SECRET_ACCESS_KEY",
+      "must be set together with the other BACKUP_S3_ key variable",
+    );
   }
   if (env.BACKUP_AGE_IDENTITY && env.BACKUP_AGE_IDENTITY_FILE) {
     problem("BACKUP_AGE_IDENTITY_FILE", "must not be set together with BACKUP_AGE_IDENTITY: give the key one way");
   }
   if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
-    problem(env.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL", "must be set together with the other UPSTASH_REDIS_REST_ variable");
+    problem(
+      env.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL",
+      "must be set together with the other UPSTASH_REDIS_REST_ variable",
+    );
   }
   return problems;
 }
@@ -342,9 +354,7 @@ type Env = Record<string, string | undefined>;
 /** Parses an environment into a Config, or throws one ConfigError naming every bad variable. */
 export function parseConfig(env: Env): Config {
   const result = v.safeParse(schema, env);
-  const problems = result.success
-    ? crossProblems(result.output)
-    : result.issues.map((issue) => `${v.getDotPath(issue) ?? ""} ${issue.message}`);
+  const problems = result.success ? crossProblems(result.output) : result.issues.map((issue) => `${v.getDotPath(issue) ?? ""} ${issue.message}`);
   if (!result.success || problems.length) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   const e = result.output;
   const profile: PoolProfile = e.DB_POOL_PROFILE ?? (e.VERCEL ? "serverless" : "worker");
@@ -367,14 +377,10 @@ export function parseConfig(env: Env): Config {
       url: e.NEXT_PUBLIC_SUPABASE_URL,
       jwtSecret: e.SUPABASE_JWT_SECRET,
       jwksUrl:
-        e.SUPABASE_JWKS_URL ??
-        (e.NEXT_PUBLIC_SUPABASE_URL ? new URL("/auth/v1/.well-known/jwks.json", e.NEXT_PUBLIC_SUPABASE_URL).toString() : undefined),
+        e.SUPABASE_JWKS_URL ?? (e.NEXT_PUBLIC_SUPABASE_URL ? new URL("/auth/v1/.well-known/jwks.json", e.NEXT_PUBLIC_SUPABASE_URL).toString() : undefined),
     },
     cursorSecret: e.CURSOR_SECRET ?? e.SUPABASE_JWT_SECRET,
-    upstash:
-      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
-        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
-        : undefined,
+    upstash: e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN } : undefined,
     qstash: {
       url: e.QSTASH_URL ?? DEFAULTS.QSTASH_URL,
       token: e.QSTASH_TOKEN,

@@ -10,7 +10,9 @@ await runCli(async () => {
   const result = await backupJob();
   await closeDbPools();
   const megabytes = (result.sizeBytes / 1024 / 1024).toFixed(1);
-  console.log(`backup ${result.id}: ${result.tables} tables, ${result.rows} rows, ${megabytes} MB in ${result.seconds} s${result.encrypted ? ", encrypted (age)" : ", NOT encrypted"}, signed`);
+  console.log(
+    `backup ${result.id}: ${result.tables} tables, ${result.rows} rows, ${megabytes} MB in ${result.seconds} s${result.encrypted ? ", encrypted (age)" : ", NOT encrypted"}, signed`,
+  );
   for (const copy of result.copies) console.log(`  ${copy.startsWith("s3:") ? "bucket " : "archive"}  ${copy}`);
   console.log(`  sha256   ${result.sha256}`);
   if (result.pruned) console.log(`  removed ${result.pruned} backup(s) older than ${config().backups.retentionDays} days`);

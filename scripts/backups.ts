@@ -16,7 +16,9 @@ await runCli(async () => {
   console.log(values.json ? JSON.stringify(rows, null, 2) : formatTable(rows));
   const failing = rows.filter((row) => !row.verified);
   if (values.verify && failing.length) {
-    console.error(`error: ${failing.length} of ${rows.length} copies failed verification: ${failing.map((row) => `${row.location} (${row.problem ?? row.signed})`).join("; ")}`);
+    console.error(
+      `error: ${failing.length} of ${rows.length} copies failed verification: ${failing.map((row) => `${row.location} (${row.problem ?? row.signed})`).join("; ")}`,
+    );
     process.exitCode = 1;
   }
 });

@@ -16,7 +16,8 @@ await runCli(async () => {
   const port = Number(values.port ?? 4568);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be a TCP port (1 to 65535)\n${USAGE}`);
   const bucket = values.bucket ?? "gap-backups";
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UsageError(`--bucket must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens\n${USAGE}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    throw new UsageError(`--bucket must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens\n${USAGE}`);
   const dir = path.resolve(config().localDataDir, "bucket");
   await mkdir(dir, { recursive: true });
   const server = await startLocalBucket({ dir, port, buckets: [bucket] });

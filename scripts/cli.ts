@@ -57,7 +57,9 @@ export async function useDatabase(): Promise<void> {
   if (config().databaseUrl) return;
   const local = await localPlatformDatabaseUrl();
   if (!local) {
-    throw new ConfigError(`Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${config().localDataDir}/pg-password) is then used`);
+    throw new ConfigError(
+      `Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${config().localDataDir}/pg-password) is then used`,
+    );
   }
   overrideConfig({ DATABASE_URL: local });
   usingLocalPlatform = true;

@@ -13,7 +13,10 @@ import { bytesText } from "../lib/units.js";
 const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
 
 await runCli(async () => {
-  const parsed = commandLine({ args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } }, USAGE);
+  const parsed = commandLine(
+    { args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } },
+    USAGE,
+  );
   const [file, ...extra] = parsed.positionals;
   if (extra.length) throw new UsageError(`give at most one archive\n${USAGE}`);
   const { server, keep } = parsed.values;

@@ -12,7 +12,7 @@ export function cell(column: string, value: unknown): string {
     if (/Ms$/.test(column)) return `${value.toFixed(1)} ms`;
     return Number.isInteger(value) ? String(value) : value.toFixed(2);
   }
-  const text = String(value).replace(/\s+/g, " ");
+  const text = (typeof value === "string" ? value : typeof value === "bigint" ? value.toString() : (JSON.stringify(value) ?? "")).replace(/\s+/g, " ");
   // A statement to run is shown whole, to be copied.
   return /Statement$/.test(column) ? text : text.slice(0, 80);
 }

@@ -77,23 +77,33 @@ await runCli(async () => {
     choice: choiceOf(values.backup, values.before),
     serverUrl: values.server,
     dryRun,
-    onBackup: (backup, scratch) => console.log(`backup ${backup.id} (taken ${timeAndAge(backup.takenAt)}) from ${backup.location}, restored into scratch database ${scratch}`),
+    onBackup: (backup, scratch) =>
+      console.log(`backup ${backup.id} (taken ${timeAndAge(backup.takenAt)}) from ${backup.location}, restored into scratch database ${scratch}`),
     confirm: async (plan) => {
-      console.log(formatTable(plan.map(({ table, inBackup, alreadyLive, inserted, conflicting }) => ({ table, inBackup, alreadyLive, toInsert: inserted, conflicting }))));
+      console.log(
+        formatTable(plan.map(({ table, inBackup, alreadyLive, inserted, conflicting }) => ({ table, inBackup, alreadyLive, toInsert: inserted, conflicting }))),
+      );
       if (values.yes) return true;
       asked = true;
       return confirmed(`insert ${total(plan, "inserted")} rows of organization ${organizationId} into ${live}?`);
     },
   });
   await closeDbPools();
-  if (report.mode === "normal") console.log("note: the platform is in normal mode: writes went on during the recovery (npm run platform:mode -- read-only first)");
+  if (report.mode === "normal")
+    console.log("note: the platform is in normal mode: writes went on during the recovery (npm run platform:mode -- read-only first)");
   if (!report.applied) {
     if (dryRun) {
-      console.log(formatTable(report.outcomes.map(({ table, inBackup, alreadyLive, inserted, conflicting }) => ({ table, inBackup, alreadyLive, toInsert: inserted, conflicting }))));
+      console.log(
+        formatTable(
+          report.outcomes.map(({ table, inBackup, alreadyLive, inserted, conflicting }) => ({ table, inBackup, alreadyLive, toInsert: inserted, conflicting })),
+        ),
+      );
       console.log(`dry run: ${total(report.outcomes, "inserted")} rows would be inserted into ${live}; nothing was changed`);
       return;
     }
-    throw new UsageError(asked && process.stdin.isTTY ? "nothing inserted" : `nothing inserted: run again with --yes to insert them (or --dry-run to see the counts)`);
+    throw new UsageError(
+      asked && process.stdin.isTTY ? "nothing inserted" : `nothing inserted: run again with --yes to insert them (or --dry-run to see the counts)`,
+    );
   }
   console.log(
     `inserted ${total(report.outcomes, "inserted")} rows of organization ${organizationId} into ${live} from backup ${report.backup.id}; ` +

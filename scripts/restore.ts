@@ -63,17 +63,24 @@ await runCli(async () => {
         `into ${redactedUrl(targetUrl)} in ${result.seconds} s (ANALYZE ${result.analyzeSeconds} s); row counts match the manifest`,
     );
     if (result.auth?.status === "restored") {
-      const providers = Object.entries(result.auth.identities).map(([provider, n]) => `${provider} ${n}`).join(", ");
-      console.log(`  auth: ${result.auth.users} users restored with their ids${providers ? ` (identities: ${providers})` : ""}; every platform user has its auth.users row as in the backup`);
+      const providers = Object.entries(result.auth.identities)
+        .map(([provider, n]) => `${provider} ${n}`)
+        .join(", ");
+      console.log(
+        `  auth: ${result.auth.users} users restored with their ids${providers ? ` (identities: ${providers})` : ""}; every platform user has its auth.users row as in the backup`,
+      );
     } else if (result.auth?.status === "skipped") {
       console.log(`  auth: NOT restored: ${result.auth.reason}`);
     }
-    if (result.trust !== "signed") console.log(`  warning: the archive's manifest is not signed by this installation (${result.trust}); restored because of --allow-unsigned`);
+    if (result.trust !== "signed")
+      console.log(`  warning: the archive's manifest is not signed by this installation (${result.trust}); restored because of --allow-unsigned`);
     for (const extension of result.extensions) {
       if (extension.status !== "present") console.log(`  extension ${extension.name}: ${extension.status}${extension.reason ? ` (${extension.reason})` : ""}`);
     }
-    if (result.record?.unconfirmedCopies) console.log(`  record: ${result.record.unconfirmedCopies} copies on a disk this machine cannot see are marked unconfirmed`);
-    if (result.record && !result.record.copiesMarked) console.log("  record: the backup predates the 'unconfirmed' copy status; its copies on disk keep their old status until checked");
+    if (result.record?.unconfirmedCopies)
+      console.log(`  record: ${result.record.unconfirmedCopies} copies on a disk this machine cannot see are marked unconfirmed`);
+    if (result.record && !result.record.copiesMarked)
+      console.log("  record: the backup predates the 'unconfirmed' copy status; its copies on disk keep their old status until checked");
   } catch (error) {
     const unavailable = classifiedDbError(error);
     if (unavailable instanceof DbUnavailableError) throw new Error(`cannot reach the target ${redactedUrl(targetUrl)} (${unavailable.reason})`);

@@ -46,7 +46,9 @@ await runCli(async () => {
   for (const change of plan.changes) if (change.action === "remove") console.log(stateOf(change));
   if (plan.others) console.log(`${plan.others} other schedule${plan.others === 1 ? "" : "s"} of this QStash account left alone.`);
   for (const schedule of plan.elsewhere) {
-    console.log(`note: ${schedule.scheduleId} delivers to ${schedule.destination}, not under PUBLIC_URL: another deployment's, or this one's under an earlier PUBLIC_URL (whose deliveries are refused); remove it in QStash's console if it is`);
+    console.log(
+      `note: ${schedule.scheduleId} delivers to ${schedule.destination}, not under PUBLIC_URL: another deployment's, or this one's under an earlier PUBLIC_URL (whose deliveries are refused); remove it in QStash's console if it is`,
+    );
   }
   if (LOCAL_HOST.test(new URL(plan.publicUrl).hostname)) console.log(`note: QStash delivers only to public URLs, and ${plan.publicUrl} is not one.`);
   const pending = plan.changes.filter((change) => change.action !== "keep");

@@ -10,7 +10,9 @@ export function seedUsage(): string {
   --reset replaces ALL rows of the platform's tables.
   --history-days adds N days (1 to ${MAX_HISTORY_DAYS}) of synthetic statistics history for the dashboard,
   ending before the oldest real snapshot, with --history-statements statements (default ${DEFAULT_HISTORY_STATEMENTS}).
-  Defaults: ${Object.entries(SIZE_FLAGS).map(([flag, key]) => `--${flag} ${DEFAULT_DEMO_SIZES[key]}`).join(", ")}`;
+  Defaults: ${Object.entries(SIZE_FLAGS)
+    .map(([flag, key]) => `--${flag} ${DEFAULT_DEMO_SIZES[key]}`)
+    .join(", ")}`;
 }
 
 const SIZE_FLAGS = {
@@ -68,7 +70,10 @@ export function parseSeedArgs(argv: string[]): SeedArgs {
   if (statements !== undefined && days === undefined) throw new UsageError(`--history-statements goes with --history-days\n${seedUsage()}`);
   const args: SeedArgs = { sizes, reset: parsed.values.reset === true, help: parsed.values.help === true };
   if (days === undefined) return args;
-  const history = { days: count("history-days", days), statements: statements === undefined ? DEFAULT_HISTORY_STATEMENTS : count("history-statements", statements) };
+  const history = {
+    days: count("history-days", days),
+    statements: statements === undefined ? DEFAULT_HISTORY_STATEMENTS : count("history-statements", statements),
+  };
   if (history.days > MAX_HISTORY_DAYS) throw new UsageError(`--history-days must be at most ${MAX_HISTORY_DAYS}\n${seedUsage()}`);
   if (history.statements > MAX_HISTORY_STATEMENTS) throw new UsageError(`--history-statements must be at most ${MAX_HISTORY_STATEMENTS}\n${seedUsage()}`);
   return { ...args, history };

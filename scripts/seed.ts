@@ -22,7 +22,8 @@ await runCli(async () => {
   if (args.history) {
     const range = await seedHistory(directDb(), {
       ...args.history,
-      onProgress: ({ day, days, rows }) => console.log(`${"history".padEnd(22)} ${String(day).padStart(10)} / ${days} days (${rows} statement rows)  ${seconds()} s`),
+      onProgress: ({ day, days, rows }) =>
+        console.log(`${"history".padEnd(22)} ${String(day).padStart(10)} / ${days} days (${rows} statement rows)  ${seconds()} s`),
     });
     console.log(`history from ${range.from.toISOString()} to ${range.to.toISOString()}: open /dashboard`);
   }

@@ -53,7 +53,10 @@ async function shot(name: string): Promise<void> {
 
 /** Waits for the view to finish drawing (the status line is stamped last). */
 async function drawn(): Promise<void> {
-  await page.waitForFunction(() => !document.querySelector("main")?.hasAttribute("aria-busy") && document.getElementById("status")?.textContent?.startsWith("Updated"), { timeout: 15_000 });
+  await page.waitForFunction(
+    () => !document.querySelector("main")?.hasAttribute("aria-busy") && document.getElementById("status")?.textContent?.startsWith("Updated"),
+    { timeout: 15_000 },
+  );
 }
 
 /** Does `action`, then waits for the view it draws. */
@@ -90,7 +93,8 @@ async function chartInk(): Promise<Array<{ title: string; ink: number }>> {
       const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
       let ink = 0;
       // The first line is drawn in #2563eb.
-      for (let i = 0; i < data.length; i += 4) if (Math.abs((data[i] ?? 0) - 37) < 40 && Math.abs((data[i + 1] ?? 0) - 99) < 40 && (data[i + 2] ?? 0) > 180) ink++;
+      for (let i = 0; i < data.length; i += 4)
+        if (Math.abs((data[i] ?? 0) - 37) < 40 && Math.abs((data[i + 1] ?? 0) - 99) < 40 && (data[i + 2] ?? 0) > 180) ink++;
       return { title: figure.getAttribute("data-chart") ?? "", ink };
     }),
   );
@@ -142,7 +146,13 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(row).toContain(`${new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 }).format(p95?.value ?? 0)} connections`);
     expect(row).toContain((p95?.status ?? "").toUpperCase());
     const charts = await chartInk();
-    expect(charts.map((c) => c.title)).toEqual(["Statement time, p95", "Connection slots in use (server-wide)", "Active connections", "Slow queries per hour", "Longest lock wait"]);
+    expect(charts.map((c) => c.title)).toEqual([
+      "Statement time, p95",
+      "Connection slots in use (server-wide)",
+      "Active connections",
+      "Slow queries per hour",
+      "Longest lock wait",
+    ]);
     for (const chart of charts) expect(chart.ink, chart.title).toBeGreaterThan(50);
     expect(await mainText()).toMatch(/Alerts[\s\S]*threshold:statement_p95_ms/);
     expect(await mainText()).toMatch(/Stats snapshots: OK newest \d+ min \d+ s old/);
@@ -186,7 +196,9 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await shot("connections");
 
     await open("#/space?window=24h");
-    const [growth] = await directDb()<{ bytes: number }[]>`select max(database_size_bytes)::float8 as bytes from ops.db_stats_snapshots where taken_at >= now() - interval '24 hours'`;
+    const [growth] = await directDb()<
+      { bytes: number }[]
+    >`select max(database_size_bytes)::float8 as bytes from ops.db_stats_snapshots where taken_at >= now() - interval '24 hours'`;
     expect(await mainText()).toMatch(/Quota 2\.0 GB: \d+\.\d% used; \d+(\.\d)? days left at this pace\./);
     expect(growth?.bytes).toBeGreaterThan(0);
     for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
@@ -198,7 +210,11 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
 
     await open("#/backups?window=7d");
     const [backups] = await directDb()<{ n: number }[]>`select count(*)::int as n from ops.backups where requested_at >= now() - interval '7 days'`;
-    const rows = await page.$$eval("table", (tables: PageElement[]) => (tables.find((t) => t.querySelector("caption")?.textContent?.startsWith("Each run")) as PageTable | undefined)?.tBodies[0]?.rows.length);
+    const rows = await page.$$eval(
+      "table",
+      (tables: PageElement[]) =>
+        (tables.find((t) => t.querySelector("caption")?.textContent?.startsWith("Each run")) as PageTable | undefined)?.tBodies[0]?.rows.length,
+    );
     expect(rows).toBe(backups?.n);
     expect(await mainText()).toContain("s3://demo-history/backups/");
     for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(10);

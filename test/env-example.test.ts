@@ -11,9 +11,7 @@ describe(".env.example", () => {
       .filter((match): match is RegExpExecArray => match !== null);
     const documented = assignments.map((match) => match[1]);
     expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
-    const active = Object.fromEntries(
-      assignments.filter((match) => !match[0].startsWith("#")).map((match) => [match[1], match[2]]),
-    );
+    const active = Object.fromEntries(assignments.filter((match) => !match[0].startsWith("#")).map((match) => [match[1], match[2]]));
     expect(() => parseConfig(active)).not.toThrow();
   });
 });

@@ -57,7 +57,13 @@ describe("as the managed owner", () => {
         (select d.datdba = r.oid from pg_database d where d.datname = current_database()) as "ownsDatabase"
       from pg_roles r
       where r.rolname = current_user`;
-    expect(role).toEqual({ superuser: false, createdb: true, createrole: true, roles: ["pg_monitor", "pg_read_all_stats", "pg_signal_backend"], ownsDatabase: true });
+    expect(role).toEqual({
+      superuser: false,
+      createdb: true,
+      createrole: true,
+      roles: ["pg_monitor", "pg_read_all_stats", "pg_signal_backend"],
+      ownsDatabase: true,
+    });
     const extensions = await directDb()<{ name: string; schema: string; ownedByMe: boolean }[]>`
       select e.extname as name, n.nspname as schema, e.extowner = (select oid from pg_roles where rolname = current_user) as "ownedByMe"
       from pg_extension e join pg_namespace n on n.oid = e.extnamespace
@@ -84,7 +90,9 @@ describe("as the managed owner", () => {
       const otherSleep = other`select pg_sleep(30)`.catch((error: unknown) => error);
       const [{ pid: superPid } = { pid: 0 }] = await superuser<{ pid: number }[]>`select pg_backend_pid() as pid`;
       const superSleep = superuser`select pg_sleep(3)`.catch((error: unknown) => error);
-      await expect.poll(async () => (await directDb()`select 1 from pg_stat_activity where pid in (${otherPid}, ${superPid}) and state = 'active'`).length).toBe(2);
+      await expect
+        .poll(async () => (await directDb()`select 1 from pg_stat_activity where pid in (${otherPid}, ${superPid}) and state = 'active'`).length)
+        .toBe(2);
 
       const refused = await signalSession(directDb(), superPid, "cancel", { confirmed: true }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(SessionSignalError);
@@ -105,7 +113,9 @@ describe("as the managed owner", () => {
     expect(result.applicationCheck).toMatch(/^read agent [0-9a-f-]{36} with 3 workflow\(s\)$/);
     const skipped = result.extensions.filter((e) => e.status === "skipped");
     expect(skipped.map((e) => e.name).sort()).toEqual(
-      (await directDb()<{ name: string }[]>`select extname as name from pg_extension where extname in ${directDb()([...PRECREATED_EXTENSIONS])} order by 1`).map((r) => r.name),
+      (
+        await directDb()<{ name: string }[]>`select extname as name from pg_extension where extname in ${directDb()([...PRECREATED_EXTENSIONS])} order by 1`
+      ).map((r) => r.name),
     );
     for (const extension of skipped) {
       expect(extension).toMatchObject({ schema: "extensions", required: false, reason: expect.stringMatching(/^permission denied to create extension "\w+"/) });

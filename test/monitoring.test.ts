@@ -64,17 +64,26 @@ describe.skipIf(!withPromtool)("the alert rules", () => {
   it("test every alert quiet, firing, then resolved", async () => {
     const alerts = (await ruleFile()).groups.flatMap((g) => g.rules.map((r) => r.alert));
     const cases = await Promise.all(
-      ["alerts.test.yml", "alerts-recovery.test.yml"].map(async (file) => (parse(await readFile(`${DIR}${file}`, "utf8")) as RuleTests).tests.flatMap((t) => t.alert_rule_test ?? [])),
+      ["alerts.test.yml", "alerts-recovery.test.yml"].map(async (file) =>
+        (parse(await readFile(`${DIR}${file}`, "utf8")) as RuleTests).tests.flatMap((t) => t.alert_rule_test ?? []),
+      ),
     );
-    const seconds = (time: string) => [...time.matchAll(/(\d+)([dhms])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * { d: 86_400, h: 3600, m: 60, s: 1 }[unit as "d"], 0);
+    const seconds = (time: string) =>
+      [...time.matchAll(/(\d+)([dhms])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * { d: 86_400, h: 3600, m: 60, s: 1 }[unit as "d"], 0);
     for (const alert of alerts) {
       const checks = cases.flat().filter((c) => c.alertname === alert);
       const firing = checks.find((c) => c.exp_alerts.length > 0);
       expect(firing, `${alert} is tested firing`).toBeDefined();
       const at = seconds(firing?.eval_time ?? "0s");
       const quiet = checks.filter((c) => c.exp_alerts.length === 0).map((c) => seconds(c.eval_time));
-      expect(quiet.some((t) => t < at), `${alert} is tested quiet before it fires`).toBe(true);
-      expect(quiet.some((t) => t > at), `${alert} is tested resolved after it fires`).toBe(true);
+      expect(
+        quiet.some((t) => t < at),
+        `${alert} is tested quiet before it fires`,
+      ).toBe(true);
+      expect(
+        quiet.some((t) => t > at),
+        `${alert} is tested resolved after it fires`,
+      ).toBe(true);
     }
   });
 });

@@ -44,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   observeQueries(undefined);
   await useConfig({ SUPABASE_POOLER_URL: TEST_POOLER_URL });
-  server.close();
+  await server.close();
   await proxy.close();
 });
 
@@ -72,14 +72,19 @@ describe("request paths through a transaction-mode pooler", () => {
     const cursor = (firstPage.body as { next_cursor: string }).next_cursor;
     const secondPage = await measured("GET", `/api/agents?limit=2&cursor=${encodeURIComponent(cursor)}`);
     expect((secondPage.body as { data: Array<{ id: string }> }).data.map((a) => a.id)).toEqual(
-      (await directDb()<{ id: string }[]>`
+      (
+        await directDb()<{ id: string }[]>`
         select id from agents where organization_id in (select organization_id from organization_members where user_id = ${callers.demo.userId})
-        order by created_at desc, id desc offset 2 limit 2`).map((a) => a.id),
+        order by created_at desc, id desc offset 2 limit 2`
+      ).map((a) => a.id),
     );
     const messages = await measured("GET", `/api/conversations/${conversation?.id}/messages?limit=5&count=exact`);
     const [count] = await directDb()<{ n: number }[]>`select count(*)::int as n from conversation_messages where conversation_id = ${conversation?.id ?? ""}`;
     expect(messages.body).toMatchObject({ total: count?.n });
-    const patched = await measured("PATCH", `/api/agents/${agents[1]?.id}`, { name: "Renamed in one round trip", config: { temperature: 0.2, tools: ["search"] } });
+    const patched = await measured("PATCH", `/api/agents/${agents[1]?.id}`, {
+      name: "Renamed in one round trip",
+      config: { temperature: 0.2, tools: ["search"] },
+    });
     expect(patched.body).toMatchObject({ name: "Renamed in one round trip", config: { temperature: 0.2, tools: ["search"] } });
     const [stored] = await directDb()<{ name: string; config: unknown }[]>`select name, config from agents where id = ${agents[1]?.id ?? ""}`;
     expect(stored).toEqual({ name: "Renamed in one round trip", config: { temperature: 0.2, tools: ["search"] } });
@@ -95,7 +100,9 @@ describe("request paths through a transaction-mode pooler", () => {
   it("takes two flights for the same statement from a client without the option, and for a parameter whose type only the server knows", async () => {
     const [{ id } = { id: "" }] = await directDb()<{ id: string }[]>`select id from agents order by id limit 1`;
     const plain = postgres(rawPoolerUrl, { max: 1, prepare: false, fetch_types: false, onnotice: () => undefined });
-    const patched = postgres(rawPoolerUrl, { max: 1, prepare: false, fetch_types: false, onnotice: () => undefined, one_round_trip: true } as postgres.Options<Record<string, never>>);
+    const patched = postgres(rawPoolerUrl, { max: 1, prepare: false, fetch_types: false, onnotice: () => undefined, one_round_trip: true } as postgres.Options<
+      Record<string, never>
+    >);
     try {
       await plain`select 1`;
       await patched`select 1`;
@@ -108,7 +115,7 @@ describe("request paths through a transaction-mode pooler", () => {
       expect(await flightsOf(() => agentWithWorkflows(patched, id))).toBe(1);
       // An object without a type is serialized by the type the server describes: still two.
       let read: unknown;
-      expect(await flightsOf(async () => ([{ value: read }] = await patched`select ${{ a: 1 } as unknown as string}::jsonb as value`))).toBe(2);
+      expect(await flightsOf(async () => ([{ value: read }] = await patched`select ${{ a: 1 }}::jsonb as value`))).toBe(2);
       expect(read).toEqual({ a: 1 });
     } finally {
       await plain.end();

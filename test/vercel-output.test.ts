@@ -74,7 +74,9 @@ describe.skipIf(!built && !underCi)("vercel build output", () => {
     expect(page).toContain('<script type="module" src="/dashboard/app.js"></script>');
     const bundle = await Promise.all(["app.js", "app.css"].map((file) => readFile(path.join(OUTPUT, "static/dashboard", file))));
     expect(bundle.reduce((total, file) => total + gzipSync(file).length, 0)).toBeLessThanOrEqual(100 * 1024);
-    const project = JSON.parse(await readFile(path.join(ROOT, "vercel.json"), "utf8")) as { headers: Array<{ source: string; headers: Array<{ key: string; value: string }> }> };
+    const project = JSON.parse(await readFile(path.join(ROOT, "vercel.json"), "utf8")) as {
+      headers: Array<{ source: string; headers: Array<{ key: string; value: string }> }>;
+    };
     const csp = project.headers.find((rule) => rule.source === "/dashboard(.*)")?.headers.find((h) => h.key === "Content-Security-Policy")?.value;
     expect(csp).toMatch(/^default-src 'none'; script-src 'self';/);
     const applied = config.routes.find((route) => route.headers && route.src && new RegExp(route.src).test("/dashboard"));

@@ -10,7 +10,13 @@ const signIn = v.strictObject({
 });
 
 const signOut = v.strictObject({
-  everywhere: v.optional(v.pipe(v.picklist(["true", "false"], "must be true or false"), v.transform((value) => value === "true")), "false"),
+  everywhere: v.optional(
+    v.pipe(
+      v.picklist(["true", "false"], "must be true or false"),
+      v.transform((value) => value === "true"),
+    ),
+    "false",
+  ),
 });
 
 const secure = (request: Request) => new URL(request.url).protocol === "https:";

@@ -69,7 +69,13 @@ function drawChrome(route: Route): void {
   );
   windows.replaceChildren(
     h("span", { id: "window-label" }, "Window"),
-    ...WINDOWS.map((w) => h("a", { href: hrefOf({ ...route, window: w }), class: "window", "aria-current": w === route.window ? "true" : undefined, "aria-describedby": "window-label" }, w)),
+    ...WINDOWS.map((w) =>
+      h(
+        "a",
+        { href: hrefOf({ ...route, window: w }), class: "window", "aria-current": w === route.window ? "true" : undefined, "aria-describedby": "window-label" },
+        w,
+      ),
+    ),
   );
 }
 

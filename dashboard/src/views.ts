@@ -100,7 +100,15 @@ function snapshotLine(snapshots: Overview["snapshots"]): HTMLElement {
 }
 
 function modeLine(mode: ModeState): HTMLElement {
-  return h("p", {}, "Platform mode: ", badge(mode.mode === "normal" ? "ok" : "warn"), ` ${mode.mode}`, mode.reason ? ` (${mode.reason})` : "", mode.since ? `, since ${f.time(mode.since)}` : "");
+  return h(
+    "p",
+    {},
+    "Platform mode: ",
+    badge(mode.mode === "normal" ? "ok" : "warn"),
+    ` ${mode.mode}`,
+    mode.reason ? ` (${mode.reason})` : "",
+    mode.since ? `, since ${f.time(mode.since)}` : "",
+  );
 }
 
 export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise<void> {
@@ -170,7 +178,10 @@ function statementTable(caption: string, rows: StatementTotal[], data: Statement
     { label: "Total time", value: (s) => f.ms(s.totalMs), numeric: true },
     { label: "Mean", value: (s) => f.ms(s.meanMs), numeric: true },
     { label: "Share of all time", value: (s) => f.percent(s.shareOfTotal), numeric: true },
-    { label: spark === "calls" ? "Calls over the window" : spark === "mean" ? "Mean over the window" : "Time over the window", value: (s) => sparkline(t, line(s.queryId), `${spark} of statement ${s.queryId}`) },
+    {
+      label: spark === "calls" ? "Calls over the window" : spark === "mean" ? "Mean over the window" : "Time over the window",
+      value: (s) => sparkline(t, line(s.queryId), `${spark} of statement ${s.queryId}`),
+    },
   ]);
 }
 
@@ -191,7 +202,11 @@ export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId
   ];
   const charts = section("Over the window");
   main.append(
-    section(`Statement ${data.statement.queryId}`, h("pre", { class: "query" }, h("code", {}, data.statement.query)), h("p", {}, `first seen ${f.time(data.statement.firstSeenAt)}`)),
+    section(
+      `Statement ${data.statement.queryId}`,
+      h("pre", { class: "query" }, h("code", {}, data.statement.query)),
+      h("p", {}, `first seen ${f.time(data.statement.firstSeenAt)}`),
+    ),
     charts,
     section(
       "Deploys",
@@ -212,15 +227,33 @@ export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId
         ? h(
             "div",
             {},
-            h("p", {}, `On ${data.advice.advice.table} (${data.advice.advice.columns.join(", ")}): cost ${data.advice.advice.costBefore} → ${data.advice.advice.costAfter}, about ${f.bytes(data.advice.advice.estimatedSizeBytes)}`),
+            h(
+              "p",
+              {},
+              `On ${data.advice.advice.table} (${data.advice.advice.columns.join(", ")}): cost ${data.advice.advice.costBefore} → ${data.advice.advice.costAfter}, about ${f.bytes(data.advice.advice.estimatedSizeBytes)}`,
+            ),
             runnable(data.advice.advice.createStatement),
           )
         : null,
     ),
   );
   const id = data.statement.queryId;
-  timeChart(charts, { title: "Calls", t: data.series.t, lines: [{ label: "calls", values: data.series.values[`calls:${id}`] ?? [] }], markers, format: f.count, range: rangeOf(ctx.window) });
-  timeChart(charts, { title: "Mean time", t: data.series.t, lines: [{ label: "mean", values: data.series.values[`meanMs:${id}`] ?? [] }], markers, format: f.ms, range: rangeOf(ctx.window) });
+  timeChart(charts, {
+    title: "Calls",
+    t: data.series.t,
+    lines: [{ label: "calls", values: data.series.values[`calls:${id}`] ?? [] }],
+    markers,
+    format: f.count,
+    range: rangeOf(ctx.window),
+  });
+  timeChart(charts, {
+    title: "Mean time",
+    t: data.series.t,
+    lines: [{ label: "mean", values: data.series.values[`meanMs:${id}`] ?? [] }],
+    markers,
+    format: f.ms,
+    range: rangeOf(ctx.window),
+  });
 }
 
 function usageLine(usage: Activity["usage"]): HTMLElement {
@@ -315,9 +348,18 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
   main.append(
     section(
       "Size",
-      h("p", {}, `Database size ${f.bytes(latest)}; growth ${data.growth ? `${f.bytes(data.growth.bytesPerDay)} a day (${f.time(data.growth.fromAt)} to ${f.time(data.growth.toAt)})` : "unknown: it needs two stats snapshots"}.`),
+      h(
+        "p",
+        {},
+        `Database size ${f.bytes(latest)}; growth ${data.growth ? `${f.bytes(data.growth.bytesPerDay)} a day (${f.time(data.growth.fromAt)} to ${f.time(data.growth.toAt)})` : "unknown: it needs two stats snapshots"}.`,
+      ),
       data.quota
-        ? h("p", {}, `Quota ${f.bytes(data.quota.bytes)}: ${f.percent(data.quota.usedRatio)} used; `, data.quota.daysLeft === null ? "not growing." : `${data.quota.daysLeft} days left at this pace.`)
+        ? h(
+            "p",
+            {},
+            `Quota ${f.bytes(data.quota.bytes)}: ${f.percent(data.quota.usedRatio)} used; `,
+            data.quota.daysLeft === null ? "not growing." : `${data.quota.daysLeft} days left at this pace.`,
+          )
         : h("p", {}, "No quota set (DB_SIZE_QUOTA_BYTES)."),
     ),
     charts,
@@ -390,7 +432,11 @@ export async function findingsView(main: HTMLElement): Promise<void> {
   main.append(
     section(
       "Findings",
-      h("p", {}, data.findings.length === 0 ? "Nothing found: every check of db:inspect passes." : `${data.findings.length} finding(s), each with what to run.`),
+      h(
+        "p",
+        {},
+        data.findings.length === 0 ? "Nothing found: every check of db:inspect passes." : `${data.findings.length} finding(s), each with what to run.`,
+      ),
       ...data.notes.map((note) => h("p", { class: "note" }, note)),
     ),
   );
@@ -401,7 +447,14 @@ export async function findingsView(main: HTMLElement): Promise<void> {
       section(
         `${title} (${found.length})`,
         ...found.map((finding) =>
-          h("article", { class: "finding" }, h("h3", {}, finding.subject), h("p", {}, finding.detail), finding.note ? h("p", { class: "note" }, finding.note) : null, finding.run ? runnable(finding.run) : null),
+          h(
+            "article",
+            { class: "finding" },
+            h("h3", {}, finding.subject),
+            h("p", {}, finding.detail),
+            finding.note ? h("p", { class: "note" }, finding.note) : null,
+            finding.run ? runnable(finding.run) : null,
+          ),
         ),
       ),
     );
@@ -409,7 +462,11 @@ export async function findingsView(main: HTMLElement): Promise<void> {
 }
 
 function modeForm(ctx: ViewContext, mode: ModeState): HTMLElement {
-  const select = h("select", { id: "mode-select", name: "mode" }, ...["normal", "read-only", "maintenance"].map((m) => h("option", { value: m, selected: m === mode.mode }, m)));
+  const select = h(
+    "select",
+    { id: "mode-select", name: "mode" },
+    ...["normal", "read-only", "maintenance"].map((m) => h("option", { value: m, selected: m === mode.mode }, m)),
+  );
   const reason = h("input", { id: "mode-reason", name: "reason", type: "text", maxlength: 200, placeholder: "why (shown to API callers)" });
   const form = h(
     "form",

@@ -66,7 +66,10 @@ export const SIGNED_IN_COOKIE = "gap_ops_signed_in";
 /** The Set-Cookie values of a session carrying `token`: the session itself, and the page's hint. */
 export function sessionCookies(token: string, expiresAt: Date, { secure }: { secure: boolean }): string[] {
   const flags = `Max-Age=${SESSION_SECONDS}; SameSite=Strict${secure ? "; Secure" : ""}`;
-  return [`${SESSION_COOKIE}=${token}; Path=${COOKIE_PATH}; ${flags}; HttpOnly`, `${SIGNED_IN_COOKIE}=${Math.floor(expiresAt.getTime() / 1000)}; Path=/; ${flags}`];
+  return [
+    `${SESSION_COOKIE}=${token}; Path=${COOKIE_PATH}; ${flags}; HttpOnly`,
+    `${SIGNED_IN_COOKIE}=${Math.floor(expiresAt.getTime() / 1000)}; Path=/; ${flags}`,
+  ];
 }
 
 /** The Set-Cookie values that end the session. */

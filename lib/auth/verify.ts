@@ -58,9 +58,7 @@ function verifier(): Verifier {
   if (!current) {
     const secret = cfg.supabase.jwtSecret;
     current = {
-      hmacKey: secret
-        ? webcrypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
-        : undefined,
+      hmacKey: secret ? webcrypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]) : undefined,
       verified: new Map(),
     };
     verifiers.set(cfg, current);

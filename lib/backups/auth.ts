@@ -74,7 +74,9 @@ export async function authPlan(sql: Sql, part: AuthPart): Promise<AuthPlan> {
   const present = new Set(await authTables(sql));
   const missing = wanted.filter((table) => !present.has(table));
   if (missing.length) {
-    throw new RestoreRefusedError(`the target's auth schema lacks ${missing.join(", ")}, which the backup holds rows of: restore into a Supabase project whose Auth is at least as new as the old one's`);
+    throw new RestoreRefusedError(
+      `the target's auth schema lacks ${missing.join(", ")}, which the backup holds rows of: restore into a Supabase project whose Auth is at least as new as the old one's`,
+    );
   }
   const counts = await authRowCounts(sql, wanted);
   const occupied = Object.entries(counts).filter(([, rows]) => rows > 0);

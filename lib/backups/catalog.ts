@@ -31,7 +31,7 @@ export interface ArchiveSource {
   open(archive: string, maxBytes: number): Promise<Readable>;
 }
 
-const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (describedError(error));
+const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? describedError(error);
 
 /** A manifest (`.json`) or one of its archives on this machine, the others beside it. */
 export function localSource(file: string): ArchiveSource {
@@ -46,7 +46,11 @@ export function localSource(file: string): ArchiveSource {
         throw new BackupIntegrityError(`cannot read the manifest ${manifestPath} (${codeOf(error)})`);
       }),
     location: archivePath,
-    storedSize: (archive) => stat(archivePath(archive)).then((info) => (info.isFile() ? info.size : undefined), () => undefined),
+    storedSize: (archive) =>
+      stat(archivePath(archive)).then(
+        (info) => (info.isFile() ? info.size : undefined),
+        () => undefined,
+      ),
     open: (archive, maxBytes) =>
       regularFileStream(archivePath(archive), { maxBytes }).catch((error: unknown) => {
         if (error instanceof BackupIntegrityError) throw error;
@@ -175,7 +179,12 @@ function foundBackups(files: string[], where: Found["where"], sourceOf: (manifes
 /** The backups in `dir`, newest first. A folder that does not exist holds none. */
 export async function localCatalog(dir: string, keys: SigningKeys): Promise<CatalogEntry[]> {
   const files = await readdir(dir).catch(() => [] as string[]);
-  const found = foundBackups(files, "local", (file) => localSource(path.join(dir, file)), (file) => path.join(dir, file));
+  const found = foundBackups(
+    files,
+    "local",
+    (file) => localSource(path.join(dir, file)),
+    (file) => path.join(dir, file),
+  );
   return (await Promise.all(found.map((backup) => entryOf(backup, keys)))).sort(newestFirst);
 }
 
@@ -207,7 +216,8 @@ export function restorable(entry: CatalogEntry, { allowUnsigned = false } = {}):
 /** "2026-12-05T03:00:12Z, 1.2 days ago": a backup's time and age as a restore prints them. */
 export function timeAndAge(at: string, now: Date = new Date()): string {
   const seconds = Math.max(0, (now.getTime() - Date.parse(at)) / 1000);
-  const age = seconds < 3600 ? `${Math.round(seconds / 60)} min` : seconds < 172_800 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 86_400).toFixed(1)} days`;
+  const age =
+    seconds < 3600 ? `${Math.round(seconds / 60)} min` : seconds < 172_800 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 86_400).toFixed(1)} days`;
   return `${new Date(at).toISOString().replace(/\.\d+Z$/, "Z")}, ${age} old`;
 }
 
@@ -230,7 +240,11 @@ function olderHint(entries: readonly CatalogEntry[], allowUnsigned: boolean): st
  * another size, its manifest unreadable or not signed by our keys), this refuses and names it
  * and why: an older backup is restored only when asked for by id.
  */
-export function latestEntry(entries: readonly CatalogEntry[], where: string, { allowUnsigned = false, recorded }: { allowUnsigned?: boolean; recorded?: RecordedNewest } = {}): CatalogEntry {
+export function latestEntry(
+  entries: readonly CatalogEntry[],
+  where: string,
+  { allowUnsigned = false, recorded }: { allowUnsigned?: boolean; recorded?: RecordedNewest } = {},
+): CatalogEntry {
   const newest = entries[0];
   if (recorded && !entries.some((entry) => entry.id === recorded.id) && (!newest?.startedAt || newest.startedAt < recorded.finishedAt)) {
     throw new BackupIntegrityError(
@@ -243,5 +257,7 @@ export function latestEntry(entries: readonly CatalogEntry[], where: string, { a
   const label = `${newest.name}${newest.startedAt ? ` (started ${timeAndAge(newest.startedAt)})` : ""}`;
   const trustProblem = newest.manifest !== null && newest.archive === "present" && newest.trust !== "signed";
   const message = `the newest backup in ${where}, ${label}, cannot be restored: ${newest.problem ?? "its archive is not there"}. ${olderHint(entries, allowUnsigned)}`;
-  throw trustProblem ? new BackupUntrustedError(`${message}; or, if you know where it came from, take it anyway with --allow-unsigned`) : new BackupIntegrityError(message);
+  throw trustProblem
+    ? new BackupUntrustedError(`${message}; or, if you know where it came from, take it anyway with --allow-unsigned`)
+    : new BackupIntegrityError(message);
 }

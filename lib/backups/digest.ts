@@ -66,7 +66,11 @@ export function verifyingStage(expected: Digest, location: string): Transform {
     transform(chunk: Buffer, _encoding, done) {
       sizeBytes += chunk.length;
       if (sizeBytes > expected.sizeBytes) {
-        done(new BackupIntegrityError(`${location} is larger than its manifest's ${expected.sizeBytes} bytes: it is not the archive that was written; nothing past that size was read`));
+        done(
+          new BackupIntegrityError(
+            `${location} is larger than its manifest's ${expected.sizeBytes} bytes: it is not the archive that was written; nothing past that size was read`,
+          ),
+        );
         return;
       }
       hash.update(chunk);

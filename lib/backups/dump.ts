@@ -63,13 +63,23 @@ async function schemaBytes(sql: Sql, schemas: readonly string[]): Promise<number
 }
 
 /** pg_dump (uncompressed: zstd is faster than its gzip) through zstd and age into a new file of the workspace. */
-async function dumpInto(work: Workspace, file: string, tool: PgTool, args: string[], env: Record<string, string>, recipients: readonly string[]): Promise<Digest> {
+async function dumpInto(
+  work: Workspace,
+  file: string,
+  tool: PgTool,
+  args: string[],
+  env: Record<string, string>,
+  recipients: readonly string[],
+): Promise<Digest> {
   const dumped = new PassThrough();
   const stored = digestStage();
   const stages: Array<Transform | Duplex> = [await compressingStage()];
   if (recipients.length) stages.push(await encryptingStage(recipients));
   const sink = await work.create(file);
-  await Promise.all([runPgTool(tool, ["--format=custom", "--compress=0", ...args], env, { stdout: dumped }), pipeline([dumped, ...stages, stored.stage, sink])]);
+  await Promise.all([
+    runPgTool(tool, ["--format=custom", "--compress=0", ...args], env, { stdout: dumped }),
+    pipeline([dumped, ...stages, stored.stage, sink]),
+  ]);
   return stored.digest();
 }
 
@@ -88,8 +98,10 @@ export async function writeBackup({ url, dir, name, backupId, signingKey, recipi
         select pg_export_snapshot() as snapshot, current_database() as database,
           current_setting('server_version') as "serverVersion", (current_setting('server_version_num')::int / 10000) as major`;
       if (!info) throw new Error("the server returned no snapshot");
-      const schemas = (await tx<{ name: string }[]>`
-        select nspname as name from pg_namespace where nspname in ${tx([...BACKUP_SCHEMAS])} order by nspname`).map((row) => row.name);
+      const schemas = (
+        await tx<{ name: string }[]>`
+        select nspname as name from pg_namespace where nspname in ${tx([...BACKUP_SCHEMAS])} order by nspname`
+      ).map((row) => row.name);
       const extensions = await databaseExtensions(tx, schemas);
       const tables = await tableRowCounts(tx, schemas);
       const databaseBytes = await schemaBytes(tx, schemas);
@@ -101,7 +113,9 @@ export async function writeBackup({ url, dir, name, backupId, signingKey, recipi
       const startedAt = new Date().toISOString();
       const platform = await dumpInto(work, archive, tool, [...schemas.flatMap((schema) => ["--schema", schema]), ...common], connection.env, recipients);
       // Data only, ordered by the foreign keys between them: the new project has the tables.
-      const authDigest = authCounts ? await dumpInto(work, authArchive, tool, ["--data-only", ...auth.flatMap((table) => ["--table", table]), ...common], connection.env, recipients) : undefined;
+      const authDigest = authCounts
+        ? await dumpInto(work, authArchive, tool, ["--data-only", ...auth.flatMap((table) => ["--table", table]), ...common], connection.env, recipients)
+        : undefined;
       return {
         format: MANIFEST_FORMAT,
         backupId,

@@ -6,7 +6,6 @@
  */
 import { readFile } from "node:fs/promises";
 import { Duplex, Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Decrypter, Encrypter } from "age-encryption";
 import { BackupIntegrityError, BackupUntrustedError } from "./errors.js";
 import { describedError } from "../errors.js";
@@ -26,7 +25,7 @@ export async function encryptingStage(recipients: readonly string[]): Promise<Du
   }
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const encrypted = await encrypter.encrypt(readable);
-  return Duplex.fromWeb({ readable: encrypted as unknown as WebReadableStream<Uint8Array>, writable }, { objectMode: false });
+  return Duplex.fromWeb({ readable: encrypted, writable }, { objectMode: false });
 }
 
 /** The identities of a key file in age-keygen's format: one per line, `#` comments. */
@@ -57,7 +56,9 @@ export async function configuredIdentities({ identity, identityFile }: { identit
 export async function decrypted(source: Readable, identities: readonly string[]): Promise<Readable> {
   if (!identities.length) {
     source.destroy();
-    throw new BackupUntrustedError("the archive is encrypted: set BACKUP_AGE_IDENTITY (or BACKUP_AGE_IDENTITY_FILE) to the age secret key of one of its recipients");
+    throw new BackupUntrustedError(
+      "the archive is encrypted: set BACKUP_AGE_IDENTITY (or BACKUP_AGE_IDENTITY_FILE) to the age secret key of one of its recipients",
+    );
   }
   const decrypter = new Decrypter();
   for (const identity of identities) {
@@ -70,7 +71,7 @@ export async function decrypted(source: Readable, identities: readonly string[])
   }
   try {
     const plain = await decrypter.decrypt(Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>);
-    return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>);
+    return Readable.fromWeb(plain);
   } catch (error) {
     source.destroy();
     // The bytes failed their checksum before the header could be read: that, not the key, is the problem.

@@ -78,7 +78,10 @@ async function creationFailures(sql: Pool, candidates: DatabaseExtension[]): Pro
  * unsigned manifest (taken with --allow-unsigned): then nothing is created from it.
  */
 export async function extensionPlan(sql: Pool, wanted: readonly DatabaseExtension[], { trusted }: { trusted: boolean }): Promise<ExtensionPlan> {
-  const target = await targetExtensions(sql, wanted.map((e) => e.name));
+  const target = await targetExtensions(
+    sql,
+    wanted.map((e) => e.name),
+  );
   const outcomes: ExtensionOutcome[] = [];
   const refusals: string[] = [];
   const candidates: DatabaseExtension[] = [];

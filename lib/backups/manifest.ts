@@ -70,6 +70,7 @@ const bodyEntries = {
   databaseBytes: count,
   auth: v.nullable(auth),
 };
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- only its type is used, by ManifestBody
 const body = v.object(bodyEntries);
 
 const signature = v.object({ algorithm: v.literal(SIGNATURE_ALGORITHM), keyId: v.string(), value: v.string() });
@@ -157,7 +158,18 @@ export function parsedManifest(text: string, where: string): BackupManifest {
     if (old.success) {
       const id = /-(\d{1,18})\.dump$/.exec(old.output.archive)?.[1] ?? "0";
       const pgDumpMajor = Number.parseInt(old.output.serverVersion, 10) || 1;
-      return { ...old.output, format: MANIFEST_FORMAT, backupId: id, pgDumpMajor, encryption: null, compression: null, databaseBytes: null, auth: null, signature: null, signedBody };
+      return {
+        ...old.output,
+        format: MANIFEST_FORMAT,
+        backupId: id,
+        pgDumpMajor,
+        encryption: null,
+        compression: null,
+        databaseBytes: null,
+        auth: null,
+        signature: null,
+        signedBody,
+      };
     }
   }
   if (format === FORMAT_2) {
@@ -219,5 +231,7 @@ export function untrustedReason(manifest: BackupManifest, trust: Exclude<Trust, 
 export function requireTrusted(manifest: BackupManifest, keys: SigningKeys, allowUnsigned: boolean, where: string): Trust {
   const trust = manifestTrust(manifest, keys);
   if (trust === "signed" || allowUnsigned) return trust;
-  throw new BackupUntrustedError(`refusing ${where}: ${untrustedReason(manifest, trust, keys)}. Restore it only if you know where it came from, with --allow-unsigned`);
+  throw new BackupUntrustedError(
+    `refusing ${where}: ${untrustedReason(manifest, trust, keys)}. Restore it only if you know where it came from, with --allow-unsigned`,
+  );
 }

@@ -14,7 +14,10 @@ const MANIFEST = /^(gap-[\w-]+)\.json$/;
 export type ArchivePart = "platform" | "auth";
 
 export function backupName(id: string, startedAt: Date): string {
-  return `gap-${startedAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${id}`;
+  return `gap-${startedAt
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${id}`;
 }
 
 /** The file name of one of a backup's archives. */

@@ -82,11 +82,13 @@ export function objectStore(settings: BucketSettings): ObjectStore {
   let s3: Promise<S3Client> | undefined;
   const sdk = () => import("@aws-sdk/client-s3");
   const connected = () => (s3 ??= client(settings));
-  const failed = (what: string) => (error: unknown): never => {
-    if (error instanceof BackupStoreError || error instanceof BackupNotFoundError) throw error;
-    if (notFound(error)) throw new BackupNotFoundError(`${what}: no such object in bucket ${bucket}`);
-    throw new BackupStoreError(`${what} failed: ${storeFailureReason(error)}`, { cause: error });
-  };
+  const failed =
+    (what: string) =>
+    (error: unknown): never => {
+      if (error instanceof BackupStoreError || error instanceof BackupNotFoundError) throw error;
+      if (notFound(error)) throw new BackupNotFoundError(`${what}: no such object in bucket ${bucket}`);
+      throw new BackupStoreError(`${what} failed: ${storeFailureReason(error)}`, { cause: error });
+    };
   const bodyOf = async (key: string, range?: string): Promise<Readable> => {
     const { GetObjectCommand } = await sdk();
     const response = await (await connected()).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
@@ -114,7 +116,10 @@ export function objectStore(settings: BucketSettings): ObjectStore {
         failed(`uploading s3://${bucket}/${key}`)(error);
       }
     },
-    digest: (key) => bodyOf(key).then(streamDigest).catch(failed(`reading back s3://${bucket}/${key}`)),
+    digest: (key) =>
+      bodyOf(key)
+        .then(streamDigest)
+        .catch(failed(`reading back s3://${bucket}/${key}`)),
     async open(key, maxBytes) {
       try {
         return await bodyOf(key, `bytes=0-${maxBytes}`);

@@ -87,10 +87,14 @@ export function libpqConnection(rawUrl: string, applicationName: string): { args
   const sslmode = url.searchParams.get("sslmode");
   if (sslmode) env.PGSSLMODE = sslmode;
   const args = [
-    "--host", url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    "--port", url.port || "5432",
-    "--username", decodeURIComponent(url.username || "postgres"),
-    "--dbname", decodeURIComponent(url.pathname.slice(1) || "postgres"),
+    "--host",
+    url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    "--port",
+    url.port || "5432",
+    "--username",
+    decodeURIComponent(url.username || "postgres"),
+    "--dbname",
+    decodeURIComponent(url.pathname.slice(1) || "postgres"),
   ];
   return { args, env };
 }
@@ -120,9 +124,9 @@ export async function runPgTool(tool: PgTool, args: string[], env: Record<string
     else stderr = (stderr + chunk.toString()).slice(-8192);
   });
   let captured = "";
-  let streamError: unknown;
+  let streamError: Error | undefined;
   const fail = (error: unknown) => {
-    streamError ??= error;
+    streamError ??= error instanceof Error ? error : new Error(String(error));
     child.kill("SIGTERM");
   };
   const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
@@ -160,7 +164,10 @@ export async function runPgTool(tool: PgTool, args: string[], env: Record<string
  * command's text (a CREATE TABLE over many lines), with the reason scrolled away.
  */
 export function failureReason(stderr: string): string {
-  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   const reason = lines.find((line) => /\b(?:ERROR|FATAL|PANIC):/.test(line)) ?? lines.find((line) => /\berror:/.test(line));
   if (!reason) return lines.slice(-3).join(" / ");
   const command = lines.find((line) => line.startsWith("Command was:"));

@@ -26,7 +26,9 @@ export async function privateBackupDir(dir: string): Promise<string> {
   const uid = process.getuid?.();
   if (!info.isDirectory()) throw new UnsafeBackupDirError(`BACKUP_DIR ${absolute} is not a folder`);
   if (uid !== undefined && info.uid !== uid) {
-    throw new UnsafeBackupDirError(`BACKUP_DIR ${absolute} belongs to another user (uid ${info.uid}, this process runs as ${uid}): use a folder of this user's`);
+    throw new UnsafeBackupDirError(
+      `BACKUP_DIR ${absolute} belongs to another user (uid ${info.uid}, this process runs as ${uid}): use a folder of this user's`,
+    );
   }
   if (info.mode & 0o022) {
     throw new UnsafeBackupDirError(

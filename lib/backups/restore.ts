@@ -8,7 +8,7 @@
  * cannot commit before the whole archive has proved its SHA-256 (digest.ts). Afterwards every
  * table's row count is checked, the auth rows against the manifest, and the database analyzed.
  */
-import { PassThrough, Readable, type Duplex } from "node:stream";
+import { PassThrough, Readable, Writable, type Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { singleConnection, type Pool } from "../db/pool.js";
 import { authDifferences, authPlan, removeRestoredAuth, type AuthPlan } from "./auth.js";
@@ -90,13 +90,19 @@ async function requireStoredSizes(source: ArchiveSource, manifest: BackupManifes
     const location = source.location(file.archive);
     if (size === undefined) throw new BackupIntegrityError(`${location}, named by its manifest, is missing: nothing was restored`);
     if (size !== file.sizeBytes) {
-      throw new BackupIntegrityError(`${location} is ${size} bytes where its manifest says ${file.sizeBytes}: it is not the archive that was written, and was not read`);
+      throw new BackupIntegrityError(
+        `${location} is ${size} bytes where its manifest says ${file.sizeBytes}: it is not the archive that was written, and was not read`,
+      );
     }
   }
 }
 
 /** `first` piped through `stages`; an error anywhere fails the last one (put in words by `named`), which is returned. */
-function joined(first: Readable, stages: Duplex[], named: (error: unknown) => Error = (error) => (error instanceof Error ? error : new Error(String(error)))): Readable {
+function joined(
+  first: Readable,
+  stages: Duplex[],
+  named: (error: unknown) => Error = (error) => (error instanceof Error ? error : new Error(String(error))),
+): Readable {
   const last = stages.at(-1);
   if (!last) return first;
   pipeline([first, ...stages]).catch((error: unknown) => last.destroy(named(error)));
@@ -110,8 +116,11 @@ function joined(first: Readable, stages: Duplex[], named: (error: unknown) => Er
  */
 function payloadFailure(location: string): (error: unknown) => Error {
   return (error) => {
-    if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError || error instanceof BackupStoreError || error instanceof BackupToolError) return error;
-    return new BackupIntegrityError(`${location} does not match its manifest: it failed to decrypt or decompress (${describedError(error)}); it is damaged or not the archive that was written`);
+    if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError || error instanceof BackupStoreError || error instanceof BackupToolError)
+      return error;
+    return new BackupIntegrityError(
+      `${location} does not match its manifest: it failed to decrypt or decompress (${describedError(error)}); it is damaged or not the archive that was written`,
+    );
   };
 }
 
@@ -128,18 +137,22 @@ async function plaintext(source: ArchiveSource, manifest: BackupManifest, file: 
   return joined(clear, [...stages, new PassThrough()], payloadFailure(location));
 }
 
+/** Reads a stream to its end, keeping nothing: what proves an archive whole. */
+async function drained(stream: Readable): Promise<void> {
+  await pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
+}
+
 /**
  * Checks an archive without restoring it: signature, stored sizes, every byte against the
  * SHA-256, and that the identities open it and it decompresses whole.
  */
-/** Reads a stream to its end, keeping nothing: what proves an archive whole. */
-async function drained(stream: Readable): Promise<void> {
-  await pipeline(stream, async function* (chunks) {
-    for await (const _ of chunks) void _;
-  });
-}
 
-export async function verifyArchive({ source, keys, identities, allowUnsigned = false }: Omit<RestoreRequest, "targetUrl" | "binDir" | "workDir">): Promise<VerifiedArchive> {
+export async function verifyArchive({
+  source,
+  keys,
+  identities,
+  allowUnsigned = false,
+}: Omit<RestoreRequest, "targetUrl" | "binDir" | "workDir">): Promise<VerifiedArchive> {
   const { manifest, trust } = await trustedManifest(source, keys, allowUnsigned);
   await requireStoredSizes(source, manifest);
   for (const file of manifestFiles(manifest)) await drained(await plaintext(source, manifest, file, identities));
@@ -218,7 +231,12 @@ export async function restoreBackup({ source, targetUrl, workDir, keys, identiti
       takenAt: manifest.finishedAt,
       tables: Object.keys(restored).length,
       rows: Object.values(restored).reduce((sum, n) => sum + n, 0),
-      auth: !manifest.auth || !auth ? null : auth.restore ? { status: "restored", users: manifest.auth.tables["auth.users"] ?? 0, identities: manifest.auth.identities } : { status: "skipped", reason: `${auth.reason}; its archive was read and is intact` },
+      auth:
+        !manifest.auth || !auth
+          ? null
+          : auth.restore
+            ? { status: "restored", users: manifest.auth.tables["auth.users"] ?? 0, identities: manifest.auth.identities }
+            : { status: "skipped", reason: `${auth.reason}; its archive was read and is intact` },
       seconds: secondsSince(started),
       analyzeSeconds,
       extensions: outcomes,

@@ -52,11 +52,15 @@ export function failOpen(store: CacheStore, { openForMs = 2000, now = Date.now }
     }
   }
   return {
-    mget: (keys) => attempt("mget", () => store.mget(keys), keys.map(() => null)),
+    mget: (keys) =>
+      attempt(
+        "mget",
+        () => store.mget(keys),
+        keys.map(() => null),
+      ),
     del: (keys) => attempt("del", () => store.del(keys).then(() => true), false),
     acquireLock: (key, token, ttlMs) =>
       attempt<LockResult>("lock", async () => ((await store.acquireLock(key, token, ttlMs)) ? "acquired" : "held"), "unavailable"),
-    setIfLockHeld: (key, value, ttlSeconds, lockKey, token) =>
-      attempt("fill", () => store.setIfLockHeld(key, value, ttlSeconds, lockKey, token), false),
+    setIfLockHeld: (key, value, ttlSeconds, lockKey, token) => attempt("fill", () => store.setIfLockHeld(key, value, ttlSeconds, lockKey, token), false),
   };
 }

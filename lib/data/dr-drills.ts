@@ -1,5 +1,4 @@
 /** The record of disaster-recovery drills (ops.dr_drills): what each restored, how long recovery took, or why it failed. */
-import type postgres from "postgres";
 import type { Sql } from "../db/pool.js";
 
 /** A drill starting here and now. */

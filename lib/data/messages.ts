@@ -68,7 +68,7 @@ export function messagesPage(sql: Sql, userId: string, conversationId: string, o
           order by p.created_at_exact desc, p.id desc)
         from page p
         where exists (select 1 from conversation)), '[]'::json) as messages,
-      ${options.countExact
-        ? sql`(select count(*) from conversation_messages where conversation_id = (select id from conversation))`
-        : sql`null::bigint`} as total`;
+      ${
+        options.countExact ? sql`(select count(*) from conversation_messages where conversation_id = (select id from conversation))` : sql`null::bigint`
+      } as total`;
 }

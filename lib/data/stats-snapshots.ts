@@ -9,18 +9,12 @@ import type { Sql } from "../db/pool.js";
 import type { DatabaseFigures } from "../db/inspect/figures.js";
 import { firstKeywordOnly, redactedStatement, redactionReady } from "../db/redaction.js";
 
-
 export interface SnapshotRow {
   id: string;
 }
 
 /** The snapshot of `slot`, or nothing when a snapshot already holds that slot. */
-export function insertSnapshot(
-  tx: Sql,
-  slot: Date,
-  deployId: string | undefined,
-  figures: DatabaseFigures,
-): postgres.PendingQuery<SnapshotRow[]> {
+export function insertSnapshot(tx: Sql, slot: Date, deployId: string | undefined, figures: DatabaseFigures): postgres.PendingQuery<SnapshotRow[]> {
   return tx<SnapshotRow[]>`
     insert into ops.db_stats_snapshots (
       slot, deploy_id, connections_by_state, database_size_bytes, table_cache_hit_ratio,
@@ -80,9 +74,13 @@ async function storeNewTexts(tx: Sql, schema: string): Promise<void> {
  */
 export async function redactStoredTextsAgain(tx: Sql, schema: string | undefined, limit = 1000): Promise<number> {
   const stored = await tx<{ queryId: string; original: string | null; query: string }[]>`
-    select t.queryid::text as "queryId", t.query, ${schema ? tx`(
+    select t.queryid::text as "queryId", t.query, ${
+      schema
+        ? tx`(
       select min(s.query) from ${tx(schema)}.pg_stat_statements s
-      where s.queryid = t.queryid and s.dbid = (select oid from pg_database where datname = current_database()))` : tx`null::text`} as original
+      where s.queryid = t.queryid and s.dbid = (select oid from pg_database where datname = current_database()))`
+        : tx`null::text`
+    } as original
     from ops.query_texts t
     where not t.lexer
     order by t.queryid

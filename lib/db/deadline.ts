@@ -67,7 +67,8 @@ function finished<T>(query: CancellableQuery<T>, finishWithinMs: number, release
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(classifiedDbError(error));
+        const classified = classifiedDbError(error);
+        reject(classified instanceof Error ? classified : new Error(String(classified)));
       },
     );
     void settled.then(() => cancelling).then(release);
@@ -83,7 +84,7 @@ export function bounded<T>(query: CancellableQuery<T>, deadline: Deadline = defa
     }, deadline.startWithinMs);
     void ticket.admitted.then(() => {
       clearTimeout(waiting);
-      finished(query, deadline.finishWithinMs, ticket.release).then(resolve, reject);
+      finished(query, deadline.finishWithinMs, () => ticket.release()).then(resolve, reject);
     });
   });
 }

@@ -46,7 +46,7 @@ const UNAVAILABLE_CODES = new Set([
 /** The SQLSTATE (or driver code) an error carries, if any. */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
-  const code = (error as { code: unknown }).code;
+  const code = error.code;
   return typeof code === "string" ? code : undefined;
 }
 

@@ -8,7 +8,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { MigrationError } from "./errors.js";
-import type { Pool, Sql } from "./pool.js";
+import type { Pool } from "./pool.js";
 import { describedError } from "../errors.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../supabase/migrations/", import.meta.url));

@@ -34,9 +34,7 @@ export async function missingExtensionNotes(sql: Sql): Promise<string[]> {
       current_user::text as role
     from jsonb_array_elements_text(${sql.json(Object.keys(OPTIONAL_EXTENSIONS))}) with ordinality as w (name, position)
     order by w.position`;
-  return rows
-    .filter((row) => !row.installed)
-    .map((row) => `${row.name} is not installed: ${why(row)}; ${OPTIONAL_EXTENSIONS[row.name]}`);
+  return rows.filter((row) => !row.installed).map((row) => `${row.name} is not installed: ${why(row)}; ${OPTIONAL_EXTENSIONS[row.name]}`);
 }
 
 function why(row: ExtensionState): string {

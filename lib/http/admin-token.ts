@@ -40,7 +40,7 @@ function isAdminToken(given: string): boolean {
 /** The client's address as something the client cannot forge says it: Vercel's edge, else the TCP peer. */
 export function clientAddress(request: Request): string {
   const stated = config().onVercel
-    ? request.headers.get("x-vercel-forwarded-for")?.split(",")[0] ?? request.headers.get("x-real-ip")
+    ? (request.headers.get("x-vercel-forwarded-for")?.split(",")[0] ?? request.headers.get("x-real-ip"))
     : request.headers.get(PEER_ADDRESS_HEADER);
   return stated?.trim().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "") || "unknown";
 }

@@ -89,7 +89,10 @@ export async function bodyText(request: Request, maxBytes: number): Promise<stri
 function requireJsonType(request: Request): void {
   const [type = "", ...parameters] = (request.headers.get("content-type") ?? "").split(";").map((part) => part.trim());
   if (type.toLowerCase() !== "application/json") throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "body must be application/json");
-  const charset = parameters.find((p) => /^charset=/i.test(p))?.slice("charset=".length).replace(/^"|"$/g, "");
+  const charset = parameters
+    .find((p) => /^charset=/i.test(p))
+    ?.slice("charset=".length)
+    .replace(/^"|"$/g, "");
   if (charset !== undefined && charset.toLowerCase() !== "utf-8") {
     throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `body must be UTF-8 JSON: charset=${charset.slice(0, 40)} is not accepted`);
   }
@@ -128,12 +131,13 @@ function nestingDepth(text: string): number {
  */
 function withExactNumbers(root: unknown, { isLosslessNumber, isSafeNumber }: LosslessNumbers): unknown {
   const result: { value: unknown } = { value: root };
-  const pending: Array<{ holder: Record<string, unknown> | unknown[]; key: string | number; path: string }> = [{ holder: result as Record<string, unknown>, key: "value", path: "" }];
+  const pending: Array<{ holder: Record<string, unknown> | unknown[]; key: string | number; path: string }> = [{ holder: result, key: "value", path: "" }];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const { holder, key, path } = next;
     const value = (holder as Record<string | number, unknown>)[key];
     if (isLosslessNumber(value)) {
-      if (!isSafeNumber(value.value)) throw new ApiError("BAD_REQUEST", `${path || "body"} must be a number that can be stored exactly (${value.value.slice(0, 40)} cannot)`);
+      if (!isSafeNumber(value.value))
+        throw new ApiError("BAD_REQUEST", `${path || "body"} must be a number that can be stored exactly (${value.value.slice(0, 40)} cannot)`);
       (holder as Record<string | number, unknown>)[key] = Number(value.value);
     } else if (Array.isArray(value)) {
       value.forEach((_, index) => pending.push({ holder: value, key: index, path: path ? `${path}.${index}` : String(index) }));
@@ -161,7 +165,10 @@ export async function parsedJson<T extends Schema>(text: string, schema: T): Pro
     value = lossless.parse(text);
   } catch (error) {
     const duplicate = /^Duplicate key '([^']{0,60})'/.exec(error instanceof Error ? error.message : "")?.[1];
-    throw new ApiError("BAD_REQUEST", duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`);
+    throw new ApiError(
+      "BAD_REQUEST",
+      duplicate === undefined ? "body is not valid JSON" : `body is not valid JSON: the key '${duplicate}' appears twice in one object`,
+    );
   }
   // valibot takes an array for an object (its keys 0, 1, ...): a body must be an object proper.
   if (schema.type.endsWith("object") && (value === null || typeof value !== "object" || Array.isArray(value))) {

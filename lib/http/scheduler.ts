@@ -14,7 +14,8 @@ const MAX_SCHEDULED_BODY_BYTES = 1024;
 export async function requireScheduler(request: Request, job: ScheduledJob): Promise<void> {
   if (request.headers.has("upstash-signature")) {
     const { publicUrl } = config();
-    if (!publicUrl) throw new ConfigError("Invalid configuration: PUBLIC_URL must be set to take QStash's schedules (on Vercel it defaults to the production URL)");
+    if (!publicUrl)
+      throw new ConfigError("Invalid configuration: PUBLIC_URL must be set to take QStash's schedules (on Vercel it defaults to the production URL)");
     // The QStash client (about 55 ms to import) loads for QStash's deliveries only.
     const { qstashSignedBody } = await import("./qstash.js");
     await qstashSignedBody(request, scheduleUrl(publicUrl, job), MAX_SCHEDULED_BODY_BYTES);

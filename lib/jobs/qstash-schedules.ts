@@ -70,8 +70,8 @@ export function wantedSchedules(publicUrl: string): WantedSchedule[] {
 /** How `existing` differs from what is wanted, as a person reads it; empty when it is as wanted. */
 function differencesOf(wanted: WantedSchedule, existing: ExistingSchedule): string[] {
   const differences: string[] = [];
-  const compare = (name: string, has: unknown, wants: unknown, same = has === wants) => {
-    if (!same) differences.push(`${name} ${String(has ?? "unset")} -> ${String(wants)}`);
+  const compare = (name: string, has: string | number | undefined, wants: string | number | undefined, same = has === wants) => {
+    if (!same) differences.push(`${name} ${has ?? "unset"} -> ${wants ?? "unset"}`);
   };
   const unspaced = (expression: string | undefined) => expression?.replace(/\s+/g, "");
   compare("cron", existing.cron, wanted.cron);

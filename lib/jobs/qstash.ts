@@ -59,7 +59,13 @@ export async function publishJob(destination: string, body: Record<string, unkno
   const client = qstashClient(token);
   try {
     const failureCallback = jobFailureUrl();
-    const response = await client.publishJSON({ url: destination, body, retries: JOB_RETRIES, deduplicationId, ...(failureCallback ? { failureCallback } : {}) });
+    const response = await client.publishJSON({
+      url: destination,
+      body,
+      retries: JOB_RETRIES,
+      deduplicationId,
+      ...(failureCallback ? { failureCallback } : {}),
+    });
     return { messageId: response.messageId };
   } catch (error) {
     throw new JobPublishError(`QStash did not take the job: ${describedError(error)}`, { cause: error });

@@ -48,7 +48,17 @@ export function localBucketSettings(endpoint: string, bucket: string, prefix = "
  * s3rver on `host:port` keeping its objects in `dir`, with `buckets` made at start; resolves once
  * it answers. A port in use, or s3rver missing (an install without dev dependencies), is one clear error.
  */
-export async function startLocalBucket({ dir, port, host = "127.0.0.1", buckets = [] }: { dir: string; port: number; host?: string; buckets?: string[] }): Promise<LocalBucketServer> {
+export async function startLocalBucket({
+  dir,
+  port,
+  host = "127.0.0.1",
+  buckets = [],
+}: {
+  dir: string;
+  port: number;
+  host?: string;
+  buckets?: string[];
+}): Promise<LocalBucketServer> {
   if (await portAnswers(port, host)) throw new Error(`port ${port} is in use; give another with --port`);
   const binary = path.join(ROOT, "node_modules/.bin/s3rver");
   const args = ["-d", dir, "-a", host, "-p", String(port), "--silent", "--no-vhost-buckets", ...buckets.flatMap((bucket) => ["--configure-bucket", bucket])];

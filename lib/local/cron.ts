@@ -21,7 +21,10 @@ export interface Scheduled {
 }
 
 /** Calls each entry's path on `baseUrl` on its schedule; a run still going when the next is due is not doubled. */
-export function scheduleCrons(entries: CronEntry[], { baseUrl, secret, onRun }: { baseUrl: string; secret: string; onRun?: (run: CronRun) => void }): Scheduled {
+export function scheduleCrons(
+  entries: CronEntry[],
+  { baseUrl, secret, onRun }: { baseUrl: string; secret: string; onRun?: (run: CronRun) => void },
+): Scheduled {
   const jobs = entries.map(
     (entry) =>
       new Cron(entry.cron, { timezone: "UTC", protect: true }, async () => {

@@ -88,7 +88,10 @@ const urlFor = localPgUrl;
  */
 async function replaceLegacyPassword(port: number, password: string): Promise<void> {
   const current = postgres(urlFor(port, password), { max: 1, onnotice: () => undefined });
-  const works = await current`select 1`.then(() => true, () => false);
+  const works = await current`select 1`.then(
+    () => true,
+    () => false,
+  );
   await current.end();
   if (works) return;
   const legacy = postgres(urlFor(port, LEGACY_PASSWORD), { max: 1, onnotice: () => undefined });
@@ -130,10 +133,14 @@ export async function startEmbeddedPostgres({
     authMethod: "scram-sha-256",
     persistent,
     postgresFlags: [
-      "-c", "shared_preload_libraries=pg_stat_statements",
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=200",
+      "-c",
+      "shared_preload_libraries=pg_stat_statements",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
       ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
     onLog: remember,

@@ -32,7 +32,7 @@ async function sourceFiles(dir: string): Promise<string[]> {
   const nested = await Promise.all(
     entries
       .filter((entry) => !entry.name.startsWith("_") && !entry.name.startsWith("."))
-      .map((entry) => {
+      .map(async (entry) => {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) return sourceFiles(full);
         return SOURCE.test(entry.name) && !entry.name.endsWith(".d.ts") ? [full] : [];

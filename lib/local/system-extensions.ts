@@ -42,7 +42,9 @@ async function embeddedBinary(): Promise<string> {
 /** The embedded package's own folders, found from its `postgres` binary. */
 function embeddedInstallation(binary: string): Installation {
   const root = path.resolve(path.dirname(binary), "..");
-  const version = execFileSync(binary, ["--version"], { stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
+  const version = execFileSync(binary, ["--version"], { stdio: ["ignore", "pipe", "pipe"] })
+    .toString()
+    .trim();
   return { version, libDir: path.join(root, "lib", "postgresql"), extensionDir: path.join(root, "share", "postgresql", "extension") };
 }
 
@@ -83,7 +85,8 @@ async function adopted(name: string, system: Installation, embedded: Installatio
 }
 
 function reasonOf(error: unknown): string {
-  const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim().split("\n").at(-1);
+  const raw = (error as { stderr?: unknown }).stderr;
+  const stderr = (typeof raw === "string" ? raw : Buffer.isBuffer(raw) ? raw.toString("utf8") : "").trim().split("\n").at(-1);
   return stderr || describedError(error);
 }
 

@@ -88,7 +88,7 @@ async function tableShapes(sql: Sql): Promise<Map<string, TableShape>> {
 /** The tables holding an organization's data, each with how its rows belong to one. */
 function organizationScopes(keys: ForeignKey[]): Map<string, Scope> {
   const scopes = new Map<string, Scope>([[TENANT_TABLE, { kind: "tenant" }]]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     const tables = [...new Set(keys.map((key) => key.table))].filter((table) => !scopes.has(table));
     for (const table of tables) {
@@ -118,7 +118,7 @@ export async function recoveredTables(sql: Sql, only: readonly string[] = []): P
   }
   const chosen = new Map<string, Scope>(only.length ? only.map((table) => [table, scopes.get(table) as Scope]) : scopes);
   // Above every chosen row, what it refers to: the rows a restored row needs the live database to have.
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const key of keys) {
       const current = chosen.get(key.parent);
@@ -165,7 +165,8 @@ function predicate(sql: Sql, table: string, tables: Map<string, Scope>, all: Map
       return sql`${sql(scope.column)} in (select ${sql(scope.parentColumn)} from ${sql(DATA_SCHEMA)}.${sql(scope.parent)} where ${predicate(sql, scope.parent, all, all)})`;
     case "referenced": {
       const [first, ...rest] = scope.by.map(
-        (key) => sql`${sql(key.parentColumn)} in (select ${sql(key.column)} from ${sql(DATA_SCHEMA)}.${sql(key.table)} where ${predicate(sql, key.table, tables, all)})`,
+        (key) =>
+          sql`${sql(key.parentColumn)} in (select ${sql(key.column)} from ${sql(DATA_SCHEMA)}.${sql(key.table)} where ${predicate(sql, key.table, tables, all)})`,
       );
       return sql`(${rest.reduce((joined, next) => sql`${joined} or ${next}`, first as postgres.Fragment)})`;
     }
@@ -210,12 +211,20 @@ async function identitiesPastRestored(tx: Transaction, table: string): Promise<v
 }
 
 /** One table: its rows from the copy into a temporary table, then the missing ones into the live table. */
-async function recoverTable(copy: Pool, tx: Transaction, entry: RecoveredTable, chosen: Map<string, Scope>, all: Map<string, Scope>, index: number): Promise<TableOutcome> {
+async function recoverTable(
+  copy: Pool,
+  tx: Transaction,
+  entry: RecoveredTable,
+  chosen: Map<string, Scope>,
+  all: Map<string, Scope>,
+  index: number,
+): Promise<TableOutcome> {
   const { table, shape } = entry;
   const columns = await commonColumns(copy, shape);
   const staging = `recover_rows_${index}`;
   await tx`create temp table ${tx(staging)} (like ${tx(DATA_SCHEMA)}.${tx(table)}) on commit drop`;
-  const out = await copy`copy (select ${copy(columns)} from ${copy(DATA_SCHEMA)}.${copy(table)} where ${predicate(copy, table, chosen, all)}) to stdout`.readable();
+  const out =
+    await copy`copy (select ${copy(columns)} from ${copy(DATA_SCHEMA)}.${copy(table)} where ${predicate(copy, table, chosen, all)}) to stdout`.readable();
   const into = await tx`copy ${tx(staging)} (${tx(columns)}) from stdin`.writable();
   await pipeline(out, into);
   const [counts] = await tx<{ inBackup: number; alreadyLive: number }[]>`
@@ -250,7 +259,9 @@ export async function recoverOrganizationRows(
   organizationId: string,
   { tables = [], dryRun = false }: { tables?: readonly string[]; dryRun?: boolean } = {},
 ): Promise<TableOutcome[]> {
-  const [tenant] = await copy<{ present: boolean }[]>`select exists (select 1 from ${copy(DATA_SCHEMA)}.${copy(TENANT_TABLE)} where id = ${organizationId}) as present`;
+  const [tenant] = await copy<
+    { present: boolean }[]
+  >`select exists (select 1 from ${copy(DATA_SCHEMA)}.${copy(TENANT_TABLE)} where id = ${organizationId}) as present`;
   if (!tenant?.present) throw new RecoveryRefusedError(`the backup has no organization ${organizationId}: nothing of it can come back from this backup`);
   const entries = await recoveredTables(live, tables);
   const all = organizationScopes(await foreignKeys(live));

@@ -52,7 +52,16 @@ describe("GET /api/agents/:id", () => {
     expect(first?.status).toBe(200);
     expect(first?.headers.get("x-cache")).toBe("miss");
     expect(Object.keys(first?.body)).toEqual([
-      "id", "organization_id", "name", "status", "model", "system_prompt", "config", "created_at", "updated_at", "workflows",
+      "id",
+      "organization_id",
+      "name",
+      "status",
+      "model",
+      "system_prompt",
+      "config",
+      "created_at",
+      "updated_at",
+      "workflows",
     ]);
     expect(first?.body.id).toBe(id);
     expect(first?.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);

@@ -59,7 +59,15 @@ async function cron(): Promise<{ status: number; body: Record<string, unknown> }
 }
 
 /** A delivery as QStash makes it, signed with `key` for `signedUrl` and `signedBody`. */
-async function deliver(body: string, { key = CURRENT_KEY, signedUrl = jobUrl, signedBody = body, signature }: { key?: string; signedUrl?: string; signedBody?: string; signature?: string | null } = {}) {
+async function deliver(
+  body: string,
+  {
+    key = CURRENT_KEY,
+    signedUrl = jobUrl,
+    signedBody = body,
+    signature,
+  }: { key?: string; signedUrl?: string; signedBody?: string; signature?: string | null } = {},
+) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   const value = signature === undefined ? await qstashSignature(key, signedUrl, signedBody) : signature;
   if (value !== null) headers["upstash-signature"] = value;
@@ -113,7 +121,7 @@ describe("the backup cron with a worker", () => {
     expect(retried.body.id).not.toBe(String((await directDb()`select min(id)::text as id from ops.backups where status = 'failed'`)[0]?.id));
     expect(qstash.published.map((request) => request.headers["upstash-deduplication-id"])).toEqual([
       expect.stringMatching(/^backup-\d+$/),
-      `backup-${retried.body.id}`,
+      `backup-${String(retried.body.id)}`,
     ]);
     expect(qstash.published[0]?.headers["upstash-deduplication-id"]).not.toBe(qstash.published[1]?.headers["upstash-deduplication-id"]);
   });
@@ -121,7 +129,10 @@ describe("the backup cron with a worker", () => {
   it("marks the run failed, answers 503 and alerts when QStash does not take it", async () => {
     qstash.answer(500);
     const refused = await cron();
-    expect(refused).toMatchObject({ status: 503, body: { error: { code: "SERVICE_UNAVAILABLE", message: expect.stringMatching(/^QStash did not take the job: /) } } });
+    expect(refused).toMatchObject({
+      status: 503,
+      body: { error: { code: "SERVICE_UNAVAILABLE", message: expect.stringMatching(/^QStash did not take the job: /) } },
+    });
     const [row] = await directDb()`select status, error from ops.backups order by id desc limit 1`;
     expect(row).toMatchObject({ status: "failed", error: expect.stringMatching(/^could not hand the run to the worker: QStash did not take the job/) });
     // QStash answered: the client retries only what never got an answer.
@@ -167,7 +178,10 @@ describe.skipIf(!withPgTools)("the worker's job endpoint", () => {
   });
 
   it("answers a signed but malformed message 400, naming the problem", async () => {
-    expect(await deliver(JSON.stringify({ backupId: "drop table" }))).toMatchObject({ status: 400, body: { error: { code: "BAD_REQUEST", message: expect.stringContaining("backupId") } } });
+    expect(await deliver(JSON.stringify({ backupId: "drop table" }))).toMatchObject({
+      status: 400,
+      body: { error: { code: "BAD_REQUEST", message: expect.stringContaining("backupId") } },
+    });
     expect(await deliver("not json")).toMatchObject({ status: 400, body: { error: { message: "body is not valid JSON" } } });
   });
 });
@@ -245,7 +259,10 @@ describe("QStash giving up on a delivery to the worker", () => {
       status: "failed",
       error: `QStash gave up delivering to the worker after 3 retries (its last answer was HTTP 502): is the worker running at ${worker.baseUrl}?`,
     });
-    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"message":"alert firing"'));
+    const logged = vi
+      .mocked(console.error)
+      .mock.calls.map((c) => String(c[0]))
+      .filter((line) => line.includes('"message":"alert firing"'));
     expect(logged.at(-1)).toContain('"key":"job:backup"');
     expect(logged.at(-1)).toContain("QStash gave up delivering");
     // QStash retries its callbacks too: a repeated report changes nothing more.
@@ -260,7 +277,10 @@ describe("QStash giving up on a delivery to the worker", () => {
     expect(answered.body).toEqual({ status: "recorded", job: "dr-drill", id, marked: true });
     const [drill] = await directDb()`select status, error from ops.dr_drills where id = ${id}`;
     expect(drill).toMatchObject({ status: "failed", error: expect.stringContaining("after 3 retries (it never answered)") });
-    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"message":"alert firing"'));
+    const logged = vi
+      .mocked(console.error)
+      .mock.calls.map((c) => String(c[0]))
+      .filter((line) => line.includes('"message":"alert firing"'));
     expect(logged.at(-1)).toContain('"key":"job:dr-drill"');
   });
 
@@ -284,7 +304,13 @@ describe("QStash giving up on a delivery to the worker", () => {
   });
 
   it("answers a signed report that is not one 400, naming the field", async () => {
-    expect(await reportFailure(JSON.stringify({ url: jobUrl }))).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining("sourceBody") } } });
-    expect(await reportFailure(failureReport(jobUrl, "not json"))).toMatchObject({ status: 400, body: { error: { message: "sourceBody must be a base64 JSON object" } } });
+    expect(await reportFailure(JSON.stringify({ url: jobUrl }))).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringContaining("sourceBody") } },
+    });
+    expect(await reportFailure(failureReport(jobUrl, "not json"))).toMatchObject({
+      status: 400,
+      body: { error: { message: "sourceBody must be a base64 JSON object" } },
+    });
   });
 });

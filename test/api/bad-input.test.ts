@@ -27,7 +27,7 @@ const INJECTIONS = [
   "' or '1'='1",
   "'; drop table agents; --",
   "1; delete from conversation_messages",
-  "\") or true --",
+  '") or true --',
   "00000000-0000-4000-8000-000000000000' or 1=1 --",
   "$1",
   "%27%20or%201%3D1",
@@ -90,13 +90,18 @@ const jsonValue = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(va
 const body = fc.oneof(
   jsonValue,
   fc.string({ maxLength: 200 }),
-  fc.record({
-    name: fc.oneof(tricky, fc.integer()),
-    status: fc.oneof(fc.constantFrom("active", "bogus"), fc.integer()),
-    model: tricky,
-    config: fc.oneof(fc.object(), fc.dictionary(fc.string(), tricky), fc.array(fc.integer()), tricky),
-    system_prompt: fc.oneof(tricky, fc.constant("p".repeat(100_001))),
-  }, { requiredKeys: [] }).map((value) => JSON.stringify(value)),
+  fc
+    .record(
+      {
+        name: fc.oneof(tricky, fc.integer()),
+        status: fc.oneof(fc.constantFrom("active", "bogus"), fc.integer()),
+        model: tricky,
+        config: fc.oneof(fc.object(), fc.dictionary(fc.string(), tricky), fc.array(fc.integer()), tricky),
+        system_prompt: fc.oneof(tricky, fc.constant("p".repeat(100_001))),
+      },
+      { requiredKeys: [] },
+    )
+    .map((value) => JSON.stringify(value)),
 );
 
 /** Bodies whose fields are each valid apart from their strings, so the strings reach the database. */
@@ -240,7 +245,10 @@ describe("bodies the README promises to refuse", () => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     const [before] = await directDb()`select config from agents where id = ${agentId}`;
     const deep = `{"config":${'{"a":'.repeat(4000)}1${"}".repeat(4000)}}`;
-    expect(await patch(deep)).toEqual({ status: 400, body: { error: expect.objectContaining({ code: "BAD_REQUEST", message: "body must be nested at most 64 levels deep" }) } });
+    expect(await patch(deep)).toEqual({
+      status: 400,
+      body: { error: expect.objectContaining({ code: "BAD_REQUEST", message: "body must be nested at most 64 levels deep" }) },
+    });
     const arrays = `{"config":{"a":${"[".repeat(100)}${"]".repeat(100)}}}`;
     expect((await patch(arrays)).status).toBe(400);
     const [after] = await directDb()`select config from agents where id = ${agentId}`;

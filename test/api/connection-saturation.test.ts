@@ -28,7 +28,12 @@ const others: postgres.Sql[] = [];
 
 beforeAll(async () => {
   dataRoot = await sharedTempDir("gap-saturation-");
-  database = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, "data"), port: await freePort(), settings: { max_connections: "20" }, systemExtensions: [] });
+  database = await startEmbeddedPostgres({
+    dataDir: path.join(dataRoot, "data"),
+    port: await freePort(),
+    settings: { max_connections: "20" },
+    systemExtensions: [],
+  });
   const admin = postgres(database.url, { max: 1, onnotice: () => undefined });
   await migrate(admin);
   await admin`create database other_app`;
@@ -70,11 +75,19 @@ describe("another database filling the server's connection slots", () => {
     const snapshot = await takeStatsSnapshot();
     if (snapshot.status !== "taken") throw new Error("expected a snapshot");
     expect(snapshot.thresholds.find((t) => t.metric === "connection_pool_usage_ratio")).toMatchObject({ status: "alert" });
-    const alert = hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).find((a) => a.key === "threshold:connection_pool_usage_ratio");
+    const alert = hook.received
+      .map((r) => (r.body as { alert: { key: string; status: string } }).alert)
+      .find((a) => a.key === "threshold:connection_pool_usage_ratio");
     expect(alert?.status).toBe("firing");
 
     const report = await inspectionReport(directDb(), ["connections"]);
-    const [usage] = report.connections?.tables.usage as Array<{ total: number; usable: number; usageRatio: number; thisDatabase: number; thisDatabaseRatio: number }>;
+    const [usage] = report.connections?.tables.usage as Array<{
+      total: number;
+      usable: number;
+      usageRatio: number;
+      thisDatabase: number;
+      thisDatabaseRatio: number;
+    }>;
     expect(usage).toMatchObject({ usable: 17 });
     expect(usage?.total).toBeGreaterThanOrEqual(15);
     expect(usage?.usageRatio).toBeGreaterThan(0.85);

@@ -39,7 +39,11 @@ interface Answer {
   body: { error?: { code: string; message: string } } & Record<string, unknown>;
 }
 
-async function call(method: string, pathname: string, { body, cookie, token, origin, address = "127.0.0.1" }: { body?: unknown; cookie?: string; token?: string; origin?: string; address?: string } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  pathname: string,
+  { body, cookie, token, origin, address = "127.0.0.1" }: { body?: unknown; cookie?: string; token?: string; origin?: string; address?: string } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (cookie) headers.cookie = cookie;
@@ -99,12 +103,21 @@ describe("sign-in", () => {
     const cookie = session?.split(";")[0] ?? "";
     expect(await call("GET", "/api/ops/session", { cookie })).toMatchObject({ status: 200, body: { signedIn: true } });
     const out = await call("DELETE", "/api/ops/session", { cookie });
-    expect(out.headers.getSetCookie()).toEqual([expect.stringMatching(/^gap_ops_session=; Path=\/api\/ops; Max-Age=0;/), expect.stringMatching(/^gap_ops_signed_in=; Path=\/; Max-Age=0;/)]);
+    expect(out.headers.getSetCookie()).toEqual([
+      expect.stringMatching(/^gap_ops_session=; Path=\/api\/ops; Max-Age=0;/),
+      expect.stringMatching(/^gap_ops_signed_in=; Path=\/; Max-Age=0;/),
+    ]);
   });
 
   it("marks the cookie Secure when the page is served over https", async () => {
     const { POST } = await import("../../api/ops/session.js");
-    const response = await POST(new Request("https://ops.example/api/ops/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: ADMIN }) }));
+    const response = await POST(
+      new Request("https://ops.example/api/ops/session", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: ADMIN }),
+      }),
+    );
     expect(response.headers.getSetCookie().every((cookie) => cookie.endsWith("; Secure") || cookie.includes("; Secure;"))).toBe(true);
   });
 
@@ -125,7 +138,10 @@ describe("sign-in", () => {
 
   it("refuses a sign-in posted from another origin, and a body that is not a token", async () => {
     expect((await call("POST", "/api/ops/session", { body: { token: ADMIN }, origin: "https://evil.example" })).status).toBe(403);
-    expect(await call("POST", "/api/ops/session", { body: { password: ADMIN } })).toMatchObject({ status: 400, body: { error: { message: "token is required" } } });
+    expect(await call("POST", "/api/ops/session", { body: { password: ADMIN } })).toMatchObject({
+      status: 400,
+      body: { error: { message: "token is required" } },
+    });
   });
 });
 
@@ -142,12 +158,18 @@ describe("signed in", () => {
   });
 
   it("names a bad window, query id or pid, and a statement never recorded is a 404", async () => {
-    expect(await call("GET", "/api/ops/overview?window=2h", { cookie })).toMatchObject({ status: 400, body: { error: { message: "window must be one of 1h, 24h, 7d, 14d" } } });
+    expect(await call("GET", "/api/ops/overview?window=2h", { cookie })).toMatchObject({
+      status: 400,
+      body: { error: { message: "window must be one of 1h, 24h, 7d, 14d" } },
+    });
     expect(await call("GET", "/api/ops/statements/abc", { cookie })).toMatchObject({ status: 400, body: { error: { message: "id must be a whole number" } } });
     expect((await call("GET", "/api/ops/statements/99999999999999999999", { cookie })).status).toBe(400);
     expect(await call("GET", "/api/ops/statements/12345", { cookie })).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
     expect((await call("POST", "/api/ops/sessions/0", { cookie, origin: server.baseUrl, body: { action: "cancel" } })).status).toBe(400);
-    expect(await call("POST", "/api/ops/sessions/123", { cookie, origin: server.baseUrl, body: { action: "kill" } })).toMatchObject({ status: 400, body: { error: { message: "action must be cancel or terminate" } } });
+    expect(await call("POST", "/api/ops/sessions/123", { cookie, origin: server.baseUrl, body: { action: "kill" } })).toMatchObject({
+      status: 400,
+      body: { error: { message: "action must be cancel or terminate" } },
+    });
   });
 
   it("answers the overview with the newest snapshot's judgements and the window's series", async () => {
@@ -156,7 +178,13 @@ describe("signed in", () => {
       select metric, value, status from ops.threshold_results
       where snapshot_id = (select id from ops.db_stats_snapshots order by taken_at desc limit 1) and metric = 'statement_p95_ms'`;
     const metrics = body.targetMetrics as Array<{ metric: string; now: { value: number; status: string } | null }>;
-    expect(metrics.map((m) => m.metric)).toEqual(["statement_p95_ms", "connection_pool_usage_ratio", "active_connections", "slow_queries_per_hour", "lock_wait_ms"]);
+    expect(metrics.map((m) => m.metric)).toEqual([
+      "statement_p95_ms",
+      "connection_pool_usage_ratio",
+      "active_connections",
+      "slow_queries_per_hour",
+      "lock_wait_ms",
+    ]);
     expect(metrics[0]?.now).toMatchObject({ value: newest?.value, status: newest?.status });
     const series = body.series as { t: number[]; values: Record<string, number[]> };
     expect(series.t.length).toBeGreaterThanOrEqual(280);
@@ -203,7 +231,9 @@ describe("signed in", () => {
       select calls::float8 as calls, round(total_ms::numeric, 3)::float8 as "totalMs", round((total_ms / (select sum(total_ms) from w))::numeric, 4)::float8 as share
       from w where queryid = ${top?.queryId ?? "0"}::bigint`;
     expect(top).toMatchObject({ calls: expected?.calls, totalMs: expected?.totalMs, shareOfTotal: expected?.share });
-    expect((body.byCalls as Array<{ calls: number }>).map((s) => s.calls)).toEqual([...(body.byCalls as Array<{ calls: number }>).map((s) => s.calls)].sort((a, b) => b - a));
+    expect((body.byCalls as Array<{ calls: number }>).map((s) => s.calls)).toEqual(
+      [...(body.byCalls as Array<{ calls: number }>).map((s) => s.calls)].sort((a, b) => b - a),
+    );
     const sparklines = body.sparklines as { t: number[]; values: Record<string, Array<number | null>> };
     expect(sparklines.values[`calls:${top?.queryId}`]?.filter((v) => v !== null).length).toBeGreaterThan(200);
   });
@@ -215,7 +245,10 @@ describe("signed in", () => {
     expect(effects).toHaveLength(1);
     expect(effects[0]).toMatchObject({ regression: true });
     expect(effects[0]?.meanMsAfter).toBeCloseTo((effects[0]?.meanMsBefore ?? 0) * 3, 1);
-    expect(body.plan).toMatchObject({ plan: null, reason: expect.stringMatching(/pg_stat_statements no longer holds this statement|statement statistics unavailable/) });
+    expect(body.plan).toMatchObject({
+      plan: null,
+      reason: expect.stringMatching(/pg_stat_statements no longer holds this statement|statement statistics unavailable/),
+    });
     const unaffected = await call("GET", "/api/ops/statements/-7000000000000000004?window=7d", { cookie });
     expect((unaffected.body.deployEffects as Array<{ regression: boolean }>)[0]?.regression).toBe(false);
     // The snapshot job's check finds the same three, from the hourly rollups around the deploy.
@@ -227,11 +260,15 @@ describe("signed in", () => {
   it.skipIf(!inject("embedded"))("shows a statement pg_stat_statements still holds with its generic plan and the index advice for it", async () => {
     for (let i = 0; i < 3; i++) await directDb()`select count(*) from analytics_events where event_type = ${`dashboard-${i}`} and properties ? 'plan'`;
     await takeStatsSnapshot({ at: new Date(Date.now() + 5 * 60_000) });
-    const [text] = await directDb()<{ id: string }[]>`select queryid::text as id from ops.query_texts where query like '%from analytics_events where event_type = $1 and properties ? $2%'`;
+    const [text] = await directDb()<
+      { id: string }[]
+    >`select queryid::text as id from ops.query_texts where query like '%from analytics_events where event_type = $1 and properties ? $2%'`;
     const { status, body } = await call("GET", `/api/ops/statements/${text?.id}?window=1h`, { cookie });
     expect(status).toBe(200);
     expect(body.plan).toMatchObject({ plan: expect.stringMatching(/Scan .*on public\.analytics_events/) });
-    expect(body.advice).toMatchObject({ note: expect.stringMatching(/^(an index cuts the plan's cost by \d+%|no index cuts this plan's cost by half or more)$/) });
+    expect(body.advice).toMatchObject({
+      note: expect.stringMatching(/^(an index cuts the plan's cost by \d+%|no index cuts this plan's cost by half or more)$/),
+    });
   });
 
   it("lists the backups with every copy, the drills, space and findings", async () => {
@@ -266,7 +303,10 @@ describe("signed in", () => {
     const body = { mode: "read-only", reason: "dashboard test" };
     expect(await call("PUT", "/api/ops/mode", { cookie, body })).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
     expect((await call("PUT", "/api/ops/mode", { cookie, body, origin: "https://evil.example" })).status).toBe(403);
-    expect(await call("PUT", "/api/ops/mode", { cookie, body, origin: server.baseUrl })).toMatchObject({ status: 200, body: { mode: "read-only", reason: "dashboard test" } });
+    expect(await call("PUT", "/api/ops/mode", { cookie, body, origin: server.baseUrl })).toMatchObject({
+      status: 200,
+      body: { mode: "read-only", reason: "dashboard test" },
+    });
     expect(await call("PUT", "/api/ops/mode", { token: ADMIN, body: { mode: "normal" } })).toMatchObject({ status: 200, body: { mode: "normal" } });
 
     const victim = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
@@ -277,7 +317,10 @@ describe("signed in", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await call("POST", `/api/ops/sessions/${pid}`, { cookie, body: { action: "cancel" } })).status).toBe(403);
-    expect(await call("POST", `/api/ops/sessions/${pid}`, { cookie, origin: server.baseUrl, body: { action: "cancel" } })).toMatchObject({ status: 200, body: { sent: true } });
+    expect(await call("POST", `/api/ops/sessions/${pid}`, { cookie, origin: server.baseUrl, body: { action: "cancel" } })).toMatchObject({
+      status: 200,
+      body: { sent: true },
+    });
     expect(await sleeping).toBe("57014");
     await victim.end();
     expect(await call("POST", "/api/ops/sessions/2147483647", { cookie, origin: server.baseUrl, body: { action: "cancel" } })).toMatchObject({ status: 404 });
@@ -311,11 +354,22 @@ describe("what the dashboard reads is kept as it happens", () => {
       { status: "firing", summary: "a test alert" },
       { status: "resolved", summary: "a test alert" },
     ]);
-    const hanging = recordedDelivery(async () => ({ ok: true }), () => new Promise(() => undefined), 50);
+    const hanging = recordedDelivery(
+      async () => ({ ok: true }),
+      () => new Promise(() => undefined),
+      50,
+    );
     const started = performance.now();
-    expect(await hanging({ key: "k", status: "firing", summary: "s", since: new Date().toISOString(), at: new Date().toISOString(), details: {} })).toEqual({ ok: true });
+    expect(await hanging({ key: "k", status: "firing", summary: "s", since: new Date().toISOString(), at: new Date().toISOString(), details: {} })).toEqual({
+      ok: true,
+    });
     expect(performance.now() - started).toBeLessThan(1000);
-    const failing = recordedDelivery(async () => ({ ok: true }), () => Promise.reject(new Error("database down")));
-    expect(await failing({ key: "k", status: "firing", summary: "s", since: new Date().toISOString(), at: new Date().toISOString(), details: {} })).toEqual({ ok: true });
+    const failing = recordedDelivery(
+      async () => ({ ok: true }),
+      () => Promise.reject(new Error("database down")),
+    );
+    expect(await failing({ key: "k", status: "firing", summary: "s", since: new Date().toISOString(), at: new Date().toISOString(), details: {} })).toEqual({
+      ok: true,
+    });
   });
 });

@@ -241,13 +241,22 @@ describe("PostgreSQL restarts during requests", () => {
 
     const summary = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, v.map((o) => o.status).join(",")]));
     expect(seen.before.length, JSON.stringify(summary)).toBeGreaterThan(0);
-    expect(seen.before.every((o) => o.status === 200), JSON.stringify(summary)).toBe(true);
-    expect(seen.down.some((o) => o.status === 503), JSON.stringify(summary)).toBe(true);
+    expect(
+      seen.before.every((o) => o.status === 200),
+      JSON.stringify(summary),
+    ).toBe(true);
+    expect(
+      seen.down.some((o) => o.status === 503),
+      JSON.stringify(summary),
+    ).toBe(true);
     for (const outcome of [...seen.before, ...seen.down, ...seen.back]) {
       expect([200, 503]).toContain(outcome.status);
       expect(outcome.ms).toBeLessThan(3000);
     }
-    expect(seen.back.slice(-5).map((o) => o.status), String(errors.mock.calls.at(-1)?.[0])).toEqual([200, 200, 200, 200, 200]);
+    expect(
+      seen.back.slice(-5).map((o) => o.status),
+      String(errors.mock.calls.at(-1)?.[0]),
+    ).toEqual([200, 200, 200, 200, 200]);
     vi.restoreAllMocks();
   });
 });

@@ -155,7 +155,8 @@ describe("the query plan of a deep page", () => {
       select api_timestamp(created_at) as created_at, id from conversation_messages
       where conversation_id = ${id} order by created_at desc, id desc offset 40000 limit 1`;
     const sql = directDb();
-    const [explained] = await sql`explain (format json) ${messagesPageQuery(sql, id, { window: { limit: 51, after: { createdAt: deep?.created_at, id: deep?.id } } })}`;
+    const [explained] =
+      await sql`explain (format json) ${messagesPageQuery(sql, id, { window: { limit: 51, after: { createdAt: deep?.created_at, id: deep?.id } } })}`;
     const plan = JSON.stringify(explained?.["QUERY PLAN"]);
     expect(plan).toContain('"Index Name":"idx_messages_conversation_created"');
     expect(plan).toMatch(/"Node Type":"Index (Only )?Scan"/);

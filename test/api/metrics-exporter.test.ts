@@ -18,7 +18,13 @@ const withExporter = commandAvailable(EXPORTER);
 const ownDatabase = new URL(TEST_DATABASE_URL).pathname.slice(1);
 
 /** Families whose label values are left out of the comparison: the top statements may change between two scrapes. */
-const VALUES_MOVE = new Set(["pg_stat_statements_calls_total", "pg_stat_statements_seconds_total", "pg_stat_statements_rows_total", "pg_stat_statements_block_read_seconds_total", "pg_stat_statements_block_write_seconds_total"]);
+const VALUES_MOVE = new Set([
+  "pg_stat_statements_calls_total",
+  "pg_stat_statements_seconds_total",
+  "pg_stat_statements_rows_total",
+  "pg_stat_statements_block_read_seconds_total",
+  "pg_stat_statements_block_write_seconds_total",
+]);
 
 /** What the mixin's rules and dashboard read: each must be a family both publish. */
 const REQUIRED = [
@@ -56,10 +62,15 @@ const REQUIRED = [
   "pg_stat_statements_block_read_seconds_total",
 ];
 
-/** Databases other test files make and drop while this one runs are not this comparison's business. */
+/**
+ * Databases and replication slots other test files (of every project: they share the server)
+ * make and drop while this one runs are not this comparison's business.
+ */
 function stable(labels: Record<string, string>): boolean {
-  const datname = labels.datname;
-  return datname === undefined || !datname.startsWith("gap_test_") || datname === ownDatabase || datname.startsWith("gap_test_template_");
+  const { datname, slot_name: slot } = labels;
+  const otherDatabase = datname !== undefined && datname.startsWith("gap_test_") && datname !== ownDatabase && !datname.startsWith("gap_test_template_");
+  const otherSlot = slot !== undefined && slot.startsWith("gap_test_slot_") && slot !== SLOT;
+  return !otherDatabase && !otherSlot;
 }
 
 function labelNames(family: Family): string[] {
@@ -69,7 +80,12 @@ function labelNames(family: Family): string[] {
 function labelSets(family: Family): string[] {
   return family.samples
     .filter((sample) => stable(sample.labels))
-    .map((sample) => Object.entries(sample.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(","))
+    .map((sample) =>
+      Object.entries(sample.labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    )
     .sort();
 }
 
@@ -107,7 +123,14 @@ describe.skipIf(!withExporter)("the metrics endpoint beside the real postgres_ex
     }
     // The zeros are there: every state of every database, every lock mode of this one.
     const activity = ours.get("pg_stat_activity_count")?.samples.filter((s) => s.labels.datname === ownDatabase) ?? [];
-    expect(activity.map((s) => s.labels.state).sort()).toEqual(["active", "disabled", "fastpath function call", "idle", "idle in transaction", "idle in transaction (aborted)"]);
+    expect(activity.map((s) => s.labels.state).sort()).toEqual([
+      "active",
+      "disabled",
+      "fastpath function call",
+      "idle",
+      "idle in transaction",
+      "idle in transaction (aborted)",
+    ]);
     const locks = ours.get("pg_locks_count")?.samples.filter((s) => s.labels.datname === ownDatabase) ?? [];
     expect(locks).toHaveLength(9);
     // The scrape's own locks are not counted: a database nobody else uses holds none.

@@ -106,7 +106,10 @@ describe("GET /api/metrics", () => {
     const { body } = await scrape(`Bearer ${TOKEN}`);
     const file = path.join(await testTempDir("gap-metrics-"), "metrics.txt");
     await writeFile(file, body);
-    const output = execFileSync("sh", ["-c", `promtool check metrics < ${file} 2>&1; echo "exit=$?"`]).toString().trim().split("\n");
+    const output = execFileSync("sh", ["-c", `promtool check metrics < ${file} 2>&1; echo "exit=$?"`])
+      .toString()
+      .trim()
+      .split("\n");
     // Exit 3 is lint only (1 would be a parse error): the exporter's own output draws the same.
     expect(output.at(-1)).toMatch(/^exit=(0|3)$/);
     const findings = output.slice(0, -1);

@@ -31,7 +31,12 @@ async function call(pathname: string, init: RequestInit & { token?: string } = {
 }
 
 const setMode = (mode: string, reason?: string) =>
-  call("/api/admin/mode", { method: "PUT", token: ADMIN, headers: { "content-type": "application/json" }, body: JSON.stringify({ mode, ...(reason ? { reason } : {}) }) });
+  call("/api/admin/mode", {
+    method: "PUT",
+    token: ADMIN,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ mode, ...(reason ? { reason } : {}) }),
+  });
 
 beforeAll(async () => {
   callers = await seededDemo();
@@ -49,7 +54,10 @@ describe("the admin endpoint", () => {
   it("refuses without the admin token, and names a bad mode", async () => {
     expect((await call("/api/admin/mode")).status).toBe(401);
     expect((await call("/api/admin/mode", { token: "wrong-token-0123456789" })).status).toBe(401);
-    expect(await setMode("closed")).toMatchObject({ status: 400, body: { error: { code: "BAD_REQUEST", message: expect.stringContaining("mode must be one of normal, read-only, maintenance") } } });
+    expect(await setMode("closed")).toMatchObject({
+      status: 400,
+      body: { error: { code: "BAD_REQUEST", message: expect.stringContaining("mode must be one of normal, read-only, maintenance") } },
+    });
     expect((await setMode("read-only", "x".repeat(201))).status).toBe(400);
     expect(await call("/api/admin/mode", { token: ADMIN })).toMatchObject({ status: 200, body: { mode: "normal" } });
   });
@@ -60,14 +68,24 @@ describe("read-only", () => {
     expect(await setMode("read-only", "restoring from backup")).toMatchObject({ status: 200, body: { mode: "read-only", reason: "restoring from backup" } });
     expect((await call(agentPath, { token: callers.demo.token })).status).toBe(200);
     expect((await call("/api/agents", { token: callers.demo.token })).status).toBe(200);
-    const patch = await call(agentPath, { method: "PATCH", token: callers.demo.token, headers: { "content-type": "application/json" }, body: '{"name":"renamed"}' });
+    const patch = await call(agentPath, {
+      method: "PATCH",
+      token: callers.demo.token,
+      headers: { "content-type": "application/json" },
+      body: '{"name":"renamed"}',
+    });
     expect(patch).toMatchObject({
       status: 503,
       retryAfter: "30",
       body: { error: { code: "READ_ONLY", message: "The platform is read-only: restoring from backup" } },
     });
     await setMode("normal");
-    const allowed = await call(agentPath, { method: "PATCH", token: callers.demo.token, headers: { "content-type": "application/json" }, body: '{"name":"renamed"}' });
+    const allowed = await call(agentPath, {
+      method: "PATCH",
+      token: callers.demo.token,
+      headers: { "content-type": "application/json" },
+      body: '{"name":"renamed"}',
+    });
     expect(allowed.status).toBe(200);
   });
 });
@@ -76,7 +94,11 @@ describe("maintenance", () => {
   it("closes the API but not health, metrics or the admin endpoint, and shows in the metrics", async () => {
     await setMode("maintenance");
     for (const pathname of [agentPath, "/api/agents", `/api/conversations/${crypto.randomUUID()}/messages`]) {
-      expect(await call(pathname, { token: callers.demo.token })).toMatchObject({ status: 503, retryAfter: "30", body: { error: { code: "MAINTENANCE", message: "The platform is in maintenance" } } });
+      expect(await call(pathname, { token: callers.demo.token })).toMatchObject({
+        status: 503,
+        retryAfter: "30",
+        body: { error: { code: "MAINTENANCE", message: "The platform is in maintenance" } },
+      });
     }
     expect(await call("/api/health")).toMatchObject({ status: 200, body: { status: "ok", mode: "maintenance" } });
     const metrics = await call("/api/metrics", { token: METRICS });
@@ -169,7 +191,12 @@ describe("the mode across instances and restarts", () => {
       const refused = await setMode("maintenance", "restoring");
       expect(refused).toMatchObject({
         status: 503,
-        body: { error: { code: "SERVICE_UNAVAILABLE", message: expect.stringMatching(/^setting the mode on Vercel needs Upstash \(UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN\)/) } },
+        body: {
+          error: {
+            code: "SERVICE_UNAVAILABLE",
+            message: expect.stringMatching(/^setting the mode on Vercel needs Upstash \(UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN\)/),
+          },
+        },
       });
       expect((await call("/api/admin/mode", { token: ADMIN })).body).toMatchObject({ mode: "normal" });
     } finally {
@@ -190,7 +217,9 @@ describe("npm run platform:mode", () => {
     expect(await run(["closed"])).toMatchObject({ code: 2, stderr: expect.stringContaining("the mode must be one of normal, read-only, maintenance") });
     expect(await run(["normal", "--url", server.baseUrl], { ADMIN_TOKEN: "wrong-token-0123456789" })).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/^error: http:\/\/127\.0\.0\.1:\d+ answered 401: sign in with the admin token, or send Authorization: Bearer <ADMIN_TOKEN>\n$/),
+      stderr: expect.stringMatching(
+        /^error: http:\/\/127\.0\.0\.1:\d+ answered 401: sign in with the admin token, or send Authorization: Bearer <ADMIN_TOKEN>\n$/,
+      ),
     });
     const closed = `http://127.0.0.1:${await freePort()}`;
     expect(await run(["--url", closed])).toMatchObject({ code: 1, stderr: `error: cannot reach ${closed} (ECONNREFUSED): is the platform running there?\n` });

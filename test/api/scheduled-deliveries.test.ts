@@ -55,11 +55,16 @@ async function answer(response: Response) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const sentAlerts = (key: string) =>
-  hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).filter((alert) => alert.key === key);
+const sentAlerts = (key: string) => hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).filter((alert) => alert.key === key);
 
 /** A POST to the stats snapshot's endpoint with a signature made as given. */
-async function signedSnapshotPost({ key = CURRENT, signedUrl = `${server.baseUrl}/api/cron/stats-snapshot`, signedBody = "", body = "", at = new Date() } = {}) {
+async function signedSnapshotPost({
+  key = CURRENT,
+  signedUrl = `${server.baseUrl}/api/cron/stats-snapshot`,
+  signedBody = "",
+  body = "",
+  at = new Date(),
+} = {}) {
   return answer(
     await fetch(`${server.baseUrl}/api/cron/stats-snapshot`, {
       method: "POST",
@@ -122,7 +127,10 @@ describe("QStash's deliveries", () => {
     overrideConfig({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await freePort()}/none`, DB_CONNECTION_TIMEOUT: "500" });
     try {
       for (const retried of [0, 1]) {
-        expect(await answer(await qstash.deliver(snapshotSchedule, CURRENT, { retried }))).toMatchObject({ status: 503, body: { error: { code: "SERVICE_UNAVAILABLE" } } });
+        expect(await answer(await qstash.deliver(snapshotSchedule, CURRENT, { retried }))).toMatchObject({
+          status: 503,
+          body: { error: { code: "SERVICE_UNAVAILABLE" } },
+        });
       }
     } finally {
       await closeDbPools(0);

@@ -52,8 +52,7 @@ describe("GET /api/cron/stats-snapshot", () => {
 
 describe.skipIf(!inject("embedded"))("statement work between snapshots", () => {
   const later = (slots: number) => new Date(Date.now() + slots * SNAPSHOT_INTERVAL_MS);
-  const probe = (times: number) =>
-    Promise.all(Array.from({ length: times }, () => directDb()`select count(*) from agents as snapshot_delta_probe`));
+  const probe = (times: number) => Promise.all(Array.from({ length: times }, () => directDb()`select count(*) from agents as snapshot_delta_probe`));
 
   async function probeWork(snapshotId: string) {
     const [row] = await directDb()`

@@ -12,23 +12,28 @@ import { TEST_SIGNING_KEY } from "../harness/file-database.js";
 import { runScript } from "../harness/scripts.js";
 
 describe("a URL with credentials", () => {
-  it.each(["ALERT_WEBHOOK_URL", "BACKUP_WORKER_URL", "PUBLIC_URL"])("%s with user:password@ is refused at start-up, naming the variable and not the password", (variable) => {
-    const parse = () => parseConfig({ DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres", [variable]: "https://alerts:Hunter2-secret@hooks.example.com/notify" });
-    expect(parse).toThrow(ConfigError);
-    expect(parse).toThrow(`${variable} must not carry a user or password (user:password@)`);
-    let message = "";
-    try {
-      parse();
-    } catch (error) {
-      message = (error as Error).message;
-    }
-    expect(message).not.toContain("Hunter2");
-  });
+  it.each(["ALERT_WEBHOOK_URL", "BACKUP_WORKER_URL", "PUBLIC_URL"])(
+    "%s with user:password@ is refused at start-up, naming the variable and not the password",
+    (variable) => {
+      const parse = () =>
+        parseConfig({ DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres", [variable]: "https://alerts:Hunter2-secret@hooks.example.com/notify" });
+      expect(parse).toThrow(ConfigError);
+      expect(parse).toThrow(`${variable} must not carry a user or password (user:password@)`);
+      let message = "";
+      try {
+        parse();
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).not.toContain("Hunter2");
+    },
+  );
 
   it("a URL without one still passes", () => {
-    expect(parseConfig({ DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres", ALERT_WEBHOOK_URL: "https://hooks.example.com/notify/T0KEN" }).alerts.webhookUrl).toBe(
-      "https://hooks.example.com/notify/T0KEN",
-    );
+    expect(
+      parseConfig({ DATABASE_URL: "postgres://u:p@db.example.com:5432/postgres", ALERT_WEBHOOK_URL: "https://hooks.example.com/notify/T0KEN" }).alerts
+        .webhookUrl,
+    ).toBe("https://hooks.example.com/notify/T0KEN");
   });
 });
 
@@ -49,6 +54,10 @@ describe("db:restore given a path that is not a regular file", () => {
   });
 
   it("a device such as /dev/zero is refused without reading it", async () => {
-    expect(await runScript("restore", ["/dev/zero", "--verify"], machine())).toEqual({ code: 1, stdout: "", stderr: "error: /dev/zero is not a regular file: not a backup manifest\n" });
+    expect(await runScript("restore", ["/dev/zero", "--verify"], machine())).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "error: /dev/zero is not a regular file: not a backup manifest\n",
+    });
   });
 });

@@ -112,7 +112,8 @@ describe.skipIf(!hasStatements)("another role's statements", () => {
   });
 
   it("the platform's own statements on its own tables are still planned, and leave the pool's connections as they found them", async () => {
-    for (let i = 0; i < 3; i++) await directDb()`select id, name from agents where organization_id = ${"00000000-0000-0000-0000-000000000000"} order by created_at desc limit 5`;
+    for (let i = 0; i < 3; i++)
+      await directDb()`select id, name from agents where organization_id = ${"00000000-0000-0000-0000-000000000000"} order by created_at desc limit 5`;
     const queryId = await queryIdOf("select id, name from agents where organization_id", platformRole);
     const view = await statementView("24h", queryId);
     expect(view?.plan).toMatchObject({ plan: expect.stringMatching(/Scan .*agents/) });

@@ -73,7 +73,14 @@ describe("signing out", () => {
     const cookie = await signIn();
     const sql = directDb();
     const [backup] = await sql<Array<{ id: string }>>`insert into ops.backups (status, started_at) values ('running', now()) returning id::text as id`;
-    const restoredFrom = { backupId: backup?.id ?? "", finishedAt: new Date().toISOString(), location: "file:///tmp/x.dump", sizeBytes: 1, sha256: "0".repeat(64), encrypted: false };
+    const restoredFrom = {
+      backupId: backup?.id ?? "",
+      finishedAt: new Date().toISOString(),
+      location: "file:///tmp/x.dump",
+      sizeBytes: 1,
+      sha256: "0".repeat(64),
+      encrypted: false,
+    };
     await markRestoredRecord(sql, restoredFrom, []);
     expect((await overview(cookie)).status).toBe(401);
     const [ended] = await sql<Array<{ endedBy: string }>>`select ended_by as "endedBy" from ops.dashboard_sessions order by signed_in_at desc limit 1`;

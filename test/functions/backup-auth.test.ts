@@ -111,10 +111,13 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
     const restoredIdentities = await withConnection(target, identities);
     expect(restoredIdentities).toEqual(await identities(directDb()));
     expect(restoredIdentities.every((row) => row.email === String(row.identity_data.email).toLowerCase())).toBe(true);
-    const carried = await withConnection(target, (sql) => sql`
+    const carried = await withConnection(
+      target,
+      (sql) => sql`
       select (select count(*)::int from auth.sessions) as sessions, (select count(*)::int from auth.refresh_tokens) as tokens,
         (select count(*)::int from auth.audit_log_entries) as audit, (select count(*)::int from auth.mfa_factors) as factors,
-        (select count(*)::int from public.users u where not exists (select 1 from auth.users a where a.id = u.id)) as "withoutAuth"`);
+        (select count(*)::int from public.users u where not exists (select 1 from auth.users a where a.id = u.id)) as "withoutAuth"`,
+    );
     expect(carried).toEqual([{ sessions: 0, tokens: 0, audit: 0, factors: 1, withoutAuth: 0 }]);
     // The platform on the restored database: the same person's token sees the same organizations.
     const before = await fetchAgents(TEST_DATABASE_URL);
@@ -139,7 +142,9 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
     await expect(restoreChosenBackup({ location: fileURLToPath(backup.location) }, target)).rejects.toThrow(
       /^the target's Auth already has rows \(auth\.users 1\): restore into a new project nobody has signed up to/,
     );
-    expect(await withConnection(target, (sql) => sql`select count(*)::int as tables from pg_tables where schemaname in ('public', 'ops')`)).toEqual([{ tables: 0 }]);
+    expect(await withConnection(target, (sql) => sql`select count(*)::int as tables from pg_tables where schemaname in ('public', 'ops')`)).toEqual([
+      { tables: 0 },
+    ]);
   });
 
   it("takes the Auth rows out again when the platform's archive then fails its checksum: the project is as empty as it was", async () => {
@@ -155,9 +160,12 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
     await writeFile(archive, bytes);
     const target = await newProject();
     await expect(restoreChosenBackup({ location: archive }, target)).rejects.toThrow(BackupIntegrityError);
-    const left = await withConnection(target, (sql) => sql`
+    const left = await withConnection(
+      target,
+      (sql) => sql`
       select (select count(*)::int from auth.users) as users, (select count(*)::int from auth.identities) as identities,
-        (select count(*)::int from pg_tables where schemaname in ('public', 'ops')) as tables`);
+        (select count(*)::int from pg_tables where schemaname in ('public', 'ops')) as tables`,
+    );
     expect(left).toEqual([{ users: 0, identities: 0, tables: 0 }]);
     await rm(copyDir, { recursive: true, force: true });
   });
@@ -165,7 +173,9 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
   it("checks the restored Auth against the manifest: identities per provider", async () => {
     const copyDir = await mkdtemp(path.join(tmpdir(), "gap-auth-count-"));
     const archive = path.join(copyDir, path.basename(fileURLToPath(backup.location)));
-    const { signature: _, ...body } = JSON.parse(await readFile(manifestPathOf(fileURLToPath(backup.location)), "utf8")) as ManifestBody & { signature: unknown };
+    const { signature: _, ...body } = JSON.parse(await readFile(manifestPathOf(fileURLToPath(backup.location)), "utf8")) as ManifestBody & {
+      signature: unknown;
+    };
     await copyFile(fileURLToPath(backup.location), archive);
     await copyFile(path.join(backupDir, body.auth?.archive ?? ""), path.join(copyDir, body.auth?.archive ?? ""));
     const claimed = { ...body, auth: body.auth && { ...body.auth, identities: { ...body.auth.identities, google: seed.identities.google + 1 } } };
@@ -177,7 +187,11 @@ describe.skipIf(!withTools)("a restore into a new Supabase project", () => {
   });
 
   it("prints what came back of Auth from the command line", async () => {
-    const restored = await runScript("restore", [fileURLToPath(backup.location), "--target", await newProject()], { DATABASE_URL: "", BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
+    const restored = await runScript("restore", [fileURLToPath(backup.location), "--target", await newProject()], {
+      DATABASE_URL: "",
+      BACKUP_DIR: backupDir,
+      BACKUP_SIGNING_KEY: TEST_SIGNING_KEY,
+    });
     expect(restored.code).toBe(0);
     expect(restored.stdout).toContain(
       `  auth: ${seed.users} users restored with their ids (identities: email ${seed.identities.email}, google ${seed.identities.google}); every platform user has its auth.users row as in the backup`,

@@ -50,7 +50,15 @@ const alerts = (key: string) =>
   hook.received.map((r) => (r.body as { alert: { key: string; status: string; summary: string } }).alert).filter((a) => a.key === key);
 
 async function useBucket(extra: Record<string, string> = {}): Promise<void> {
-  await useConfig({ BACKUP_DIR: backupDir, ALERT_WEBHOOK_URL: hook.url, BACKUP_AGE_RECIPIENTS: recipient, BACKUP_AGE_IDENTITY: identity, PG_BIN_DIR: "", ...settings, ...extra });
+  await useConfig({
+    BACKUP_DIR: backupDir,
+    ALERT_WEBHOOK_URL: hook.url,
+    BACKUP_AGE_RECIPIENTS: recipient,
+    BACKUP_AGE_IDENTITY: identity,
+    PG_BIN_DIR: "",
+    ...settings,
+    ...extra,
+  });
 }
 
 beforeAll(async () => {
@@ -114,13 +122,24 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
   it("restores from the bucket alone on a fresh machine: latest, by id, and by s3:// URL", async () => {
     const backup = await takeBackup();
     const fresh = await mkdtemp(path.join(tmpdir(), "gap-fresh-"));
-    const env = { ...settings, DATABASE_URL: "", LOCAL_DATA_DIR: fresh, BACKUP_DIR: "", BACKUP_AGE_IDENTITY: identity, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY, BACKUP_AGE_RECIPIENTS: "" };
+    const env = {
+      ...settings,
+      DATABASE_URL: "",
+      LOCAL_DATA_DIR: fresh,
+      BACKUP_DIR: "",
+      BACKUP_AGE_IDENTITY: identity,
+      BACKUP_SIGNING_KEY: TEST_SIGNING_KEY,
+      BACKUP_AGE_RECIPIENTS: "",
+    };
     const target = await databases.empty();
     const restored = await runScript("restore", ["latest", "--target", target], env);
     expect(restored.stderr).not.toMatch(/error/i);
     expect(restored.code).toBe(0);
     expect(restored.stdout).toMatch(
-      new RegExp(`^restored backup ${backup.id} \\(taken \\S+Z, \\d+ min old\\): \\d+ tables, ${backup.rows} rows from s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.zst\\.age into `, "m"),
+      new RegExp(
+        `^restored backup ${backup.id} \\(taken \\S+Z, \\d+ min old\\): \\d+ tables, ${backup.rows} rows from s3://${BUCKET}/backups/gap-\\d{8}T\\d{6}Z-${backup.id}\\.dump\\.zst\\.age into `,
+        "m",
+      ),
     );
     expect(restored.stdout).toContain("ops.backups not read (DATABASE_URL is not set): judged by the catalog alone");
     const digest = `select md5(string_agg(id::text || content, ',' order by id)) as digest from conversation_messages`;
@@ -207,12 +226,16 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
 
   it("names a missing bucket and refused credentials, without the secret", async () => {
     await useBucket(store.settings("no-such-bucket"));
-    await expect(takeBackup()).rejects.toThrow(/^uploading s3:\/\/no-such-bucket\/backups\/\S+ failed: NoSuchBucket: The specified bucket does not exist \(HTTP 404\); the archive is kept at /);
+    await expect(takeBackup()).rejects.toThrow(
+      /^uploading s3:\/\/no-such-bucket\/backups\/\S+ failed: NoSuchBucket: The specified bucket does not exist \(HTTP 404\); the archive is kept at /,
+    );
     // s3rver checks the key id (not the signature): an unknown key is refused as AWS refuses it.
     const secret = "wrong-secret-0123456789abcdef";
     await useBucket({ BACKUP_S3_ACCESS_KEY_ID: "AKIAUNKNOWN0123", BACKUP_S3_SECRET_ACCESS_KEY: secret });
     const refused = (await takeBackup().catch((error: unknown) => error)) as Error;
-    expect(refused.message).toMatch(/ failed: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records\. \(HTTP 403\); the archive is kept at /);
+    expect(refused.message).toMatch(
+      / failed: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records\. \(HTTP 403\); the archive is kept at /,
+    );
     expect(refused.message).not.toContain(secret);
     const [row] = await directDb()`select error from ops.backups order by id desc limit 1`;
     expect(row?.error).toContain("InvalidAccessKeyId");
@@ -242,7 +265,8 @@ describe.skipIf(!withPgTools)("a backup with a bucket", () => {
     expect(keys).toContain("elsewhere/gap-foreign.dump");
     expect(old.map((o) => keys.includes(o.key))).toEqual([true, true, false, false]);
     expect(old.map((o) => keys.includes(manifestPathOf(o.key)))).toEqual([true, true, false, false]);
-    const copies = await directDb()`select backup_id::text as id, status from ops.backup_copies where backup_id in ${directDb()(old.map((o) => o.id))} order by backup_id`;
+    const copies =
+      await directDb()`select backup_id::text as id, status from ops.backup_copies where backup_id in ${directDb()(old.map((o) => o.id))} order by backup_id`;
     expect(copies.map((c) => c.status)).toEqual(["verified", "verified", "deleted", "deleted"]);
   });
 

@@ -5,7 +5,7 @@
  * larger than its manifest refused unread, keys rotated, nothing committed before the archive
  * proved its checksum, and the record of a restored database telling the truth.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -37,7 +37,8 @@ let store: TestBucketStore;
 let backupDir: string;
 let settings: Record<string, string>;
 
-const tablesIn = (url: string) => withConnection(url, async (sql) => (await sql`select count(*)::int as n from pg_tables where schemaname in ('public', 'ops')`)[0]?.n);
+const tablesIn = (url: string) =>
+  withConnection(url, async (sql) => (await sql`select count(*)::int as n from pg_tables where schemaname in ('public', 'ops')`)[0]?.n);
 
 /** The bucket's keys of a backup: its archive and its manifest. */
 function keysOf(backup: BackupResult): { archive: string; manifest: string } {
@@ -93,7 +94,9 @@ describe.skipIf(!withPgTools)("latest, when the newest backup in the bucket cann
     const manifest = (await store.read(BUCKET, keysOf(newest).manifest)).toString();
     await store.write(BUCKET, keysOf(newest).manifest, manifest.slice(0, 200));
     const target = await databases.empty();
-    await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(/cannot be restored: s3:\/\/\S+\.json is not a backup manifest: not JSON \(cut short, or not a manifest\)\./);
+    await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(
+      /cannot be restored: s3:\/\/\S+\.json is not a backup manifest: not JSON \(cut short, or not a manifest\)\./,
+    );
     const { signature: _, ...body } = JSON.parse(manifest) as ManifestBody & { signature: unknown };
     await store.write(BUCKET, keysOf(newest).manifest, signedManifestText({ ...body, tables: { ...body.tables, "public.agents": 0 } }, ATTACKER_KEY));
     await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(BackupUntrustedError);
@@ -101,7 +104,9 @@ describe.skipIf(!withPgTools)("latest, when the newest backup in the bucket cann
       new RegExp(`cannot be restored: its manifest is signed by key ${signingKeyId(ATTACKER_KEY)}, which is not BACKUP_SIGNING_KEY`),
     );
     await store.write(BUCKET, keysOf(newest).manifest, JSON.stringify({ ...JSON.parse(manifest), tables: { ...body.tables, "public.agents": 0 } }));
-    await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(/its manifest does not match its signature: it was changed after it was signed/);
+    await expect(restoreChosenBackup({ latest: true }, target)).rejects.toThrow(
+      /its manifest does not match its signature: it was changed after it was signed/,
+    );
     expect(await tablesIn(target)).toBe(0);
     await expect(drillJob()).rejects.toThrow(/cannot be restored/);
   });
@@ -112,7 +117,9 @@ describe.skipIf(!withPgTools)("latest, when the newest backup in the bucket cann
     await store.remove(BUCKET, keysOf(newest).archive);
     await store.remove(BUCKET, keysOf(newest).manifest);
     await expect(drillJob()).rejects.toThrow(
-      new RegExp(`^backup ${newest.id}, the newest success ops\\.backups records \\(finished \\S+Z, \\d+ min old\\), is not in s3://${BUCKET}/backups/: its manifest and archive are gone\\. The newest restorable one before it is backup ${older.id}`),
+      new RegExp(
+        `^backup ${newest.id}, the newest success ops\\.backups records \\(finished \\S+Z, \\d+ min old\\), is not in s3://${BUCKET}/backups/: its manifest and archive are gone\\. The newest restorable one before it is backup ${older.id}`,
+      ),
     );
     const withRecord = await runScript("restore", ["latest", "--target", await databases.empty()], freshMachine({ DATABASE_URL: TEST_DATABASE_URL }));
     expect(withRecord).toMatchObject({ code: 1, stderr: expect.stringContaining(`backup ${newest.id}, the newest success ops.backups records`) });
@@ -147,7 +154,11 @@ describe.skipIf(!withPgTools)("keys", () => {
     await expect(restoreChosenBackup({ id: signedBefore.id }, await databases.empty())).rejects.toThrow(
       `its manifest is signed by key ${signingKeyId(OLD_KEY)}, which is not BACKUP_SIGNING_KEY (key ${signingKeyId(TEST_SIGNING_KEY)}) nor one of BACKUP_PREVIOUS_SIGNING_KEYS: set the key whose id is ${signingKeyId(OLD_KEY)}`,
     );
-    const rotated = await runScript("restore", ["--backup", signedBefore.id, "--target", await databases.empty()], freshMachine({ BACKUP_PREVIOUS_SIGNING_KEYS: `${ATTACKER_KEY}, ${OLD_KEY}` }));
+    const rotated = await runScript(
+      "restore",
+      ["--backup", signedBefore.id, "--target", await databases.empty()],
+      freshMachine({ BACKUP_PREVIOUS_SIGNING_KEYS: `${ATTACKER_KEY}, ${OLD_KEY}` }),
+    );
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).not.toContain("warning");
     // New backups are signed with the current key only.
@@ -176,7 +187,9 @@ describe.skipIf(!withPgTools)("a restore", () => {
     const withView = await databases.empty();
     await withConnection(withView, (sql) => sql`create view public.leftover as select 1 as one`);
     await expect(restoreChosenBackup({ id: backup.id }, withView)).rejects.toThrow(RestoreRefusedError);
-    await expect(restoreChosenBackup({ id: backup.id }, withView)).rejects.toThrow("the target database already has objects in the restored schemas (view public.leftover)");
+    await expect(restoreChosenBackup({ id: backup.id }, withView)).rejects.toThrow(
+      "the target database already has objects in the restored schemas (view public.leftover)",
+    );
     const withSequence = await databases.empty();
     await withConnection(withSequence, (sql) => sql`create sequence public.counter`);
     await expect(restoreChosenBackup({ id: backup.id }, withSequence)).rejects.toThrow("(sequence public.counter)");
@@ -187,8 +200,11 @@ describe.skipIf(!withPgTools)("a restore", () => {
     const target = await databases.empty();
     const restored = await restoreChosenBackup({ id: backup.id }, target);
     expect(restored.analyzeSeconds).toBeGreaterThan(0);
-    const stats = await withConnection(target, (sql) => sql`
-      select count(*)::int as columns from pg_stats where schemaname = 'public' and tablename = 'conversation_messages'`);
+    const stats = await withConnection(
+      target,
+      (sql) => sql`
+      select count(*)::int as columns from pg_stats where schemaname = 'public' and tablename = 'conversation_messages'`,
+    );
     expect(stats[0]?.columns).toBeGreaterThan(3);
   });
 
@@ -201,9 +217,13 @@ describe.skipIf(!withPgTools)("a restore", () => {
     const tool = pgTool("pg_restore", 15);
     const connection = libpqConnection(target, "gap-test");
     const { Readable } = await import("node:stream");
-    const failure = await runPgTool(tool, ["--exit-on-error", "--no-owner", ...connection.args], connection.env, { stdin: Readable.from([plain]) }).catch((error: unknown) => error);
+    const failure = await runPgTool(tool, ["--exit-on-error", "--no-owner", ...connection.args], connection.env, { stdin: Readable.from([plain]) }).catch(
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(BackupToolError);
-    expect((failure as Error).message).toMatch(/^pg_restore failed: pg_restore: error: could not execute query: ERROR: {2}\S+ "\S+" already exists \/ Command was: /);
+    expect((failure as Error).message).toMatch(
+      /^pg_restore failed: pg_restore: error: could not execute query: ERROR: {2}\S+ "\S+" already exists \/ Command was: /,
+    );
   });
 });
 
@@ -227,9 +247,17 @@ describe.skipIf(!withPgTools)("the record of a restored database", () => {
       copies: await sql`select location, status, error from ops.backup_copies order by location`,
     }));
     expect(record.backup).toEqual([{ status: "succeeded", finishedAt: new Date(restored.takenAt), location: restored.archiveLocation, sha256: backup.sha256 }]);
-    expect(record.drill).toEqual([{ status: "failed", error: expect.stringMatching(new RegExp(`^interrupted: the database was restored on \\S+Z from backup ${backup.id} \\(taken \\S+Z\\)$`)) }]);
+    expect(record.drill).toEqual([
+      {
+        status: "failed",
+        error: expect.stringMatching(new RegExp(`^interrupted: the database was restored on \\S+Z from backup ${backup.id} \\(taken \\S+Z\\)$`)),
+      },
+    ]);
     const lost = record.copies.find((copy) => copy.location.startsWith("file:///mnt/lost-worker/"));
-    expect(lost).toMatchObject({ status: "unconfirmed", error: expect.stringMatching(/^not found on the machine that restored it; the database was restored on /) });
+    expect(lost).toMatchObject({
+      status: "unconfirmed",
+      error: expect.stringMatching(/^not found on the machine that restored it; the database was restored on /),
+    });
     // Copies this machine has at their size stay verified; the copy restored from is verified.
     const here = record.copies.filter((copy) => copy.location.startsWith(pathToFileURL(backupDir).toString()));
     expect(here.length).toBeGreaterThan(0);
@@ -253,7 +281,9 @@ describe.skipIf(!withPgTools)("npm run db:backups -- --verify", () => {
     await store.write(BUCKET, key, bytes);
     const checked = await runScript("backups", ["--verify"], env);
     expect(checked.code).toBe(1);
-    expect(checked.stderr).toBe(`error: 1 of 1 copies failed verification: s3://${BUCKET}/${key} (s3://${BUCKET}/${key} does not match its manifest's SHA-256)\n`);
+    expect(checked.stderr).toBe(
+      `error: 1 of 1 copies failed verification: s3://${BUCKET}/${key} (s3://${BUCKET}/${key} does not match its manifest's SHA-256)\n`,
+    );
     expect((await runScript("backups", [], env)).code).toBe(0);
   });
 });

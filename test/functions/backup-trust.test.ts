@@ -98,7 +98,9 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     manifest.tables["public.agents"] = 1;
     await rm(file);
     await writeFile(file, JSON.stringify(manifest));
-    await expect(restoreChosenBackup({ location: changed }, target)).rejects.toThrow(/its manifest does not match its signature: it was changed after it was signed/);
+    await expect(restoreChosenBackup({ location: changed }, target)).rejects.toThrow(
+      /its manifest does not match its signature: it was changed after it was signed/,
+    );
     expect(await untouched(target)).toEqual(EMPTY);
   });
 
@@ -109,7 +111,12 @@ describe.skipIf(!withPgTools)("signed manifests", () => {
     const restore = (args: string[]) => runScript("restore", args, { DATABASE_URL: "", BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY });
     const target = await databases.empty();
     const refused = await restore([foreign, "--target", target]);
-    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: refusing \S+: its manifest is signed by key [0-9a-f]{16}, which is not BACKUP_SIGNING_KEY .* with --allow-unsigned\n$/) });
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(
+        /^error: refusing \S+: its manifest is signed by key [0-9a-f]{16}, which is not BACKUP_SIGNING_KEY .* with --allow-unsigned\n$/,
+      ),
+    });
     const taken = await restore([foreign, "--target", target, "--allow-unsigned"]);
     expect(taken.code).toBe(0);
     expect(taken.stdout).toContain("warning: the archive's manifest is not signed by this installation (other-key); restored because of --allow-unsigned");
@@ -148,7 +155,13 @@ describe.skipIf(!withPgTools)("extensions of a restore", () => {
     const target = await databases.empty();
     const restored = await restoreChosenBackup({ location: archive }, target);
     expect(restored.extensions).toEqual([
-      { name: "citext", schema: "pg_catalog_evil", required: false, status: "skipped", reason: "schema pg_catalog_evil is not where it is created (extensions or public)" },
+      {
+        name: "citext",
+        schema: "pg_catalog_evil",
+        required: false,
+        status: "skipped",
+        reason: "schema pg_catalog_evil is not where it is created (extensions or public)",
+      },
     ]);
     expect((await untouched(target)).schemas).not.toContain("pg_catalog_evil");
     await rewrittenManifest(archive, (m) => (m.extensions = [{ name: "citext", schema: "pg_catalog_evil", required: true }]), TEST_SIGNING_KEY);
@@ -194,7 +207,10 @@ describe.skipIf(!withPgTools)("files in BACKUP_DIR", () => {
     const now = Date.now();
     const planted: string[] = [];
     for (let second = -1; second <= 5; second++) {
-      const stamp = new Date(now + second * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+      const stamp = new Date(now + second * 1000)
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z");
       for (const suffix of [".dump", ".json", ".dump.partial", ".json.partial", `.dump.${process.pid}.list`]) {
         const name = path.join(backupDir, `gap-${stamp}-${next?.id}${suffix}`);
         await symlink(victim, name).catch(() => undefined);
@@ -221,7 +237,10 @@ describe.skipIf(!withPgTools)("files in BACKUP_DIR", () => {
       BACKUP_DIR: open,
       PORT: "0",
     });
-    expect(started).toMatchObject({ code: 1, stderr: `error: BACKUP_DIR ${open} is writable by other users (mode 777): run chmod go-w ${open}, or use another folder\n` });
+    expect(started).toMatchObject({
+      code: 1,
+      stderr: `error: BACKUP_DIR ${open} is writable by other users (mode 777): run chmod go-w ${open}, or use another folder\n`,
+    });
     await useConfig({ BACKUP_DIR: backupDir });
     await rm(open, { recursive: true, force: true });
   });
@@ -256,7 +275,12 @@ describe.skipIf(!withPgTools)("archive errors over HTTP", () => {
     const response = await fetch(`${server.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
     expect(response.status).toBe(422);
     expect(await response.json()).toMatchObject({
-      error: { code: "BACKUP_REJECTED", message: expect.stringMatching(/^the newest backup in BACKUP_DIR \(.*\), gap-\S+ \(started .*\), cannot be restored: its archive \S+ is \d+ bytes where the manifest says \d+\./) },
+      error: {
+        code: "BACKUP_REJECTED",
+        message: expect.stringMatching(
+          /^the newest backup in BACKUP_DIR \(.*\), gap-\S+ \(started .*\), cannot be restored: its archive \S+ is \d+ bytes where the manifest says \d+\./,
+        ),
+      },
     });
   });
 });

@@ -168,7 +168,14 @@ describe.skipIf(!withPgTools)("backups", () => {
     const rows = await directDb()`select id::text as id, deleted_at is not null as deleted from ops.backups where id in ${directDb()(old.map((o) => o.id))}`;
     const deleted = new Map(rows.map((r) => [r.id, r.deleted]));
     expect(old.map((o) => deleted.get(o.id))).toEqual([false, false, true, true, true]);
-    const present = await Promise.all(old.map((o) => stat(o.file).then(() => true, () => false)));
+    const present = await Promise.all(
+      old.map((o) =>
+        stat(o.file).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     expect(present).toEqual([true, true, false, false, false]);
   });
 
@@ -177,7 +184,9 @@ describe.skipIf(!withPgTools)("backups", () => {
     await useConfig({ PG_BIN_DIR: emptyBin });
     const failed = await cron("/api/cron/backup");
     expect(failed.status).toBe(503);
-    expect(failed.body).toMatchObject({ error: { code: "SERVICE_UNAVAILABLE", message: expect.stringContaining(`pg_dump 15 or newer is not in PG_BIN_DIR (${emptyBin})`) } });
+    expect(failed.body).toMatchObject({
+      error: { code: "SERVICE_UNAVAILABLE", message: expect.stringContaining(`pg_dump 15 or newer is not in PG_BIN_DIR (${emptyBin})`) },
+    });
     expect((await cron("/api/cron/backup")).status).toBe(503);
     const [row] = await directDb()`select status, error from ops.backups order by id desc limit 1`;
     expect(row).toMatchObject({ status: "failed", error: expect.stringContaining("pg_dump 15 or newer") });
@@ -251,6 +260,9 @@ describe.skipIf(!withPgTools)("npm run db:restore", () => {
     expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: the target database already has objects in the restored schemas \(/) });
     expect(again.stderr).not.toContain("    at ");
     expect(await restore([archive])).toMatchObject({ code: 2, stderr: expect.stringContaining("--target must be a postgres:// URL") });
-    expect(await restore([path.join(backupDir, "missing.json"), "--verify"])).toMatchObject({ code: 1, stderr: expect.stringContaining("error: cannot read the manifest") });
+    expect(await restore([path.join(backupDir, "missing.json"), "--verify"])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("error: cannot read the manifest"),
+    });
   });
 });

@@ -93,7 +93,10 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     await writeFile(archive, Buffer.concat([await readFile(archive), Buffer.from("tail")]));
     await expect(drillJob({ file: archive })).rejects.toThrow(BackupIntegrityError);
     const [row] = await directDb()`select status, error, scratch_database as scratch from ops.dr_drills order by id desc limit 1`;
-    expect(row).toMatchObject({ status: "failed", error: expect.stringMatching(/ is \d+ bytes where its manifest says \d+: it is not the archive that was written, and was not read$/) });
+    expect(row).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/ is \d+ bytes where its manifest says \d+: it is not the archive that was written, and was not read$/),
+    });
     // This drill's own scratch database: other files' drills run on the same server meanwhile.
     expect(row?.scratch).toMatch(/^gap_drill_\d+_\d+$/);
     expect(await databaseExists(row?.scratch)).toBe(false);
@@ -107,8 +110,12 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     const drilled = await run([]);
     expect(drilled.code).toBe(0);
     const [plan, figures] = drilled.stdout.split("\n");
-    expect(plan).toMatch(/^drilling backup \d+ \(taken \S+Z, \d+ min old\) from \S+\.dump\.zst; the server needs about [\d.]+ [kMG]?B free \(the database plus max_wal_size\)$/);
-    expect(figures).toMatch(/^drill \d+: recovered \d+ tables, \d+ rows \([\d.]+ MB\) in [\d.]+ s \(ANALYZE [\d.]+ s; data [\d.]+ h old, backup \d+\); row counts match; read agent /);
+    expect(plan).toMatch(
+      /^drilling backup \d+ \(taken \S+Z, \d+ min old\) from \S+\.dump\.zst; the server needs about [\d.]+ [kMG]?B free \(the database plus max_wal_size\)$/,
+    );
+    expect(figures).toMatch(
+      /^drill \d+: recovered \d+ tables, \d+ rows \([\d.]+ MB\) in [\d.]+ s \(ANALYZE [\d.]+ s; data [\d.]+ h old, backup \d+\); row counts match; read agent /,
+    );
     expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
     expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
   });
@@ -125,20 +132,26 @@ describe.skipIf(!withPgTools)("the recovery time projected for today's size", ()
       const [size] = await directDb()<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
       await directDb()`update ops.dr_drills set recovery_seconds = ${(180 * drill.restoredBytes) / (size?.bytes ?? 1)} where id = ${drill.id}`;
       expect(await recoveryTimeCheck()).toEqual({ status: "over", projectedMinutes: expect.closeTo(3, 1), rtoMinutes: 1 });
-      const fired = hook.received.map((r) => (r.body as { alert: { key: string; status: string; summary: string } }).alert).filter((a) => a.key === "backup:rto");
+      const fired = hook.received
+        .map((r) => (r.body as { alert: { key: string; status: string; summary: string } }).alert)
+        .filter((a) => a.key === "backup:rto");
       expect(fired).toEqual([
         {
           ...fired[0],
           status: "firing",
-          summary: expect.stringMatching(/^at its size today \([\d.]+ MB\) the database would take about 3(\.\d)? min to recover, past the recovery time objective of 1 min \(the drill of \S+ \S+ UTC restored [\d.]+ MB in \d+ s\)$/),
+          summary: expect.stringMatching(
+            /^at its size today \([\d.]+ MB\) the database would take about 3(\.\d)? min to recover, past the recovery time objective of 1 min \(the drill of \S+ \S+ UTC restored [\d.]+ MB in \d+ s\)$/,
+          ),
         },
       ]);
       await directDb()`update ops.dr_drills set recovery_seconds = ${drill.recoverySeconds} where id = ${drill.id}`;
       expect(await recoveryTimeCheck()).toMatchObject({ status: "ok", rtoMinutes: 1 });
-      expect(hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).filter((a) => a.key === "backup:rto").map((a) => a.status)).toEqual([
-        "firing",
-        "resolved",
-      ]);
+      expect(
+        hook.received
+          .map((r) => (r.body as { alert: { key: string; status: string } }).alert)
+          .filter((a) => a.key === "backup:rto")
+          .map((a) => a.status),
+      ).toEqual(["firing", "resolved"]);
     } finally {
       await hook.close();
       await useConfig({ BACKUP_DIR: backupDir });

@@ -91,7 +91,13 @@ describe.skipIf(!withPgTools)("recovering one organization's rows", () => {
 
     const report = await recoverOrganization({ organizationId: damaged, choice: { latest: true } });
     expect(report).toMatchObject({ applied: true, backup: { id: backup.id } });
-    expect(report.outcomes.find((o) => o.table === "conversation_messages")).toEqual({ table: "conversation_messages", inBackup: lost, alreadyLive: 0, inserted: lost, conflicting: 0 });
+    expect(report.outcomes.find((o) => o.table === "conversation_messages")).toEqual({
+      table: "conversation_messages",
+      inBackup: lost,
+      alreadyLive: 0,
+      inserted: lost,
+      conflicting: 0,
+    });
     for (const table of ["organizations", "agents", "conversations", "agent_workflows"]) {
       const outcome = report.outcomes.find((o) => o.table === table);
       expect(outcome, table).toMatchObject({ inserted: 0, conflicting: 0 });
@@ -151,18 +157,27 @@ describe.skipIf(!withPgTools)("recovering one organization's rows", () => {
     const env = { ...settings, DATABASE_URL: TEST_DATABASE_URL, BACKUP_DIR: backupDir, BACKUP_SIGNING_KEY: TEST_SIGNING_KEY };
     const dry = await runScript("recover", ["--organization", damaged, "--dry-run"], env);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/^backup \d+ \(taken \S+Z, \d+ min old\) from s3:\/\/gap-recover\/backups\/\S+, restored into scratch database gap_recover_\d+$/m);
+    expect(dry.stdout).toMatch(
+      /^backup \d+ \(taken \S+Z, \d+ min old\) from s3:\/\/gap-recover\/backups\/\S+, restored into scratch database gap_recover_\d+$/m,
+    );
     expect(dry.stdout).toMatch(/^\s*table\s+inBackup\s+alreadyLive\s+toInsert\s+conflicting$/m);
     expect(dry.stdout).toMatch(/^dry run: \d+ rows would be inserted into postgres:\/\/\S+; nothing was changed$/m);
     const refused = await runScript("recover", ["--organization", damaged], env);
     expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining("nothing inserted: run again with --yes to insert them") });
     expect(await messageCount(damaged)).toBe(0);
-    const recovered = await runScript("recover", ["--organization", damaged, "--table", "conversation_messages", "--before", new Date(Date.now() + 60_000).toISOString(), "--yes"], env);
+    const recovered = await runScript(
+      "recover",
+      ["--organization", damaged, "--table", "conversation_messages", "--before", new Date(Date.now() + 60_000).toISOString(), "--yes"],
+      env,
+    );
     expect(recovered.code).toBe(0);
     expect(recovered.stdout).toMatch(/^inserted \d+ rows of organization \S+ into postgres:\/\/\S+ from backup \d+; 0 could not come back/m);
     expect(recovered.stdout).toMatch(/^rows written after \S+ are not in this backup/m);
     expect(await fingerprint(damaged)).toEqual(before);
-    expect(await runScript("recover", ["--organization", "not-a-uuid"], env)).toMatchObject({ code: 2, stderr: expect.stringContaining("--organization must be an organization's id") });
+    expect(await runScript("recover", ["--organization", "not-a-uuid"], env)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--organization must be an organization's id"),
+    });
     expect(await runScript("recover", ["--organization", damaged, "--table", "job_queue_jobs", "--dry-run"], env)).toMatchObject({
       code: 1,
       stderr: expect.stringContaining("job_queue_jobs: not a table holding an organization's data"),
@@ -181,7 +196,9 @@ describe.skipIf(!withPgTools)("recovering one organization's rows", () => {
       return taken;
     })();
     await expect(recoverOrganization({ organizationId: damaged, choice: { id: foreign.id } })).rejects.toThrow(BackupUntrustedError);
-    await expect(recoverOrganization({ organizationId: damaged, choice: { latest: true } })).rejects.toThrow(/its manifest is signed by key \S+, which is not BACKUP_SIGNING_KEY/);
+    await expect(recoverOrganization({ organizationId: damaged, choice: { latest: true } })).rejects.toThrow(
+      /its manifest is signed by key \S+, which is not BACKUP_SIGNING_KEY/,
+    );
     const ours = await takeBackup();
     const key = `backups/${path.basename(new URL(ours.copies[1] ?? "").pathname)}`;
     const { signature: _, ...body } = JSON.parse((await store.read(BUCKET, manifestPathOf(key))).toString()) as ManifestBody & { signature: unknown };
@@ -189,11 +206,14 @@ describe.skipIf(!withPgTools)("recovering one organization's rows", () => {
     // A fresh machine: the bucket's copy is the one read (by id, a copy in BACKUP_DIR would be preferred).
     await useConfig({ BACKUP_DIR: path.join(backupDir, "fresh"), PG_BIN_DIR: "", BACKUP_SIGNING_KEY: TEST_SIGNING_KEY, ...settings });
     await expect(recoverOrganization({ organizationId: damaged, choice: { id: ours.id } })).rejects.toThrow(/does not match its signature/);
-    const [scratches] = await directDb()`select count(*)::int as n from pg_database where datname like 'gap\\_recover\\_%' and datname > ${`gap_recover_${Date.now() - 60_000}`}`;
+    const [scratches] =
+      await directDb()`select count(*)::int as n from pg_database where datname like 'gap\\_recover\\_%' and datname > ${`gap_recover_${Date.now() - 60_000}`}`;
     expect(scratches?.n).toBe(0);
   });
 
   it("refuses an organization the backup does not have", async () => {
-    await expect(recoverOrganization({ organizationId: "00000000-0000-0000-0000-000000000000", choice: { id: backup.id } })).rejects.toThrow(RecoveryRefusedError);
+    await expect(recoverOrganization({ organizationId: "00000000-0000-0000-0000-000000000000", choice: { id: backup.id } })).rejects.toThrow(
+      RecoveryRefusedError,
+    );
   });
 });

@@ -42,7 +42,15 @@ describe("signalSession", () => {
     const preview = await signalSession(directDb(), pid, "cancel", { confirmed: false });
     expect(preview).toEqual({
       sent: false,
-      session: { pid, database: expect.any(String), role: expect.any(String), application: "signal-victim", backendType: "client backend", state: "active", query: "select pg_sleep(***)" },
+      session: {
+        pid,
+        database: expect.any(String),
+        role: expect.any(String),
+        application: "signal-victim",
+        backendType: "client backend",
+        state: "active",
+        query: "select pg_sleep(***)",
+      },
     });
     const [still] = await directDb()`select state from pg_stat_activity where pid = ${pid}`;
     expect(still?.state).toBe("active");

@@ -93,7 +93,9 @@ describe("row changes between snapshots", () => {
       expect.objectContaining({
         status: "firing",
         summary: expect.stringMatching(
-          new RegExp(`^in the 5 minutes to \\S+Z, public\\.conversation_messages lost ${deleted.count - 5} of ${before?.n} rows \\(\\d+%\\): more than 20% of a table`),
+          new RegExp(
+            `^in the 5 minutes to \\S+Z, public\\.conversation_messages lost ${deleted.count - 5} of ${before?.n} rows \\(\\d+%\\): more than 20% of a table`,
+          ),
         ),
       }),
     ]);

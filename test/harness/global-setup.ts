@@ -1,7 +1,7 @@
 /**
  * Once per test run: a PostgreSQL server (TEST_DATABASE_URL, else an embedded PostgreSQL 15
- * with pg_stat_statements preloaded) and a migrated template that each test file copies; the
- * dashboard's bundle.
+ * with pg_stat_statements preloaded), shared by every project that needs a database, and per
+ * project a migrated template that each test file copies; the dashboard's bundle, built once.
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -36,7 +36,12 @@ export const PGBOUNCER_PROJECT = "pgbouncer";
 /** The vitest project whose tests run as a non-superuser owner, as on managed PostgreSQL. */
 export const OWNER_PROJECT = "owner";
 
-async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+interface TestServer {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function startServer(): Promise<TestServer> {
   const external = process.env.TEST_DATABASE_URL;
   if (external) return { url: external, stop: async () => undefined };
   const { startEmbeddedPostgres } = await import("../../lib/local/embedded.js");
@@ -69,11 +74,39 @@ function keepFailureExitCode(): void {
   });
 }
 
+/**
+ * What every project's setup shares within the run (global setups run in the one main process,
+ * but each project may load this module afresh): the bundle, built once, and the server,
+ * started once and stopped when the last project using it is done.
+ */
+const shared = globalThis as typeof globalThis & { gapDashboardBuilt?: Promise<unknown>; gapTestServer?: Promise<TestServer>; gapTestServerUsers?: number };
+
+/** The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally: once per run. */
+export function dashboardBuilt(): Promise<unknown> {
+  shared.gapDashboardBuilt ??= buildDashboard();
+  return shared.gapDashboardBuilt;
+}
+
+async function sharedServer(): Promise<TestServer> {
+  shared.gapTestServer ??= startServer();
+  shared.gapTestServerUsers = (shared.gapTestServerUsers ?? 0) + 1;
+  const server = await shared.gapTestServer;
+  return {
+    url: server.url,
+    stop: async () => {
+      shared.gapTestServerUsers = (shared.gapTestServerUsers ?? 1) - 1;
+      if (shared.gapTestServerUsers > 0) return;
+      shared.gapTestServer = undefined;
+      await server.stop();
+    },
+  };
+}
+
+/** The setup of a project whose tests need a database. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   keepFailureExitCode();
-  // The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally.
-  await buildDashboard();
-  const server = await startServer();
+  await dashboardBuilt();
+  const server = await sharedServer();
   try {
     return await prepared(project, server);
   } catch (error) {
@@ -83,7 +116,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 }
 
-async function prepared(project: TestProject, server: { url: string; stop: () => Promise<void> }): Promise<() => Promise<void>> {
+async function prepared(project: TestProject, server: TestServer): Promise<() => Promise<void>> {
   const admin = adminConnection(server.url);
   const template = `${TEST_DATABASE_PREFIX}template_${project.name}_${process.pid}`;
   await dropDatabase(admin, template);
@@ -101,14 +134,11 @@ async function prepared(project: TestProject, server: { url: string; stop: () =>
   project.provide("superuser", !owner);
   project.provide("templateDatabase", template);
   project.provide("embedded", !process.env.TEST_DATABASE_URL);
-  const pgbouncer =
-    project.name === PGBOUNCER_PROJECT && commandAvailable("pgbouncer") ? await startPgbouncer(server.url, await freePort()) : undefined;
+  const pgbouncer = project.name === PGBOUNCER_PROJECT && commandAvailable("pgbouncer") ? await startPgbouncer(server.url, await freePort()) : undefined;
   project.provide("pgbouncerUrl", pgbouncer?.url ?? null);
   return async () => {
     await pgbouncer?.stop();
-    const leftovers = await admin<{ name: string }[]>`
-      select datname as name from pg_database where datname like ${`${TEST_DATABASE_PREFIX}%${process.pid}%`}`;
-    for (const { name } of leftovers) await dropDatabase(admin, name);
+    await dropDatabase(admin, template);
     await admin.end();
     await owner?.drop();
     await server.stop();

@@ -37,7 +37,11 @@ export interface AnswerFrom {
  * A request sent from `localAddress` (any 127.x.y.z on Linux loopback): the peer address the
  * server sees, which no header can change. For limits judged by the client's address.
  */
-export async function requestFrom(localAddress: string, url: string, { method = "GET", headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<AnswerFrom> {
+export async function requestFrom(
+  localAddress: string,
+  url: string,
+  { method = "GET", headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<AnswerFrom> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
     const outgoing = request(url, { method, headers, localAddress }, (incoming) => {

@@ -37,7 +37,9 @@ export async function createManagedOwner(superuserUrl: string, name: string): Pr
   try {
     const [me] = await admin<{ superuser: boolean }[]>`select rolsuper as superuser from pg_roles where rolname = current_user`;
     if (!me?.superuser) {
-      throw new Error("the owner project sets up a managed owner as a superuser would: TEST_DATABASE_URL must name a superuser (or leave it unset for the embedded server)");
+      throw new Error(
+        "the owner project sets up a managed owner as a superuser would: TEST_DATABASE_URL must name a superuser (or leave it unset for the embedded server)",
+      );
     }
     await admin`drop role if exists ${admin(name)}`;
     await admin`create role ${admin(name)} login createdb createrole nosuperuser noreplication nobypassrls`;

@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Pool } from "../../lib/db/pool.js";
 
-
 export function adminConnection(url: string): Pool {
   return postgres(url, { max: 1, onnotice: () => undefined });
 }
@@ -24,9 +23,7 @@ export function testDatabaseName(): string {
 export async function createDatabase(admin: Pool, name: string, template?: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await (template
-        ? admin`create database ${admin(name)} template ${admin(template)}`
-        : admin`create database ${admin(name)}`);
+      await (template ? admin`create database ${admin(name)} template ${admin(template)}` : admin`create database ${admin(name)}`);
       return;
     } catch (error) {
       const busy = (error as { code?: string }).code === "55006";

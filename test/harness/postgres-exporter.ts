@@ -54,10 +54,14 @@ export async function startPostgresExporter(databaseUrl: string): Promise<Runnin
   const port = await freePort();
   const dsn = new URL(databaseUrl);
   dsn.searchParams.set("sslmode", "disable");
-  const child: ChildProcess = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`, `--extend.query-path=${await queriesFile(dir)}`, "--log.level=error"], {
-    env: { DATA_SOURCE_NAME: dsn.toString() },
-    stdio: "ignore",
-  });
+  const child: ChildProcess = spawn(
+    EXPORTER,
+    [`--web.listen-address=127.0.0.1:${port}`, `--extend.query-path=${await queriesFile(dir)}`, "--log.level=error"],
+    {
+      env: { DATA_SOURCE_NAME: dsn.toString() },
+      stdio: "ignore",
+    },
+  );
   for (let i = 0; i < 100 && !(await portAnswers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   const url = `http://127.0.0.1:${port}/metrics`;
   return {

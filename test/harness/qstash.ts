@@ -7,6 +7,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
+import { handled } from "./net.js";
 
 export interface PublishRequest {
   method: string;
@@ -33,14 +34,16 @@ interface RecordingServer {
 /** An HTTP server on a free port that records each request whole, then answers it as `answer` says (a body as JSON). */
 async function recordingServer(answer: (request: PublishRequest) => { status: number; body?: unknown }): Promise<RecordingServer> {
   const requests: PublishRequest[] = [];
-  const server: Server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const recorded = { method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
-    requests.push(recorded);
-    const { status, body } = answer(recorded);
-    response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
-  });
+  const server: Server = createServer(
+    handled(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const recorded = { method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
+      requests.push(recorded);
+      const { status, body } = answer(recorded);
+      response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -65,7 +68,7 @@ export async function fakeQstash(): Promise<FakeQstash> {
     answer: (next) => {
       status = next;
     },
-    close: server.close,
+    close: () => server.close(),
   };
 }
 
@@ -183,6 +186,6 @@ export async function fakeQstashSchedules(token: string): Promise<FakeQstashSche
         ...(schedule.method === "GET" || schedule.method === "HEAD" ? {} : { body }),
       });
     },
-    close: server.close,
+    close: () => server.close(),
   };
 }

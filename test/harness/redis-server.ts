@@ -17,7 +17,10 @@ export async function startRedisServer(port: number): Promise<PrivateRedis> {
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const client = new RedisClient(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    const up = await client.connect().then(() => client.ping(), () => undefined);
+    const up = await client.connect().then(
+      () => client.ping(),
+      () => undefined,
+    );
     client.disconnect();
     if (up === "PONG") break;
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -10,9 +10,5 @@ export function tokenFor(userId: string): Promise<string> {
 
 /** A token with arbitrary claims and header, for the cases a real issuer would never sign. */
 export function customToken(claims: Record<string, unknown>, { secret = TEST_JWT_SECRET, expiresIn = "1h" } = {}): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(secret));
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
 }

@@ -1,6 +1,7 @@
 /** A real HTTP endpoint standing in for Slack: records every request, answers as told. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { handled } from "./net.js";
 
 export interface ReceivedRequest {
   method: string;
@@ -22,14 +23,21 @@ export async function webhookReceiver(): Promise<WebhookReceiver> {
   const received: ReceivedRequest[] = [];
   let status = 200;
   let delayMs = 0;
-  const server: Server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    received.push({ method: request.method ?? "", path: request.url ?? "", contentType: request.headers["content-type"], body: text ? JSON.parse(text) : null });
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
-    if (!response.destroyed) response.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "no");
-  });
+  const server: Server = createServer(
+    handled(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString("utf8");
+      received.push({
+        method: request.method ?? "",
+        path: request.url ?? "",
+        contentType: request.headers["content-type"],
+        body: text ? JSON.parse(text) : null,
+      });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (!response.destroyed) response.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "no");
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

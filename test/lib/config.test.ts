@@ -47,7 +47,15 @@ describe("parseConfig", () => {
     const cfg = parseConfig({ DATABASE_URL: "", PORT: "", DB_POOL_MAX: "" });
     expect(cfg.databaseUrl).toBeUndefined();
     expect(cfg.port).toBe(3000);
-    expect(cfg.pool).toEqual({ profile: "worker", min: 10, max: 20, connectionTimeoutMs: 5000, idleTimeoutMs: 60_000, maxLifetimeMs: 1_800_000, statementTimeoutMs: 15_000 });
+    expect(cfg.pool).toEqual({
+      profile: "worker",
+      min: 10,
+      max: 20,
+      connectionTimeoutMs: 5000,
+      idleTimeoutMs: 60_000,
+      maxLifetimeMs: 1_800_000,
+      statementTimeoutMs: 15_000,
+    });
   });
 
   it("picks the serverless profile on Vercel and lets DB_POOL_PROFILE override it", () => {
@@ -93,7 +101,10 @@ describe("parseConfig", () => {
     [{ BACKUP_S3_BUCKET: "backups", BACKUP_S3_REGION: "eu-west-1", BACKUP_S3_PREFIX: "/root" }, "BACKUP_S3_PREFIX must be an object key prefix"],
     [{ BACKUP_AGE_RECIPIENTS: "ssh-ed25519 AAAA" }, "BACKUP_AGE_RECIPIENTS must be one or more age public keys"],
     [{ BACKUP_AGE_IDENTITY: "age1notasecret" }, "BACKUP_AGE_IDENTITY must be an age secret key (AGE-SECRET-KEY-1...)"],
-    [{ BACKUP_AGE_IDENTITY: `AGE-SECRET-KEY-1${"Q".repeat(58)}`, BACKUP_AGE_IDENTITY_FILE: "key.txt" }, "BACKUP_AGE_IDENTITY_FILE must not be set together with BACKUP_AGE_IDENTITY"],
+    [
+      { BACKUP_AGE_IDENTITY: `AGE-SECRET-KEY-1${"Q".repeat(58)}`, BACKUP_AGE_IDENTITY_FILE: "key.txt" },
+      "BACKUP_AGE_IDENTITY_FILE must not be set together with BACKUP_AGE_IDENTITY",
+    ],
     [{ BACKUP_SIGNING_KEY: "too-short-0123456789" }, "BACKUP_SIGNING_KEY must be at least 32 characters"],
     [{ PUBLIC_URL: "example.com" }, "PUBLIC_URL must be an http:// or https:// URL"],
   ])("rejects %j with a line naming the variable", (env, expected) => {
@@ -137,7 +148,11 @@ describe("parseConfig", () => {
     });
     expect(cfg.backups.ageRecipients).toHaveLength(2);
     expect(cfg.publicUrl).toBe("https://gap.example.com");
-    expect(parseConfig({ BACKUP_S3_BUCKET: "b-aws", BACKUP_S3_REGION: "eu-west-1" }).backups.s3).toMatchObject({ prefix: "backups/", forcePathStyle: false, credentials: undefined });
+    expect(parseConfig({ BACKUP_S3_BUCKET: "b-aws", BACKUP_S3_REGION: "eu-west-1" }).backups.s3).toMatchObject({
+      prefix: "backups/",
+      forcePathStyle: false,
+      credentials: undefined,
+    });
     expect(parseConfig({ PUBLIC_URL: "https://x.example.com/", VERCEL_PROJECT_PRODUCTION_URL: "y.example.com" }).publicUrl).toBe("https://x.example.com");
   });
 

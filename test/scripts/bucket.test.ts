@@ -74,7 +74,10 @@ describe("npm run bucket:local", () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const { port } = blocker.address() as { port: number };
-    expect(await runScript("bucket", ["--port", String(port)], { LOCAL_DATA_DIR: dataDir })).toMatchObject({ code: 1, stderr: `error: port ${port} is in use; give another with --port\n` });
+    expect(await runScript("bucket", ["--port", String(port)], { LOCAL_DATA_DIR: dataDir })).toMatchObject({
+      code: 1,
+      stderr: `error: port ${port} is in use; give another with --port\n`,
+    });
     blocker.close();
   });
 });

@@ -101,9 +101,12 @@ describe("formatTable", () => {
     expect(cell("meanMs", 21)).toBe("21.0 ms");
     expect(cell("blockedBy", [1, 2])).toBe("1,2");
     expect(cell("lastVacuum", null)).toBe("-");
-    expect(formatTable([{ name: "a", calls: 5 }, { name: "bb", calls: 120 }])).toBe(
-      ["  name  calls", "  ----  -----", "  a         5", "  bb      120"].join("\n"),
-    );
+    expect(
+      formatTable([
+        { name: "a", calls: 5 },
+        { name: "bb", calls: 120 },
+      ]),
+    ).toBe(["  name  calls", "  ----  -----", "  a         5", "  bb      120"].join("\n"));
     expect(formatTable([])).toBe("  (none)");
   });
 });

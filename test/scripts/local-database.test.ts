@@ -26,7 +26,9 @@ describe("a db:* command without DATABASE_URL", () => {
   it("says how to get a database when npm start has never run here", async () => {
     const run = await runScript("inspect", ["connections"], withoutDatabaseUrl({}));
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`error: Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${dataDir}/pg-password) is then used\n`);
+    expect(run.stderr).toBe(
+      `error: Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${dataDir}/pg-password) is then used\n`,
+    );
   });
 
   it("asks whether npm start is running when its database does not answer", async () => {

@@ -92,11 +92,23 @@ describe("npm run jobs:schedules", () => {
     const base = { method: "POST", retries: SCHEDULE_RETRIES, retryDelayExpression: SCHEDULE_RETRY_DELAY };
     qstash.seed({ ...base, scheduleId: snapshotId, destination: `${PUBLIC_URL}/api/cron/stats-snapshot`, cron: "*/10 * * * *" });
     // Paused, its retry delay handed back unspaced: only the pause differs.
-    qstash.seed({ ...base, scheduleId: rpoId, destination: `${PUBLIC_URL}/api/cron/backup-rpo`, cron: "*/15 * * * *", isPaused: true, retryDelayExpression: SCHEDULE_RETRY_DELAY.replaceAll(" ", "") });
+    qstash.seed({
+      ...base,
+      scheduleId: rpoId,
+      destination: `${PUBLIC_URL}/api/cron/backup-rpo`,
+      cron: "*/15 * * * *",
+      isPaused: true,
+      retryDelayExpression: SCHEDULE_RETRY_DELAY.replaceAll(" ", ""),
+    });
     // Made by hand for a job Vercel Cron runs: it would run the backup twice.
     qstash.seed({ ...base, scheduleId: "scd_by_hand", destination: `${PUBLIC_URL}/api/cron/backup`, cron: "0 3 * * *" });
     // An id of this deployment for a job the table gives Vercel Cron.
-    qstash.seed({ ...base, scheduleId: qstashScheduleId("dr-drill", PUBLIC_URL), destination: "https://old-name.example.com/api/cron/dr-drill", cron: "0 4 * * 0" });
+    qstash.seed({
+      ...base,
+      scheduleId: qstashScheduleId("dr-drill", PUBLIC_URL),
+      destination: "https://old-name.example.com/api/cron/dr-drill",
+      cron: "0 4 * * 0",
+    });
     // Another deployment's schedules, and another application's.
     const staging = qstashScheduleId("stats-snapshot", "https://staging.example.com");
     qstash.seed({ ...base, scheduleId: staging, destination: "https://staging.example.com/api/cron/stats-snapshot", cron: "*/5 * * * *" });

@@ -94,7 +94,9 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     await guessed.end();
     // Only this machine reaches the server unless HOST says otherwise.
     const { port } = new URL(url);
-    const outward = Object.values(networkInterfaces()).flat().find((address) => address?.family === "IPv4" && !address.internal);
+    const outward = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address?.family === "IPv4" && !address.internal);
     if (outward) expect(await portAnswers(Number(port), outward.address)).toBe(false);
     expect(await portAnswers(Number(port))).toBe(true);
 

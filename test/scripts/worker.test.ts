@@ -11,7 +11,15 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function worker(env: Record<string, string>) {
   const inherited = { ...process.env };
-  for (const name of ["DATABASE_URL", "BACKUP_WORKER_URL", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "CRON_SECRET", "BACKUP_SIGNING_KEY", "BACKUP_DIR"]) {
+  for (const name of [
+    "DATABASE_URL",
+    "BACKUP_WORKER_URL",
+    "QSTASH_CURRENT_SIGNING_KEY",
+    "QSTASH_NEXT_SIGNING_KEY",
+    "CRON_SECRET",
+    "BACKUP_SIGNING_KEY",
+    "BACKUP_DIR",
+  ]) {
     delete inherited[name];
   }
   const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/worker.ts"], { cwd: ROOT, env: { ...inherited, ...env } });

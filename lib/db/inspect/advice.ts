@@ -66,7 +66,8 @@ export async function adviceCandidates(
   statementsSchema: string,
   { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, limit = 10 } = {},
 ): Promise<AdviceCandidate[]> {
-  return candidatesOf(await sql<Array<Omit<AdviceCandidate, "shownQuery">>>`
+  return candidatesOf(
+    await sql<Array<Omit<AdviceCandidate, "shownQuery">>>`
     select queryid::text as "queryId", query, json_build_array(pg_get_userbyid(userid)) as roles, calls::float8 as calls,
       round(mean_exec_time::numeric, 3)::float8 as "meanMs"
     from ${sql(statementsSchema)}.pg_stat_statements
@@ -75,7 +76,8 @@ export async function adviceCandidates(
       and mean_exec_time >= ${minMeanMs}
       and query ~* '^\\s*(/\\*.*?\\*/\\s*)*(select|with|update|delete)\\M'
     order by total_exec_time desc, queryid
-    limit ${limit}`);
+    limit ${limit}`,
+  );
 }
 
 /** Fields in the order a person reads them, the statement to run last. */
@@ -394,12 +396,7 @@ async function statementAdvice(sql: Sql, hypopg: string, candidate: AdviceCandid
  * with the reason; the others go on. Runs inside the inspection's transaction.
  * @default minCostCut 0.5
  */
-export async function indexAdvice(
-  sql: Transaction,
-  hypopg: string,
-  candidates: readonly AdviceCandidate[],
-  { minCostCut = 0.5 } = {},
-): Promise<AdviceResult> {
+export async function indexAdvice(sql: Transaction, hypopg: string, candidates: readonly AdviceCandidate[], { minCostCut = 0.5 } = {}): Promise<AdviceResult> {
   const result: AdviceResult = { advice: [], skipped: [] };
   await sql`select set_config('plan_cache_mode', 'force_generic_plan', true)`;
   await sql`select ${sql(hypopg)}.hypopg_reset()`;

@@ -38,7 +38,7 @@ function qualified(parts: string[]): Name | undefined {
 
 /** Operator names an A_Expr stands for: its own, or the comparisons BETWEEN expands to. */
 function operatorNames(expression: Record<string, unknown>): string[][] {
-  const kind = String(expression.kind ?? "");
+  const kind = typeof expression.kind === "string" ? expression.kind : "";
   if (kind.startsWith("AEXPR_BETWEEN") || kind.startsWith("AEXPR_NOT_BETWEEN")) return [[">="], ["<="]];
   return [strings(expression.name)];
 }
@@ -66,7 +66,10 @@ function references(tree: unknown): References {
         const name = qualified(strings(fields.names));
         if (name) found.types.push(name);
       } else if (key === "RangeVar") {
-        found.relations.push({ schema: typeof fields.schemaname === "string" ? fields.schemaname : null, name: String(fields.relname ?? "") });
+        found.relations.push({
+          schema: typeof fields.schemaname === "string" ? fields.schemaname : null,
+          name: typeof fields.relname === "string" ? fields.relname : "",
+        });
       } else if (key === "CommonTableExpr" && typeof fields.ctename === "string") {
         found.ctes.add(fields.ctename);
       }
@@ -158,9 +161,13 @@ export async function plannability(sql: Sql, query: string, roles: readonly stri
     ...(await foreign(sql, "pg_type", found.types)).map((name) => `type ${name}`),
   ];
   if (outside.length) {
-    return { plannable: false, reason: `not planned: it names ${outside.join(", ")}, outside pg_catalog and the installed extensions, whose code planning could run` };
+    return {
+      plannable: false,
+      reason: `not planned: it names ${outside.join(", ")}, outside pg_catalog and the installed extensions, whose code planning could run`,
+    };
   }
   const owned = await othersRelations(sql, relations);
-  if (owned.length) return { plannable: false, reason: `not planned: it reads ${owned.join(", ")}, which another role owns: planning it would run that role's code` };
+  if (owned.length)
+    return { plannable: false, reason: `not planned: it reads ${owned.join(", ")}, which another role owns: planning it would run that role's code` };
   return { plannable: true };
 }

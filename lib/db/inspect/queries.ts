@@ -97,5 +97,9 @@ export async function blockedSessions(sql: Sql): Promise<BlockedSession[]> {
     left join roots r on r.pid = w.pid
     left join pg_stat_activity b on b.pid = w.blocked_by[1]
     order by "lockWaitSeconds" desc, w.pid`;
-  return rows.map((row) => ({ ...row, query: shownStatement(row.query, 500), blockerQuery: row.blockerQuery === null ? null : shownStatement(row.blockerQuery, 500) }));
+  return rows.map((row) => ({
+    ...row,
+    query: shownStatement(row.query, 500),
+    blockerQuery: row.blockerQuery === null ? null : shownStatement(row.blockerQuery, 500),
+  }));
 }

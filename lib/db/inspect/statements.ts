@@ -22,9 +22,7 @@ export async function statementsAvailability(sql: Sql): Promise<StatementsAvaila
     return preloaded ? { available: true, schema: extension.schema } : { available: false, reason: "pg_stat_statements is not in shared_preload_libraries" };
   }
   const failure = await readFailure(sql, extension.schema);
-  return failure
-    ? { available: false, reason: `pg_stat_statements cannot be read by this role (${failure})` }
-    : { available: true, schema: extension.schema };
+  return failure ? { available: false, reason: `pg_stat_statements cannot be read by this role (${failure})` } : { available: true, schema: extension.schema };
 }
 
 /** Why reading the view fails, or null when it reads; in a transaction, within a savepoint. */

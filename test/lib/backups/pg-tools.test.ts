@@ -33,6 +33,8 @@ describe("pg_dump and pg_restore", () => {
     expect(pgTool("pg_dump", 98).major).toBe(98);
     expect(pgTool("pg_dump", 96, undefined, 96).major).toBe(99);
     expect(() => pgTool("pg_dump", 100)).toThrow(BackupToolError);
-    expect(() => pgTool("pg_dump", 100)).toThrow(/^pg_dump 100 or newer is not on this machine \(found .*pg99\/pg_dump 99.*\): install PostgreSQL 100's client programs \(Debian: apt-get install postgresql-client-100\) or set PG_BIN_DIR$/);
+    expect(() => pgTool("pg_dump", 100)).toThrow(
+      /^pg_dump 100 or newer is not on this machine \(found .*pg99\/pg_dump 99.*\): install PostgreSQL 100's client programs \(Debian: apt-get install postgresql-client-100\) or set PG_BIN_DIR$/,
+    );
   });
 });

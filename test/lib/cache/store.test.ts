@@ -61,9 +61,13 @@ function storeContract(name: string, makeStore: () => CacheStore, advanceTime: (
 }
 
 let clock = 1_000_000;
-storeContract("memory", () => memoryStore({ now: () => clock }), async (ms) => {
-  clock += ms;
-});
+storeContract(
+  "memory",
+  () => memoryStore({ now: () => clock }),
+  async (ms) => {
+    clock += ms;
+  },
+);
 
 describe("memory store bounds", () => {
   it("keeps at most its entries whatever the keys (random agent ids), least recently used out first", async () => {
@@ -111,7 +115,11 @@ describe.skipIf(!hasRedis)("upstash driver through an Upstash-compatible bridge 
 
   // The contract is about meaning, not speed: a loaded machine must not fail it on the 150 ms default.
   const patient = (token = bridge.token) => upstashStore({ url: bridge.url, token, timeoutMs: 2000 });
-  storeContract("upstash", () => patient(), (ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  storeContract(
+    "upstash",
+    () => patient(),
+    (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  );
 
   it("stores with the TTL asked, in Redis itself", async () => {
     await patient().set("ttl-check", "x", 300);

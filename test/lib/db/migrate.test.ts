@@ -15,7 +15,7 @@ const EXPECTED_INDEXES: Array<[string, string, string]> = [
   ["idx_users_email", "users", "lower(email)"],
   ["idx_organization_members_user_id", "organization_members", "user_id"],
   ["idx_agents_organization_created", "agents", "organization_id, created_at DESC, id DESC"],
-  ["idx_agent_workflows_agent_position", "agent_workflows", "agent_id, \"position\""],
+  ["idx_agent_workflows_agent_position", "agent_workflows", 'agent_id, "position"'],
   ["idx_conversations_organization_id", "conversations", "organization_id"],
   ["idx_conversations_agent_id", "conversations", "agent_id"],
   ["idx_conversations_customer_id", "conversations", "customer_id"],
@@ -30,9 +30,18 @@ const EXPECTED_INDEXES: Array<[string, string, string]> = [
 ];
 
 const TABLES = [
-  "organizations", "users", "organization_members", "agents", "agent_workflows", "conversations",
-  "conversation_messages", "knowledge_base_categories", "knowledge_base_items", "crm_accounts",
-  "analytics_events", "job_queue_jobs",
+  "organizations",
+  "users",
+  "organization_members",
+  "agents",
+  "agent_workflows",
+  "conversations",
+  "conversation_messages",
+  "knowledge_base_categories",
+  "knowledge_base_items",
+  "crm_accounts",
+  "analytics_events",
+  "job_queue_jobs",
 ];
 
 let admin: Pool;
@@ -86,10 +95,7 @@ describe("migrate", () => {
   it("rolls a failing migration back whole and records nothing for it", async () => {
     const dir = await testTempDir("gap-migrations-");
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    await writeFile(
-      path.join(dir, "29990101000000_broken.sql"),
-      "create table half_done (id int);\nselect 1 / 0;\n",
-    );
+    await writeFile(path.join(dir, "29990101000000_broken.sql"), "create table half_done (id int);\nselect 1 / 0;\n");
     const sql = await emptyDatabase();
     const error = await migrate(sql, { dir }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationError);
@@ -118,7 +124,11 @@ describe("migrate", () => {
     expect(notes.map((line) => /^note: (\w+) is not installed: /.exec(line)?.[1])).toEqual(missing.map((row) => row.name));
     if (!inject("superuser")) {
       expect(notes).toContainEqual(expect.stringMatching(/^note: pg_stat_statements is not installed: role \w+ may not create it/));
-      expect(notes).toContainEqual(expect.stringMatching(/^note: hypopg is not installed: (role \w+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\)|this server does not offer it); index advice is off$/));
+      expect(notes).toContainEqual(
+        expect.stringMatching(
+          /^note: hypopg is not installed: (role \w+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\)|this server does not offer it); index advice is off$/,
+        ),
+      );
     }
     const again = await runScript("migrate", [], { DATABASE_URL: url });
     expect(again.stdout).toMatch(/^database is up to date\n/);
@@ -201,7 +211,9 @@ describe("the migrated schema", () => {
       // trusted, so it is skipped, and said.
       expect(installed?.n).toBe(0);
       expect(notes).toContainEqual(
-        expect.stringMatching(/^pg_stat_statements is not installed: role gap_test_owner_\d+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\); statement statistics/),
+        expect.stringMatching(
+          /^pg_stat_statements is not installed: role gap_test_owner_\d+ may not create it \(create it as a superuser; on Supabase: Database > Extensions\); statement statistics/,
+        ),
       );
     }
   });
@@ -217,7 +229,9 @@ describe("the migrated schema", () => {
   it("enforces the constraints the data relies on", async () => {
     await expect(sql`insert into agents (organization_id, name, model) values (gen_random_uuid(), 'x', 'gpt-4o')`).rejects.toThrow(/foreign key/);
     const [org] = await sql`insert into organizations (name, slug) values ('Org', 'org-constraints') returning id`;
-    await expect(sql`insert into agents (organization_id, name, model, status) values (${org?.id}, 'x', 'gpt-4o', 'bogus')`).rejects.toThrow(/check constraint/);
+    await expect(sql`insert into agents (organization_id, name, model, status) values (${org?.id}, 'x', 'gpt-4o', 'bogus')`).rejects.toThrow(
+      /check constraint/,
+    );
     await expect(sql`insert into agents (organization_id, name, model, config) values (${org?.id}, 'x', 'gpt-4o', '[]')`).rejects.toThrow(/check constraint/);
     const [agent] = await sql`
       insert into agents (organization_id, name, model) values (${org?.id}, 'x', 'gpt-4o') returning updated_at`;

@@ -22,13 +22,16 @@ async function slowSecondConnections(target: URL, holdMs: number) {
   const server: Server = createServer((client) => {
     track(client);
     client.pause();
-    setTimeout(() => {
-      const upstream = connect({ host: target.hostname, port: Number(target.port) });
-      track(upstream);
-      upstream.on("close", () => client.destroy());
-      client.on("close", () => upstream.destroy());
-      client.pipe(upstream).pipe(client);
-    }, count++ === 0 ? 0 : holdMs);
+    setTimeout(
+      () => {
+        const upstream = connect({ host: target.hostname, port: Number(target.port) });
+        track(upstream);
+        upstream.on("close", () => client.destroy());
+        client.on("close", () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+      },
+      count++ === 0 ? 0 : holdMs,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -172,9 +175,11 @@ describe("pools against a real server", () => {
     for (let run = 0; run < 3; run++) {
       const late = await bounded(sql`select pg_sleep(2)`).catch((error: unknown) => error);
       expect((late as DbUnavailableError).reason).toBe("STATEMENT_TIMEOUT");
-      const [next] = await bounded(sql`select pg_sleep(0.2), ${run}::int as run`, { startWithinMs: 5000, finishWithinMs: 5000 }).catch((error: DbUnavailableError) => {
-        throw new Error(`next failed: ${error.reason} ${String((error.cause as Error | undefined)?.message)}`);
-      });
+      const [next] = await bounded(sql`select pg_sleep(0.2), ${run}::int as run`, { startWithinMs: 5000, finishWithinMs: 5000 }).catch(
+        (error: DbUnavailableError) => {
+          throw new Error(`next failed: ${error.reason} ${String((error.cause as Error | undefined)?.message)}`);
+        },
+      );
       expect(next?.run).toBe(run);
     }
   });
@@ -187,7 +192,12 @@ describe("pools against a real server", () => {
       const throughProxy = new URL(TEST_DATABASE_URL);
       throughProxy.hostname = "127.0.0.1";
       throughProxy.port = String(proxy.port);
-      await useConfig({ SUPABASE_POOLER_URL: withMarker(throughProxy.toString()), DB_POOL_MAX: "1", DB_CONNECTION_TIMEOUT: "2000", DB_STATEMENT_TIMEOUT: "100" });
+      await useConfig({
+        SUPABASE_POOLER_URL: withMarker(throughProxy.toString()),
+        DB_POOL_MAX: "1",
+        DB_CONNECTION_TIMEOUT: "2000",
+        DB_STATEMENT_TIMEOUT: "100",
+      });
       const sql = requestDb();
       await bounded(sql`select 1`);
       // Past its deadline (2 s + 250 ms + 100 ms) it is cancelled; it ends on its own at 3 s, before the cancel lands at about 3.35 s.
@@ -250,7 +260,9 @@ describe("COPY between two connections (the patched postgres.js)", () => {
           expect(await tx`select count(*)::int as n from copy_target`).toEqual([{ n: rows }]);
         });
         // Before the patch the socket stayed paused here: this query never got its answer.
-        const hung = new Promise((_, reject) => setTimeout(() => reject(new Error(`the reading connection hangs after its COPY of round ${round}`)), 5000).unref());
+        const hung = new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`the reading connection hangs after its COPY of round ${round}`)), 5000).unref(),
+        );
         expect(await Promise.race([from`select ${round}::int as round`, hung])).toEqual([{ round }]);
       }
     } finally {

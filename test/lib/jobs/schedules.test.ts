@@ -52,7 +52,11 @@ describe("the schedules table", () => {
   it("names every cron endpoint, each served for Vercel Cron's GET and QStash's POST", async () => {
     const cronDir = new URL("api/cron/", ROOT);
     const files = (await readdir(cronDir)).filter((file) => file.endsWith(".ts"));
-    expect(files.map((file) => `/api/cron/${file.replace(/\.ts$/, "")}`).sort()).toEqual(scheduleEntries().map((entry) => entry.path).sort());
+    expect(files.map((file) => `/api/cron/${file.replace(/\.ts$/, "")}`).sort()).toEqual(
+      scheduleEntries()
+        .map((entry) => entry.path)
+        .sort(),
+    );
     for (const file of files) {
       const module = (await import(pathToFileURL(fileURLToPath(new URL(file, cronDir))).href)) as Record<string, unknown>;
       expect({ file, GET: typeof module.GET, POST: typeof module.POST }).toEqual({ file, GET: "function", POST: "function" });

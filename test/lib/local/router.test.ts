@@ -9,14 +9,7 @@ const FIXTURES = fileURLToPath(new URL("../../fixtures/api/", import.meta.url));
 describe("discoverRoutes", () => {
   it("maps files to Vercel's routes, static before dynamic, skipping _ files", async () => {
     const routes = await discoverRoutes(FIXTURES);
-    expect(routes.map((r) => r.pattern)).toEqual([
-      "/api/agents",
-      "/api/echo",
-      "/api/throws",
-      "/api/agents/search",
-      "/api/agents/[id]",
-      "/api/files/[...path]",
-    ]);
+    expect(routes.map((r) => r.pattern)).toEqual(["/api/agents", "/api/echo", "/api/throws", "/api/agents/search", "/api/agents/[id]", "/api/files/[...path]"]);
   });
 
   it("serves every function of the project's own api/ folder", async () => {
@@ -54,7 +47,13 @@ describe("the local server, over HTTP", () => {
   });
 
   it("passes the query string, method, headers and body through", async () => {
-    expect((await json("/api/echo?a=1&b=2")).body).toEqual({ route: "echo", query: [["a", "1"], ["b", "2"]] });
+    expect((await json("/api/echo?a=1&b=2")).body).toEqual({
+      route: "echo",
+      query: [
+        ["a", "1"],
+        ["b", "2"],
+      ],
+    });
     const posted = await json("/api/echo", { method: "POST", body: '{"x":1}', headers: { "content-type": "application/json" } });
     expect(posted.body).toEqual({ route: "echo", body: '{"x":1}', type: "application/json" });
   });

@@ -60,7 +60,10 @@ describe.skipIf(!withHypopg)("index advice with hypopg", () => {
       from generate_series(1, 60000) g`;
     await sql()`create table advice_gone (id int primary key, tag int)`;
     await sql()`analyze advice_orders`;
-    await workload(6, (c) => c`select id, status, created_at from advice_orders where customer_id = ${7} and status = ${"paid"} order by created_at desc limit 20`);
+    await workload(
+      6,
+      (c) => c`select id, status, created_at from advice_orders where customer_id = ${7} and status = ${"paid"} order by created_at desc limit 20`,
+    );
     await workload(6, (c) => c`select note from advice_orders where id = ${42}`);
     // Normalized, `interval '30 days'` becomes `interval $2`, which is planned as a cast.
     await workload(6, (c) => c`select count(*) from advice_orders where customer_id = ${7} and created_at > now() - interval '30 days'`);

@@ -65,7 +65,9 @@ describe("the platform's own schema", () => {
 
   it("has no bloat, NOT VALID constraint, sequence near its column's end, table due for autovacuum or near its freeze threshold", async () => {
     const messages = await relationSizes(sql(), { limit: 500 });
-    expect(messages.filter((r) => ["conversation_messages", "idx_messages_conversation_created"].includes(r.name)).every((r) => r.sizeBytes > 1024 * 1024)).toBe(true);
+    expect(
+      messages.filter((r) => ["conversation_messages", "idx_messages_conversation_created"].includes(r.name)).every((r) => r.sizeBytes > 1024 * 1024),
+    ).toBe(true);
     expect(platformOnly(await tableBloat(sql()))).toEqual([]);
     expect(platformOnly(await indexBloat(sql()))).toEqual([]);
     expect(platformOnly(await notValidConstraints(sql()))).toEqual([]);
@@ -100,9 +102,7 @@ describe("index analysis", () => {
 
   it("finds the index whose columns lead another one", async () => {
     const found = await redundantIndexes(sql());
-    expect(found).toEqual([
-      expect.objectContaining({ table: "inspect_child", index: "inspect_child_a", coveredBy: "inspect_child_a_b" }),
-    ]);
+    expect(found).toEqual([expect.objectContaining({ table: "inspect_child", index: "inspect_child_a", coveredBy: "inspect_child_a_b" })]);
   });
 
   it("reports one of an identical pair, never both: the newer, unless only the newer backs a constraint", async () => {
@@ -127,7 +127,8 @@ describe("index analysis", () => {
 
   it("names, for an index covered several ways, an index to keep, never another one to drop", async () => {
     await sql()`create table inspect_triplets (a int, b int)`;
-    for (const name of ["inspect_triplets_a_1", "inspect_triplets_a_2", "inspect_triplets_a_3"]) await sql()`create index ${sql()(name)} on inspect_triplets (a)`;
+    for (const name of ["inspect_triplets_a_1", "inspect_triplets_a_2", "inspect_triplets_a_3"])
+      await sql()`create index ${sql()(name)} on inspect_triplets (a)`;
     await sql()`create index inspect_triplets_a_b_1 on inspect_triplets (a, b)`;
     await sql()`create index inspect_triplets_a_b_2 on inspect_triplets (a, b)`;
     const found = (await redundantIndexes(sql())).filter((r) => r.table === "inspect_triplets");
@@ -280,8 +281,26 @@ describe("space and maintenance", () => {
     await sql()`select setval('inspect_roomy', 2000000000)`;
     const found = await sequencesNearExhaustion(sql());
     expect(found.filter((s) => s.table !== null)).toEqual([
-      { schema: "public", sequence: "inspect_narrowed_id_seq", table: "inspect_narrowed", column: "id", columnType: "integer", lastValue: 2e9, maxValue: 2147483647, usedRatio: 0.931323 },
-      { schema: "public", sequence: "inspect_small_identity_id_seq", table: "inspect_small_identity", column: "id", columnType: "smallint", lastValue: 30000, maxValue: 32767, usedRatio: 0.915555 },
+      {
+        schema: "public",
+        sequence: "inspect_narrowed_id_seq",
+        table: "inspect_narrowed",
+        column: "id",
+        columnType: "integer",
+        lastValue: 2e9,
+        maxValue: 2147483647,
+        usedRatio: 0.931323,
+      },
+      {
+        schema: "public",
+        sequence: "inspect_small_identity_id_seq",
+        table: "inspect_small_identity",
+        column: "id",
+        columnType: "smallint",
+        lastValue: 30000,
+        maxValue: 32767,
+        usedRatio: 0.915555,
+      },
     ]);
   });
 

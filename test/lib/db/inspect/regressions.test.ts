@@ -7,7 +7,12 @@ import { directDb } from "../../../../lib/db/pool.js";
 async function history(work: Array<{ queryid: number; before: [number, number]; after: [number, number] }>): Promise<void> {
   const sql = directDb();
   const ids: string[] = [];
-  for (const [minutesAgo, deploy] of [[40, "v1"], [30, "v1"], [20, "v2"], [10, "v2"]] as const) {
+  for (const [minutesAgo, deploy] of [
+    [40, "v1"],
+    [30, "v1"],
+    [20, "v2"],
+    [10, "v2"],
+  ] as const) {
     const [row] = await sql`
       insert into ops.db_stats_snapshots (slot, taken_at, deploy_id, connections_by_state, database_size_bytes, blocked_sessions, longest_transaction_seconds, xid_age)
       values (now() - make_interval(mins => ${minutesAgo}), now() - make_interval(mins => ${minutesAgo}), ${deploy}, '{}', 1, 0, 0, 1)

@@ -60,12 +60,16 @@ describe("a role without pg_read_all_stats", () => {
     expect(usage.hidden).toBeGreaterThanOrEqual(1);
     expect(usage.total).toBeGreaterThan(usage.hidden);
     expect(report.connections?.tables.sources).toContainEqual(expect.objectContaining({ application: "visibility-sleeper", state: "(hidden)" }));
-    expect(report.connections?.notes).toEqual([expect.stringMatching(new RegExp(`^role ${role} is not a member of pg_read_all_stats: sessions of other roles are counted`))]);
+    expect(report.connections?.notes).toEqual([
+      expect.stringMatching(new RegExp(`^role ${role} is not a member of pg_read_all_stats: sessions of other roles are counted`)),
+    ]);
 
     const running = report.queries?.tables.running as Array<{ pid: number }>;
     expect(running.map((q) => q.pid)).not.toContain(pid);
     expect(report.queries?.notes).toEqual([
-      expect.stringMatching(new RegExp(`^role ${role} is not a member of pg_read_all_stats: [1-9]\\d* session\\(s\\) of other roles in this database are not listed`)),
+      expect.stringMatching(
+        new RegExp(`^role ${role} is not a member of pg_read_all_stats: [1-9]\\d* session\\(s\\) of other roles in this database are not listed`),
+      ),
     ]);
 
     const statements = await statementsAvailability(directDb());
