@@ -18,6 +18,7 @@ export const UNIT_TESTS = [
   "test/lib/cache/store.test.ts",
   "test/lib/db/gate.test.ts",
   "test/lib/http/errors.test.ts",
+  "test/lib/jobs/monitored.test.ts",
   "test/lib/jobs/schedules.test.ts",
   "test/lib/local/cron.test.ts",
   "test/lib/local/router.test.ts",

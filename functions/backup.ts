@@ -18,22 +18,13 @@ import { backupName, backupNameOf, isPlatformArchive } from "../lib/backups/name
 import { objectStore, parsedS3Url, type ObjectStore } from "../lib/backups/object-store.js";
 import { regularFileStream } from "../lib/backups/private-files.js";
 import { config, ConfigError, type BucketSettings } from "../lib/config.js";
-import {
-  claimBackup,
-  expiredBackups,
-  markBackupDeleted,
-  markBackupFailed,
-  markBackupSucceeded,
-  recordBackupCopy,
-  recordBackupRequested,
-  recordBackupStarted,
-  recoveryPointAge,
-} from "../lib/data/backups.js";
+import { expiredBackups, markBackupDeleted, markBackupSucceeded, recordBackupCopy, recoveryPointAge } from "../lib/data/backups.js";
 import { recoveryProjection } from "../lib/data/dr-drills.js";
+import { backupRuns } from "../lib/data/job-runs.js";
 import { directDb } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
-import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { log } from "../lib/log.js";
+import { cronRun, requestedRun, runNow, type Duplicate, type HandedOff, type NotPending, type WorkerJobKind } from "./worker-jobs.js";
 import { describedError } from "../lib/errors.js";
 import { bytesText } from "../lib/units.js";
 
@@ -126,9 +117,9 @@ async function runBackup(id: string): Promise<BackupResult> {
     if (backups.s3) copies.push(await copyToBucket(id, written, backups.s3));
     await markBackupSucceeded(directDb(), id, { location: local, sizeBytes, sha256, encrypted: written.manifest.encryption !== null, signed: true });
   } catch (error) {
-    await markBackupFailed(directDb(), id, describedError(error)).catch((recordError: unknown) =>
-      log.error("recording the failed backup failed; the backup's own error follows", { id, error: recordError }),
-    );
+    await backupRuns
+      .failed(directDb(), id, describedError(error))
+      .catch((recordError: unknown) => log.error("recording the failed backup failed; the backup's own error follows", { id, error: recordError }));
     throw error;
   }
   const { manifest } = written;
@@ -208,11 +199,12 @@ async function pruneAfterBackup(): Promise<{ pruned: number; pruneError?: string
   }
 }
 
+/** The backup as the worker's job lifecycle runs it (functions/worker-jobs.ts). */
+export const backupKind: WorkerJobKind<BackupResult> = { job: "backup", runs: backupRuns, idField: "backupId", run: runBackup };
+
 /** A backup here and now. */
-export async function takeBackup(): Promise<BackupResult> {
-  const started = await recordBackupStarted(directDb());
-  if (!("id" in started)) throw new Error("a run without a slot is never held");
-  return runBackup(started.id);
+export function takeBackup(): Promise<BackupResult> {
+  return runNow(backupKind);
 }
 
 /** `npm run db:backup`: a backup on demand; a failing run fires `job:backup`, resolved by the next success. */
@@ -225,55 +217,14 @@ export function backupSlot(now: Date = new Date()): string {
   return `daily-${now.toISOString().slice(0, 10)}`;
 }
 
-export interface HandedOffBackup {
-  status: "handed-off";
-  id: string;
-  messageId: string;
+/** What the daily cron does: one backup per day's slot, handed to the worker or taken here (functions/worker-jobs.ts). */
+export function backupCron(now: Date = new Date()): Promise<BackupResult | HandedOff | Duplicate> {
+  return cronRun(backupKind, backupSlot(now));
 }
 
-export interface DuplicateBackup {
-  status: "duplicate";
-  slot: string;
-  /** The run that holds the slot. */
-  id: string;
-}
-
-/** Publishes requested run `id` to the worker through QStash, which reports back if it gives up. */
-async function handOffBackup(workerUrl: string, id: string): Promise<HandedOffBackup> {
-  try {
-    const { messageId } = await publishJob(workerJobUrl(workerUrl, "backup"), { backupId: id }, `backup-${id}`);
-    return { status: "handed-off", id, messageId };
-  } catch (error) {
-    await markBackupFailed(directDb(), id, `could not hand the run to the worker: ${describedError(error)}`).catch((recordError: unknown) =>
-      log.error("recording the failed hand-off failed; the hand-off's own error follows", { id, error: recordError }),
-    );
-    throw error;
-  }
-}
-
-/**
- * What the daily cron does, once per day's slot however often it is delivered: with
- * BACKUP_WORKER_URL (on Vercel, where there is no pg_dump and a function lives 30 s), hand the
- * run to the worker; without, run it here. A slot whose run failed is run again.
- */
-export function backupCron(now: Date = new Date()): Promise<BackupResult | HandedOffBackup | DuplicateBackup> {
-  const { workerUrl } = config().backups;
-  const slot = backupSlot(now);
-  return monitored("backup", async () => {
-    const recorded = workerUrl ? await recordBackupRequested(directDb(), { slot }) : await recordBackupStarted(directDb(), { slot });
-    if ("heldBy" in recorded) return { status: "duplicate", slot, id: recorded.heldBy };
-    return workerUrl ? handOffBackup(workerUrl, recorded.id) : runBackup(recorded.id);
-  });
-}
-
-export interface SkippedJob {
-  status: "not-pending";
-  id: string;
-}
-
-/** The worker's entry for a handed-off run; a redelivery of a run already running or done does nothing. */
-export function requestedBackupJob(id: string): Promise<BackupResult | SkippedJob> {
-  return monitored("backup", async () => ((await claimBackup(directDb(), id)) ? runBackup(id) : { status: "not-pending", id }));
+/** The worker's entry for a handed-off backup. */
+export function requestedBackupJob(id: string): Promise<BackupResult | NotPending> {
+  return requestedRun(backupKind, id);
 }
 
 export interface RecoveryPoint {

@@ -16,14 +16,15 @@ import { parsedManifest } from "../lib/backups/manifest.js";
 import { restoreBackup } from "../lib/backups/restore.js";
 import { config, ConfigError } from "../lib/config.js";
 import { backupRecorded, newestSucceededBackup } from "../lib/data/backups.js";
-import { claimDrill, markDrillFailed, markDrillSucceeded, recordDrillRequested, recordDrillScratch, recordDrillStarted } from "../lib/data/dr-drills.js";
+import { markDrillFailed, markDrillSucceeded, recordDrillScratch } from "../lib/data/dr-drills.js";
+import { drillRuns } from "../lib/data/job-runs.js";
 import { errorCode } from "../lib/db/errors.js";
 import { directDb, singleConnection } from "../lib/db/pool.js";
 import { monitored } from "../lib/jobs/monitored.js";
-import { publishJob, workerJobUrl } from "../lib/jobs/qstash.js";
 import { latestBackupSource, signingKeys, sourceOf } from "./backup-catalog.js";
 import { log } from "../lib/log.js";
 import { describedError } from "../lib/errors.js";
+import { cronRun, requestedRun, runNow, type Duplicate, type HandedOff, type NotPending, type WorkerJobKind } from "./worker-jobs.js";
 
 export interface DrillOptions {
   /** An archive or manifest (a path, or an s3:// URL) to restore instead of the newest backup. */
@@ -172,10 +173,12 @@ async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: D
   }
 }
 
+/** The drill as the worker's job lifecycle runs it (functions/worker-jobs.ts); the cron's drill restores the newest backup. */
+export const drillKind: WorkerJobKind<DrillResult> = { job: "dr-drill", runs: drillRuns, idField: "drillId", run: (id) => runDrill(id, {}) };
+
 /** A drill here and now. */
-export async function disasterRecoveryDrill(options: DrillOptions = {}): Promise<DrillResult> {
-  const { id } = await recordDrillStarted(directDb());
-  return runDrill(id, options);
+export function disasterRecoveryDrill(options: DrillOptions = {}): Promise<DrillResult> {
+  return runNow({ ...drillKind, run: (id) => runDrill(id, options) });
 }
 
 /** A drill whose failure fires `job:dr-drill`, resolved by the next drill that succeeds. */
@@ -183,46 +186,17 @@ export function drillJob(options: DrillOptions = {}): Promise<DrillResult> {
   return monitored("dr-drill", () => disasterRecoveryDrill(options));
 }
 
-export interface SkippedDrill {
-  status: "not-pending";
-  id: string;
+/** The weekly cron's slot: the UTC day it fires on. */
+export function drillSlot(now: Date = new Date()): string {
+  return `dr-drill-${now.toISOString().slice(0, 10)}`;
 }
 
-/** The worker's entry for a handed-off drill; a redelivery of a drill already running or done does nothing. */
-export function requestedDrillJob(id: string): Promise<DrillResult | SkippedDrill> {
-  return monitored("dr-drill", async () => ((await claimDrill(directDb(), id)) ? runDrill(id, {}) : { status: "not-pending", id }));
+/** What the weekly cron does: one drill per day's slot, handed to the worker (where pg_restore is) or run here. */
+export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedOff | Duplicate> {
+  return cronRun(drillKind, drillSlot(now));
 }
 
-export interface HandedOffDrill {
-  status: "handed-off";
-  id: string;
-  messageId: string;
-}
-
-export interface DuplicateDrill {
-  status: "duplicate";
-  day: string;
-}
-
-/**
- * What the weekly cron does: with BACKUP_WORKER_URL, hand the drill to the worker (where
- * pg_restore is), one per day however often the cron fires; without, run it here.
- */
-export function drillCron(now: Date = new Date()): Promise<DrillResult | HandedOffDrill | DuplicateDrill> {
-  const { workerUrl } = config().backups;
-  if (!workerUrl) return drillJob();
-  return monitored("dr-drill", async () => {
-    const day = now.toISOString().slice(0, 10);
-    const requested = await recordDrillRequested(directDb(), `dr-drill-${day}`);
-    if (!requested) return { status: "duplicate", day };
-    try {
-      const { messageId } = await publishJob(workerJobUrl(workerUrl, "dr-drill"), { drillId: requested.id }, `dr-drill-${requested.id}`);
-      return { status: "handed-off", id: requested.id, messageId };
-    } catch (error) {
-      await markDrillFailed(directDb(), requested.id, `could not hand the drill to the worker: ${describedError(error)}`).catch((recordError: unknown) =>
-        log.error("recording the failed hand-off failed; the hand-off's own error follows", { id: requested.id, error: recordError }),
-      );
-      throw error;
-    }
-  });
+/** The worker's entry for a handed-off drill. */
+export function requestedDrillJob(id: string): Promise<DrillResult | NotPending> {
+  return requestedRun(drillKind, id);
 }

@@ -4,11 +4,15 @@
  * a day later. A report repeated (QStash retries its callbacks too) changes nothing more.
  */
 import { platformAlerts } from "../lib/alerts/alerts.js";
-import { markBackupUndelivered } from "../lib/data/backups.js";
-import { markDrillUndelivered } from "../lib/data/dr-drills.js";
 import { directDb } from "../lib/db/pool.js";
 import { workerJobOf, type WorkerJob } from "../lib/jobs/qstash.js";
 import { log } from "../lib/log.js";
+import { backupKind } from "./backup.js";
+import { drillKind } from "./dr-drill.js";
+import type { WorkerJobKind } from "./worker-jobs.js";
+
+/** Each job the worker runs, by name. */
+const KINDS: Record<WorkerJob, WorkerJobKind<unknown>> = { backup: backupKind, "dr-drill": drillKind };
 
 export interface UndeliveredJob {
   /** The destination QStash gave up on. */
@@ -41,8 +45,9 @@ export async function recordUndeliveredJob({ url, message, lastStatus, retried }
   }
   const answer = lastStatus ? `its last answer was HTTP ${lastStatus}` : "it never answered";
   const reason = `QStash gave up delivering to the worker after ${retried ?? "its"} retries (${answer}): is the worker running at ${new URL(url).origin}?`;
-  const id = idIn(message, job === "backup" ? "backupId" : "drillId");
-  const marked = id ? await (job === "backup" ? markBackupUndelivered : markDrillUndelivered)(directDb(), id, reason) : false;
+  const kind = KINDS[job];
+  const id = idIn(message, kind.idField);
+  const marked = id ? await kind.runs.undelivered(directDb(), id, reason) : false;
   // A run the worker finished after all (its answer came too late for QStash) is not a failure.
   if (marked || !id) {
     await platformAlerts().raise({

@@ -1,47 +1,12 @@
 /**
  * The record of backup runs (ops.backups, one row per run, kept after its archive expires)
- * and of each copy a run made (ops.backup_copies: the local archive, the bucket's).
+ * and of each copy a run made (ops.backup_copies: the local archive, the bucket's). A run's
+ * lifecycle (recorded, claimed, failed), shared with the drill, is lib/data/job-runs.ts.
  */
 import type postgres from "postgres";
 import { errorCode } from "../db/errors.js";
 import type { Pool, Sql } from "../db/pool.js";
 import { endAllSessions } from "./dashboard-sessions.js";
-
-/**
- * A run starting here and now. With a `slot` (the cron's day), none starts while a run that has
- * not failed holds that slot: undefined then, with the holder's id in `heldBy`.
- */
-export async function recordBackupStarted(sql: Sql, { slot }: { slot?: string } = {}): Promise<{ id: string } | { heldBy: string }> {
-  return recordedRun(sql, "running", slot);
-}
-
-/** A run handed to the worker: it waits as `requested` until the worker claims it (one per slot, as above). */
-export async function recordBackupRequested(sql: Sql, { slot }: { slot?: string } = {}): Promise<{ id: string } | { heldBy: string }> {
-  return recordedRun(sql, "requested", slot);
-}
-
-async function recordedRun(sql: Sql, status: "running" | "requested", slot: string | undefined): Promise<{ id: string } | { heldBy: string }> {
-  const [row] = await sql<{ id: string }[]>`
-    insert into ops.backups (started_at, status, slot)
-    values (case when ${status} = 'running' then now() end, ${status}, ${slot ?? null})
-    on conflict (slot) where status <> 'failed' do nothing
-    returning id::text as id`;
-  if (row) return row;
-  const [holder] = await sql<{ id: string }[]>`select id::text as id from ops.backups where slot = ${slot ?? null} and status <> 'failed'`;
-  return { heldBy: holder?.id ?? "unknown" };
-}
-
-/**
- * Claims a requested run (or a failed one, which a redelivery retries): true when this caller
- * now runs it, false when it is running or done already (a duplicate delivery).
- */
-export async function claimBackup(sql: Sql, id: string): Promise<boolean> {
-  const rows = await sql`
-    update ops.backups set status = 'running', started_at = now(), finished_at = null, error = null
-    where id = ${id} and status in ('requested', 'failed')
-    returning id`;
-  return rows.length === 1;
-}
 
 export async function markBackupSucceeded(
   sql: Sql,
@@ -53,22 +18,6 @@ export async function markBackupSucceeded(
     set status = 'succeeded', finished_at = now(), location = ${done.location}, size_bytes = ${done.sizeBytes},
       sha256 = ${done.sha256}, encrypted = ${done.encrypted}, signed = ${done.signed}
     where id = ${id}`;
-}
-
-export async function markBackupFailed(sql: Sql, id: string, error: string): Promise<void> {
-  await sql`update ops.backups set status = 'failed', finished_at = now(), error = ${error} where id = ${id}`;
-}
-
-/**
- * Marks a run QStash gave up delivering as failed, unless it got further (a worker that ran it
- * after all): true when it was still waiting or running.
- */
-export async function markBackupUndelivered(sql: Sql, id: string, error: string): Promise<boolean> {
-  const rows = await sql`
-    update ops.backups set status = 'failed', finished_at = now(), error = ${error}
-    where id = ${id} and status in ('requested', 'running')
-    returning id`;
-  return rows.length === 1;
 }
 
 export type CopyStatus = "uploading" | "verified" | "failed" | "deleted";

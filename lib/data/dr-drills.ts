@@ -1,34 +1,6 @@
 /** The record of disaster-recovery drills (ops.dr_drills): what each restored, how long recovery took, or why it failed. */
 import type { Sql } from "../db/pool.js";
 
-/** A drill starting here and now. */
-export async function recordDrillStarted(sql: Sql): Promise<{ id: string }> {
-  const [row] = await sql<{ id: string }[]>`insert into ops.dr_drills (status) values ('running') returning id::text as id`;
-  if (!row) throw new Error("ops.dr_drills returned no row");
-  return row;
-}
-
-/**
- * A drill handed to the worker, once per `handoffKey` (the day): the id of the new request, or
- * undefined when one was requested under that key already.
- */
-export async function recordDrillRequested(sql: Sql, handoffKey: string): Promise<{ id: string } | undefined> {
-  const [row] = await sql<{ id: string }[]>`
-    insert into ops.dr_drills (status, handoff_key) values ('requested', ${handoffKey})
-    on conflict (handoff_key) do nothing
-    returning id::text as id`;
-  return row;
-}
-
-/** Claims a requested drill (or a failed one, which a redelivery retries): true when this caller now runs it. */
-export async function claimDrill(sql: Sql, id: string): Promise<boolean> {
-  const rows = await sql`
-    update ops.dr_drills set status = 'running', started_at = now(), finished_at = null, error = null
-    where id = ${id} and status in ('requested', 'failed')
-    returning id`;
-  return rows.length === 1;
-}
-
 /** The scratch database drill `id` created, recorded as soon as it exists. */
 export async function recordDrillScratch(sql: Sql, id: string, database: string): Promise<void> {
   await sql`update ops.dr_drills set scratch_database = ${database} where id = ${id}`;
@@ -58,15 +30,6 @@ export async function markDrillSucceeded(
 
 export async function markDrillFailed(sql: Sql, id: string, error: string, source: string | null = null): Promise<void> {
   await sql`update ops.dr_drills set status = 'failed', finished_at = now(), error = ${error}, source = coalesce(${source}, source) where id = ${id}`;
-}
-
-/** Marks a drill QStash gave up delivering as failed, unless it got further: true when it was still waiting or running. */
-export async function markDrillUndelivered(sql: Sql, id: string, error: string): Promise<boolean> {
-  const rows = await sql`
-    update ops.dr_drills set status = 'failed', finished_at = now(), error = ${error}
-    where id = ${id} and status in ('requested', 'running')
-    returning id`;
-  return rows.length === 1;
 }
 
 export interface RecoveryProjection {

@@ -192,15 +192,16 @@ describe.skipIf(!withPgTools)("the weekly drill with a worker", () => {
     expect(cronResponse.status).toBe(200);
     const handed = (await cronResponse.json()) as { id: string };
     expect(handed).toEqual({ status: "handed-off", id: expect.stringMatching(/^\d+$/), messageId: "msg_1" });
-    const [requested] = await directDb()`select status, handoff_key from ops.dr_drills where id = ${handed.id}`;
-    expect(requested).toEqual({ status: "requested", handoff_key: `dr-drill-${new Date().toISOString().slice(0, 10)}` });
+    const slot = `dr-drill-${new Date().toISOString().slice(0, 10)}`;
+    const [requested] = await directDb()`select status, slot from ops.dr_drills where id = ${handed.id}`;
+    expect(requested).toEqual({ status: "requested", slot });
     const drillUrl = `${worker.baseUrl}/api/jobs/dr-drill`;
     const message = JSON.stringify({ drillId: handed.id });
     expect(qstash.published.map((r) => [r.path, r.headers["upstash-deduplication-id"], r.body])).toEqual([
       [`/v2/publish/${drillUrl}`, `dr-drill-${handed.id}`, message],
     ]);
     const again = await fetch(`${worker.baseUrl}/api/cron/dr-drill`, { headers: { authorization: `Bearer ${SECRET}` } });
-    expect(await again.json()).toEqual({ status: "duplicate", day: new Date().toISOString().slice(0, 10) });
+    expect(await again.json()).toEqual({ status: "duplicate", slot, id: handed.id });
     expect(qstash.published).toHaveLength(1);
     const unsigned = await fetch(drillUrl, { method: "POST", headers: { "content-type": "application/json" }, body: message });
     expect(unsigned.status).toBe(401);

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { manifestPathOf } from "../../lib/backups/names.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { recoveryTimeCheck, takeBackup } from "../../functions/backup.js";
-import { disasterRecoveryDrill, drillJob } from "../../functions/dr-drill.js";
+import { disasterRecoveryDrill, drillCron, drillJob, drillSlot } from "../../functions/dr-drill.js";
 import { BackupIntegrityError, BackupNotFoundError } from "../../lib/backups/errors.js";
 import { probed } from "../../lib/db/inspect/probe.js";
 import { directDb } from "../../lib/db/pool.js";
@@ -118,6 +118,16 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     );
     expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
     expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
+  });
+
+  it("runs one drill per day from the cron however often it is delivered; a failed one frees the day for a retry", async () => {
+    const day = new Date("2031-01-05T04:00:00Z");
+    const first = await drillCron(day);
+    expect(first).toMatchObject({ recoverySeconds: expect.any(Number) });
+    const [recorded] = await directDb()<{ id: string }[]>`select id::text as id from ops.dr_drills where slot = ${drillSlot(day)}`;
+    expect(await drillCron(day)).toEqual({ status: "duplicate", slot: "dr-drill-2031-01-05", id: recorded?.id });
+    await directDb()`update ops.dr_drills set status = 'failed', error = 'test' where id = ${recorded?.id ?? ""}`;
+    expect(await drillCron(day)).toMatchObject({ recoverySeconds: expect.any(Number) });
   });
 });
 
