@@ -1,7 +1,6 @@
 import * as v from "valibot";
-import { requireAdminBearer } from "../../lib/http/ops-auth.js";
+import { adminRoute } from "../../lib/http/ops-auth.js";
 import { jsonBody } from "../../lib/http/input.js";
-import { route } from "../../lib/http/route.js";
 import { text } from "../../lib/http/schemas.js";
 import { MODES, platformMode, setPlatformMode } from "../../lib/platform/mode.js";
 
@@ -11,14 +10,12 @@ const change = v.strictObject({
 });
 
 /** GET /api/admin/mode: the platform's mode; Bearer ADMIN_TOKEN. */
-export const GET = route(async (request) => {
-  await requireAdminBearer(request);
+export const GET = adminRoute(async () => {
   return Response.json(await platformMode());
 });
 
 /** PUT /api/admin/mode: {"mode": "normal|read-only|maintenance", "reason"?}; Bearer ADMIN_TOKEN. */
-export const PUT = route(async (request) => {
-  await requireAdminBearer(request);
+export const PUT = adminRoute(async (request) => {
   const { mode, reason } = await jsonBody(request, change, 4096);
   return Response.json(await setPlatformMode(mode, reason ?? null));
 });

@@ -1,9 +1,7 @@
 import { activity } from "../../functions/dashboard.js";
-import { privateJson, requireOps } from "../../lib/http/ops-auth.js";
-import { route } from "../../lib/http/route.js";
+import { opsRoute, privateJson } from "../../lib/http/ops-auth.js";
 
 /** GET /api/ops/activity: connection usage, running queries and the blocking tree, now. */
-export const GET = route(async (request) => {
-  await requireOps(request);
+export const GET = opsRoute("read", async () => {
   return privateJson(await activity());
 });

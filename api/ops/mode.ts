@@ -1,7 +1,6 @@
 import * as v from "valibot";
 import { jsonBody } from "../../lib/http/input.js";
-import { privateJson, requireOps } from "../../lib/http/ops-auth.js";
-import { route } from "../../lib/http/route.js";
+import { opsRoute, privateJson } from "../../lib/http/ops-auth.js";
 import { text } from "../../lib/http/schemas.js";
 import { MODES, platformMode, setPlatformMode } from "../../lib/platform/mode.js";
 
@@ -11,14 +10,12 @@ const change = v.strictObject({
 });
 
 /** GET /api/ops/mode: the platform's mode. */
-export const GET = route(async (request) => {
-  await requireOps(request);
+export const GET = opsRoute("read", async () => {
   return privateJson(await platformMode());
 });
 
 /** PUT /api/ops/mode {"mode", "reason"?}: sets the mode (same origin with the cookie). */
-export const PUT = route(async (request) => {
+export const PUT = opsRoute("change", async (request) => {
   const { mode, reason } = await jsonBody(request, change, 4096);
-  await requireOps(request, "change");
   return privateJson(await setPlatformMode(mode, reason ?? null));
 });

@@ -12,6 +12,7 @@ import { bearerOf } from "../auth/verify.js";
 import { config, ConfigError } from "../config.js";
 import { requireAdminToken, unauthorized } from "./admin-token.js";
 import { ApiError } from "./errors.js";
+import { guardedRoute, type Handler, type RequestContext } from "./route.js";
 
 function adminToken(): string {
   const token = config().adminToken;
@@ -58,6 +59,16 @@ async function openSessionOf(request: Request, token: string): Promise<Session |
   const cookie = sessionCookieOf(request.headers.get("cookie"));
   const session = cookie ? await sessionOfToken(token, cookie) : undefined;
   return session && (await sessionIsOpen(directDb(), session.id)) ? session : undefined;
+}
+
+/** An /api/ops route: the caller is checked (requireOps with `access`) before its input is read. */
+export function opsRoute(access: OpsAccess, handle: (request: Request, context: RequestContext) => Promise<Response>): Handler {
+  return guardedRoute((request) => requireOps(request, access), handle);
+}
+
+/** An /api/admin route: `Authorization: Bearer <ADMIN_TOKEN>` only, checked before its input is read. */
+export function adminRoute(handle: (request: Request, context: RequestContext) => Promise<Response>): Handler {
+  return guardedRoute(requireAdminBearer, handle);
 }
 
 /**

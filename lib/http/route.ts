@@ -13,6 +13,9 @@ export interface RequestContext {
 
 export type Handler = (request: Request) => Promise<Response>;
 
+/** Who may call a route: passes, or throws the error answered (401, 403, 429, 503). */
+export type Guard = (request: Request) => Promise<void> | void;
+
 /** Vercel's id on Vercel, where Vercel sets the header; anywhere else a client could choose it, so a fresh one. */
 function requestIdOf(request: Request): string {
   const vercelId = config().onVercel ? request.headers.get("x-vercel-id") : null;
@@ -39,4 +42,12 @@ export function route(handle: (request: Request, context: RequestContext) => Pro
       return errorResponse(error, context.requestId);
     }
   };
+}
+
+/** `route` behind `guard`: the caller is checked before anything of the request is read or parsed. */
+export function guardedRoute(guard: Guard, handle: (request: Request, context: RequestContext) => Promise<Response>): Handler {
+  return route(async (request, context) => {
+    await guard(request);
+    return handle(request, context);
+  });
 }

@@ -6,6 +6,7 @@ import { config, ConfigError } from "../config.js";
 import { scheduleUrl, type ScheduledJob } from "../jobs/schedules.js";
 import { requireBearer } from "./bearer.js";
 import { ApiError } from "./errors.js";
+import { guardedRoute, type Handler, type RequestContext } from "./route.js";
 
 /** A schedule's delivery carries no message; anything longer is not one. */
 const MAX_SCHEDULED_BODY_BYTES = 1024;
@@ -26,4 +27,9 @@ export async function requireScheduler(request: Request, job: ScheduledJob): Pro
     return;
   }
   throw new ApiError("UNAUTHORIZED", "a bearer cron secret or an Upstash-Signature is required", { "www-authenticate": "Bearer" });
+}
+
+/** A scheduled job's route (/api/cron/<job>): Vercel Cron's bearer or QStash's signature, checked first. */
+export function scheduledRoute(job: ScheduledJob, handle: (request: Request, context: RequestContext) => Promise<Response>): Handler {
+  return guardedRoute((request) => requireScheduler(request, job), handle);
 }

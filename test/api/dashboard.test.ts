@@ -82,6 +82,25 @@ describe("signed out", () => {
     }
   });
 
+  it("is told nothing about the input a route takes: bad input from a stranger is a 401, never a 400 naming the schema", async () => {
+    const bad: Array<[string, string, unknown?]> = [
+      ["GET", "/api/ops/overview?window=forever"],
+      ["GET", "/api/ops/statements?window=forever&extra=1"],
+      ["GET", "/api/ops/statements/not-a-number"],
+      ["GET", "/api/ops/connections?window=1y"],
+      ["GET", "/api/ops/space?window=1y"],
+      ["GET", "/api/ops/backups?window=1y"],
+      ["PUT", "/api/ops/mode", { mode: "closed", extra: true }],
+      ["POST", "/api/ops/sessions/0", { action: "explode" }],
+      ["PUT", "/api/admin/mode", { mode: "closed" }],
+    ];
+    for (const [method, pathname, body] of bad) {
+      const answer = await call(method, pathname, { body });
+      expect(answer.status, `${method} ${pathname}`).toBe(401);
+      expect(answer.body.error?.message, pathname).toBe("sign in with the admin token, or send Authorization: Bearer <ADMIN_TOKEN>");
+    }
+  });
+
   it("a forged, expired or other token's cookie is no session", async () => {
     const expired = await sessionToken(ADMIN, newSession(new Date(Date.now() - 13 * 3600 * 1000)));
     const otherToken = await sessionToken("another-admin-token-0123456789", newSession());

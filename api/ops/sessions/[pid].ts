@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import { signalSession } from "../../../functions/session-signal.js";
 import { jsonBody, routeParam } from "../../../lib/http/input.js";
-import { privateJson, requireOps } from "../../../lib/http/ops-auth.js";
-import { route } from "../../../lib/http/route.js";
+import { opsRoute, privateJson } from "../../../lib/http/ops-auth.js";
 import { directDb } from "../../../lib/db/pool.js";
 
 const pid = v.pipe(
@@ -14,9 +13,8 @@ const pid = v.pipe(
 const signal = v.strictObject({ action: v.picklist(["cancel", "terminate"], "must be cancel or terminate") });
 
 /** POST /api/ops/sessions/:pid {"action": "cancel"|"terminate"}: stops the session's query, or the session (same origin with the cookie). */
-export const POST = route(async (request) => {
+export const POST = opsRoute("change", async (request) => {
   const target = routeParam(request, "pid", pid);
   const { action } = await jsonBody(request, signal, 1024);
-  await requireOps(request, "change");
   return privateJson(await signalSession(directDb(), target, action, { confirmed: true }));
 });
