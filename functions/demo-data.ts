@@ -4,6 +4,7 @@
  * so two runs with the same sizes produce identical rows.
  */
 import type { Pool, Sql } from "../lib/db/pool.js";
+import { PlatformError } from "../lib/errors.js";
 
 export interface DemoSizes {
   organizations: number;
@@ -28,8 +29,11 @@ const DEMO_EPOCH = "2026-01-01T00:00:00Z";
 
 const MESSAGE_BATCH = 100_000;
 
-export class DemoDataError extends Error {
+export class DemoDataError extends PlatformError {
   override name = "DemoDataError";
+  constructor(message: string) {
+    super("BAD_REQUEST", message);
+  }
 }
 
 export interface SeedProgress {

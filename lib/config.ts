@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import * as v from "valibot";
+import { PlatformError } from "./errors.js";
 
 const POSTGRES_PROTOCOLS = new Set(["postgres:", "postgresql:"]);
 
@@ -345,8 +346,16 @@ export interface BucketSettings {
   forcePathStyle: boolean;
 }
 
-export class ConfigError extends Error {
+/** A variable missing or wrong: its message names the variable (for the log and the CLI); a caller is told only that the service is not configured. */
+export class ConfigError extends PlatformError {
   override name = "ConfigError";
+  constructor(message: string) {
+    super("SERVICE_UNAVAILABLE", message);
+  }
+
+  override get publicMessage(): string {
+    return "The service is not configured; see the server log";
+  }
 }
 
 type Env = Record<string, string | undefined>;

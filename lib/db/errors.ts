@@ -1,22 +1,28 @@
+/** Errors of talking to PostgreSQL, and the test that tells an outage from a wrong query. */
+import { PlatformError, RETRY_AFTER_SECONDS } from "../errors.js";
+
 /**
  * The database is out of reach, saturated or too slow: the caller may retry later.
  * Handlers answer it with 503 and Retry-After.
  */
-export class DbUnavailableError extends Error {
+export class DbUnavailableError extends PlatformError {
   override name = "DbUnavailableError";
-  readonly code = "DB_UNAVAILABLE";
   constructor(
     message: string,
+    /** The driver's code or SQLSTATE behind it (ECONNREFUSED, 57014...), or POOL_TIMEOUT, STATEMENT_TIMEOUT. */
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super("SERVICE_UNAVAILABLE", message, { ...options, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
   }
 }
 
 /** A migration file failed (and was rolled back) or is misnamed: the message names the file. */
-export class MigrationError extends Error {
+export class MigrationError extends PlatformError {
   override name = "MigrationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("SERVICE_UNAVAILABLE", message, options);
+  }
 }
 
 /** postgres.js client codes and SQLSTATEs that mean "not now", not "wrong query". */
@@ -67,12 +73,12 @@ export function classifiedDbError(error: unknown): unknown {
  * A session that cannot be signalled: not on the server ("not-found"), or one it would be wrong
  * to signal ("refused": the asking session itself, a server process rather than a client).
  */
-export class SessionSignalError extends Error {
+export class SessionSignalError extends PlatformError {
   override name = "SessionSignalError";
   constructor(
     message: string,
-    readonly reason: string = "refused",
+    readonly reason: "not-found" | "refused" = "refused",
   ) {
-    super(message);
+    super(reason === "not-found" ? "NOT_FOUND" : "SIGNAL_REFUSED", message);
   }
 }

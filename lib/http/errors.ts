@@ -1,102 +1,30 @@
 /**
- * One error type and one JSON shape for every endpoint:
- * `{ "error": { "code", "message", "request_id" } }`.
+ * One JSON shape for every endpoint's errors: `{ "error": { "code", "message", "request_id" } }`.
+ * The error's code decides the status (lib/errors.ts); a database error nobody classified still
+ * answers "retry later" for an outage; an unavailable service is logged, and anything unexpected
+ * is logged and answered with a 500.
  */
-import { AuthError, AuthUnavailableError } from "../auth/errors.js";
-import {
-  BackupIntegrityError,
-  BackupNotFoundError,
-  BackupStoreError,
-  BackupUntrustedError,
-  DrillError,
-  BackupToolError,
-  RestoreRefusedError,
-  UnsafeBackupDirError,
-} from "../backups/errors.js";
-import { ConfigError } from "../config.js";
-import { JobPublishError, ScheduleSyncError } from "../jobs/errors.js";
-import { classifiedDbError, DbUnavailableError, MigrationError, SessionSignalError } from "../db/errors.js";
+import { classifiedDbError } from "../db/errors.js";
+import { ERROR_STATUS, PlatformError, type ErrorCode, type PlatformErrorOptions } from "../errors.js";
 import { log } from "../log.js";
-import { ModeUnavailableError } from "../platform/errors.js";
-import { RecoveryRefusedError } from "../recovery/errors.js";
 
-export const ERROR_STATUS = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  RESTORE_REFUSED: 409,
-  SIGNAL_REFUSED: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  HEADERS_TOO_LARGE: 431,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  BACKUP_REJECTED: 422,
-  TOO_MANY_REQUESTS: 429,
-  SERVICE_UNAVAILABLE: 503,
-  MAINTENANCE: 503,
-  READ_ONLY: 503,
-  INTERNAL: 500,
-} as const;
+export { ERROR_STATUS, RETRY_AFTER_SECONDS, type ErrorCode } from "../errors.js";
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
-
-export class ApiError extends Error {
+/** An error a handler raises itself, with any code: a PlatformError, named for where it is thrown. */
+export class ApiError extends PlatformError {
   override name = "ApiError";
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}, options: Omit<PlatformErrorOptions, "headers"> = {}) {
+    super(code, message, { ...options, headers });
   }
 }
 
-/** Failures of work that cannot be done here now (a tool, a store, a worker missing): 503 with the reason. */
-const NOT_POSSIBLE_NOW = [
-  BackupToolError,
-  JobPublishError,
-  ScheduleSyncError,
-  DrillError,
-  BackupStoreError,
-  BackupNotFoundError,
-  UnsafeBackupDirError,
-  MigrationError,
-  ModeUnavailableError,
-];
-
-/** Seconds a client should wait before retrying when the database is unavailable. */
-export const RETRY_AFTER_SECONDS = 2;
-
-function asApiError(error: unknown): ApiError | undefined {
-  if (error instanceof ApiError) return error;
-  // A path that did not classify its database errors (a job, say) still answers "retry later" for an outage.
-  const unavailable = classifiedDbError(error);
-  if (unavailable instanceof DbUnavailableError || unavailable instanceof AuthUnavailableError) {
-    return new ApiError("SERVICE_UNAVAILABLE", unavailable.message, { "retry-after": String(RETRY_AFTER_SECONDS) });
-  }
-  if (error instanceof AuthError) {
-    return new ApiError("UNAUTHORIZED", error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
-  }
-  if (error instanceof BackupIntegrityError || error instanceof BackupUntrustedError) return new ApiError("BACKUP_REJECTED", error.message);
-  if (error instanceof RestoreRefusedError || error instanceof RecoveryRefusedError) return new ApiError("RESTORE_REFUSED", error.message);
-  if (error instanceof SessionSignalError) return new ApiError(error.reason === "not-found" ? "NOT_FOUND" : "SIGNAL_REFUSED", error.message);
-  if (NOT_POSSIBLE_NOW.some((kind) => error instanceof kind)) return new ApiError("SERVICE_UNAVAILABLE", (error as Error).message);
-  if (error instanceof ConfigError) {
-    return new ApiError("SERVICE_UNAVAILABLE", "The service is not configured; see the server log");
-  }
-  return undefined;
-}
-
-/** The JSON response for an error; anything unexpected is logged and answered with a generic 500. */
+/** The JSON response for an error; a 5xx (or anything unexpected) is logged with the request id. */
 export function errorResponse(error: unknown, requestId: string): Response {
-  const known = asApiError(error);
-  if (known?.code === "SERVICE_UNAVAILABLE" || !known) {
-    log.error("request failed", { request_id: requestId, error });
-  }
-  const apiError = known ?? new ApiError("INTERNAL", "Internal server error");
-  return Response.json(
-    { error: { code: apiError.code, message: apiError.message, request_id: requestId } },
-    { status: ERROR_STATUS[apiError.code], headers: { ...apiError.headers, "x-request-id": requestId } },
-  );
+  const classified = classifiedDbError(error);
+  const known = classified instanceof PlatformError ? classified : undefined;
+  const status = known ? ERROR_STATUS[known.code] : 500;
+  // Maintenance and read-only refusals are the mode working, not failures.
+  if (!known || known.code === "SERVICE_UNAVAILABLE") log.error("request failed", { request_id: requestId, error });
+  const body = known ? { code: known.code, message: known.publicMessage } : { code: "INTERNAL", message: "Internal server error" };
+  return Response.json({ error: { ...body, request_id: requestId } }, { status, headers: { ...known?.headers, "x-request-id": requestId } });
 }

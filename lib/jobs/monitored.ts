@@ -4,9 +4,14 @@
  * that cannot be sent is logged, and never hides the job's own error or result.
  */
 import { platformAlerts, type Alerter } from "../alerts/alerts.js";
+import { DbUnavailableError } from "../db/errors.js";
+import { PlatformError } from "../errors.js";
 import { log } from "../log.js";
 
+/** The failure in a line: the message, with the database's reason (ECONNREFUSED, POOL_TIMEOUT) or a driver's code. */
 function reasonOf(error: unknown): string {
+  if (error instanceof DbUnavailableError) return `${error.message} (${error.reason})`;
+  if (error instanceof PlatformError) return error.message;
   if (!(error instanceof Error)) return "unknown error";
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? `${error.message} (${code})` : error.message;

@@ -1,6 +1,10 @@
 /** Errors of the platform's mode, in a module of their own: the HTTP error mapping imports them. */
+import { PlatformError } from "../errors.js";
 
 /** The mode cannot be kept anywhere that outlives this instance (Vercel without Upstash): the message says what to set. */
-export class ModeUnavailableError extends Error {
+export class ModeUnavailableError extends PlatformError {
   override name = "ModeUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("SERVICE_UNAVAILABLE", message, options);
+  }
 }

@@ -3,8 +3,34 @@ import { ConfigError, overrideConfig } from "../../../lib/config.js";
 import { DbUnavailableError } from "../../../lib/db/errors.js";
 import { ApiError, errorResponse, RETRY_AFTER_SECONDS } from "../../../lib/http/errors.js";
 import { route } from "../../../lib/http/route.js";
+import { AuthError } from "../../../lib/auth/errors.js";
+import { BackupIntegrityError, BackupToolError, RestoreRefusedError } from "../../../lib/backups/errors.js";
+import { SessionSignalError } from "../../../lib/db/errors.js";
+import { RecoveryRefusedError } from "../../../lib/recovery/errors.js";
 
 describe("errorResponse", () => {
+  it("answers every error of the platform by its code, with its message and headers; only an unavailable service is logged", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const cases: Array<[Error, number, string, Record<string, string>?]> = [
+      [new BackupIntegrityError("the archive's SHA-256 does not match"), 422, "BACKUP_REJECTED"],
+      [new RestoreRefusedError("the target is not empty"), 409, "RESTORE_REFUSED"],
+      [new RecoveryRefusedError("no such organization"), 409, "RESTORE_REFUSED"],
+      [new SessionSignalError("no session 12", "not-found"), 404, "NOT_FOUND"],
+      [new SessionSignalError("that is a server process"), 409, "SIGNAL_REFUSED"],
+      [new AuthError("token expired"), 401, "UNAUTHORIZED", { "www-authenticate": 'Bearer error="invalid_token"' }],
+      [new ApiError("MAINTENANCE", "The platform is in maintenance", { "retry-after": "30" }), 503, "MAINTENANCE", { "retry-after": "30" }],
+      [new BackupToolError("pg_dump 15 or later is needed"), 503, "SERVICE_UNAVAILABLE"],
+    ];
+    for (const [error, status, code, headers = {}] of cases) {
+      const response = errorResponse(error, "req-0");
+      expect(response.status, error.name).toBe(status);
+      expect(await response.json()).toEqual({ error: { code, message: error.message, request_id: "req-0" } });
+      for (const [name, value] of Object.entries(headers)) expect(response.headers.get(name)).toBe(value);
+    }
+    expect(logged.mock.calls.map((call) => (JSON.parse(String(call[0])) as { error: { name: string } }).error.name)).toEqual(["BackupToolError"]);
+    vi.restoreAllMocks();
+  });
+
   it("maps an unavailable database to 503 with Retry-After", async () => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     const response = errorResponse(new DbUnavailableError("The database is unavailable, retry shortly", "POOL_TIMEOUT"), "req-1");
@@ -22,7 +48,7 @@ describe("errorResponse", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
     errorResponse(refused, "req-7");
     const lines = logged.mock.calls.map((call) => JSON.parse(String(call[0])) as { error: Record<string, unknown> });
-    expect(lines[0]?.error).toMatchObject({ name: "DbUnavailableError", code: "DB_UNAVAILABLE", reason: "POOL_TIMEOUT" });
+    expect(lines[0]?.error).toMatchObject({ name: "DbUnavailableError", code: "SERVICE_UNAVAILABLE", reason: "POOL_TIMEOUT" });
     expect(lines[1]?.error).toMatchObject({ name: "Error", code: "ECONNREFUSED" });
     vi.restoreAllMocks();
   });
