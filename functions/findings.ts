@@ -10,24 +10,9 @@ import { indexBloat, tableBloat } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { directDb, onOwnConnection } from "../lib/db/pool.js";
+import type { Check } from "../lib/ops-shared.js";
 
-export const CHECKS = {
-  tableBloat: "Table bloat: space VACUUM freed inside the table but cannot return",
-  indexBloat: "Index bloat: half-empty B-tree pages",
-  unusedIndexes: "Unused index: paid on every write, read by nothing",
-  redundantIndexes: "Redundant index: another index serves every lookup it serves",
-  invalidIndexes: "Invalid index: a failed CREATE INDEX CONCURRENTLY, maintained but never read",
-  missingForeignKeyIndexes: "Foreign key without an index: each delete of a referenced row scans this table",
-  sequentialScans: "Read mostly by sequential scans",
-  tablesMissingCache: "Reads that miss shared buffers",
-  autovacuumDue: "Due for autovacuum",
-  freezeAge: "Nearing the autovacuum freeze threshold",
-  sequences: "Sequence near the end of its column",
-  notValidConstraints: "NOT VALID constraint: old rows unchecked",
-  indexAdvice: "Index worth building",
-} as const;
-
-export type Check = keyof typeof CHECKS;
+export type { Check } from "../lib/ops-shared.js";
 
 export interface Finding {
   check: Check;

@@ -57,3 +57,12 @@ export class PlatformError extends Error {
 export function describedError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The base of a module's error that always answers `code`: `class BackupToolError extends ErrorWithCode("SERVICE_UNAVAILABLE") {}`. */
+export function ErrorWithCode(code: ErrorCode) {
+  return class extends PlatformError {
+    constructor(message: string, options: { cause?: unknown } = {}) {
+      super(code, message, options);
+    }
+  };
+}

@@ -17,6 +17,7 @@ import type {
   StatementView,
   Window,
 } from "./types.js";
+import { CHECK_TITLES } from "./types.js";
 
 export interface ViewContext {
   window: Window;
@@ -410,22 +411,6 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
     range: rangeOf(ctx.window),
   });
 }
-
-const CHECK_TITLES: Record<string, string> = {
-  tableBloat: "Table bloat",
-  indexBloat: "Index bloat",
-  unusedIndexes: "Unused indexes",
-  redundantIndexes: "Redundant indexes",
-  invalidIndexes: "Invalid indexes",
-  missingForeignKeyIndexes: "Foreign keys without an index",
-  sequentialScans: "Tables read by sequential scans",
-  tablesMissingCache: "Tables whose reads miss the cache",
-  autovacuumDue: "Tables due for autovacuum",
-  freezeAge: "Tables nearing their freeze threshold",
-  sequences: "Sequences near the end of their column",
-  notValidConstraints: "NOT VALID constraints",
-  indexAdvice: "Indexes worth building",
-};
 
 export async function findingsView(main: HTMLElement): Promise<void> {
   const data = await getJson<FindingsView>("/api/ops/findings");

@@ -7,9 +7,9 @@
  * Times are Unix seconds, series columnar (what uPlot draws).
  */
 import type { Sql } from "../db/pool.js";
+import type { Window } from "../ops-shared.js";
 
-export const WINDOWS = ["1h", "24h", "7d", "14d"] as const;
-export type Window = (typeof WINDOWS)[number];
+export { WINDOWS, type Window } from "../ops-shared.js";
 
 export const WINDOW_SECONDS: Record<Window, number> = { "1h": 3600, "24h": 86_400, "7d": 604_800, "14d": 1_209_600 };
 

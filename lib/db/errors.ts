@@ -1,5 +1,5 @@
 /** Errors of talking to PostgreSQL, and the test that tells an outage from a wrong query. */
-import { PlatformError, RETRY_AFTER_SECONDS } from "../errors.js";
+import { ErrorWithCode, PlatformError, RETRY_AFTER_SECONDS } from "../errors.js";
 
 /**
  * The database is out of reach, saturated or too slow: the caller may retry later.
@@ -18,11 +18,8 @@ export class DbUnavailableError extends PlatformError {
 }
 
 /** A migration file failed (and was rolled back) or is misnamed: the message names the file. */
-export class MigrationError extends PlatformError {
+export class MigrationError extends ErrorWithCode("SERVICE_UNAVAILABLE") {
   override name = "MigrationError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("SERVICE_UNAVAILABLE", message, options);
-  }
 }
 
 /** postgres.js client codes and SQLSTATEs that mean "not now", not "wrong query". */

@@ -1,10 +1,7 @@
 /** Errors of the platform's mode, in a module of their own: the HTTP error mapping imports them. */
-import { PlatformError } from "../errors.js";
+import { ErrorWithCode } from "../errors.js";
 
 /** The mode cannot be kept anywhere that outlives this instance (Vercel without Upstash): the message says what to set. */
-export class ModeUnavailableError extends PlatformError {
+export class ModeUnavailableError extends ErrorWithCode("SERVICE_UNAVAILABLE") {
   override name = "ModeUnavailableError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("SERVICE_UNAVAILABLE", message, options);
-  }
 }

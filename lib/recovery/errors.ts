@@ -1,10 +1,7 @@
 /** Errors of putting an organization's rows back, in a module of their own: the error mapping imports them. */
-import { PlatformError } from "../errors.js";
+import { ErrorWithCode } from "../errors.js";
 
 /** The recovery cannot be done as asked (no such organization in the backup, a table that holds none of its data). Nothing was changed. */
-export class RecoveryRefusedError extends PlatformError {
+export class RecoveryRefusedError extends ErrorWithCode("RESTORE_REFUSED") {
   override name = "RecoveryRefusedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("RESTORE_REFUSED", message, options);
-  }
 }
