@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import postgres from "postgres";
 import { takeBackup, type BackupResult } from "../functions/backup.js";
-import { seedDemoData, DEFAULT_DEMO_SIZES } from "../functions/demo-data.js";
+import { seedDemoData, DEFAULT_DEMO_SIZES } from "../scripts/demo/data.js";
 import { disasterRecoveryDrill, type DrillResult } from "../functions/dr-drill.js";
 import { compressingStage } from "../lib/backups/compression.js";
 import { libpqConnection, pgTool, runPgTool } from "../lib/backups/pg-tools.js";

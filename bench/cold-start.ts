@@ -10,7 +10,7 @@ import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promise
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import postgres from "postgres";
-import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
+import { DEMO_USER, seedDemoData } from "../scripts/demo/data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";

@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { seedHistory } from "../functions/demo-history.js";
+import { seedHistory } from "../scripts/demo/history.js";
 import { SNAPSHOT_INTERVAL_MS, takeStatsSnapshot } from "../functions/stats-snapshot.js";
 import { overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
-import { createLocalServer } from "../lib/local/server.js";
+import { createLocalServer } from "../lib/server/server.js";
 import { buildDashboard } from "../scripts/build-dashboard.js";
 
 const DAYS = 14;

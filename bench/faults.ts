@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import postgres from "postgres";
-import { DEMO_USER, seedDemoData, DEFAULT_DEMO_SIZES } from "../functions/demo-data.js";
+import { DEMO_USER, seedDemoData, DEFAULT_DEMO_SIZES } from "../scripts/demo/data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../lib/local/embedded.js";

@@ -12,7 +12,7 @@ import { execFileSync, type ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import postgres from "postgres";
-import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
+import { DEMO_USER, seedDemoData } from "../scripts/demo/data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";

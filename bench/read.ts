@@ -9,7 +9,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import type { Pool as Sql } from "../lib/db/pool.js";
-import { DEMO_USER, seedDemoData } from "../functions/demo-data.js";
+import { DEMO_USER, seedDemoData } from "../scripts/demo/data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
 import { messagesPageQuery } from "../lib/data/messages.js";

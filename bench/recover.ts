@@ -11,7 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { takeBackup } from "../functions/backup.js";
-import { DEFAULT_DEMO_SIZES, seedDemoData } from "../functions/demo-data.js";
+import { DEFAULT_DEMO_SIZES, seedDemoData } from "../scripts/demo/data.js";
 import { recoverOrganization } from "../functions/recover.js";
 import { overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";

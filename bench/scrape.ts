@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
-import { DEFAULT_DEMO_SIZES, seedDemoData } from "../functions/demo-data.js";
+import { DEFAULT_DEMO_SIZES, seedDemoData } from "../scripts/demo/data.js";
 import { metricsExposition } from "../functions/metrics.js";
 import { overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createLocalServer } from "../lib/local/server.js";
+import { createLocalServer } from "../lib/server/server.js";
 
 const [mode, bodyFile] = process.argv.slice(2);
 

@@ -1,5 +1,5 @@
 /** The flags of `npm run db:seed`. */
-import { DEFAULT_DEMO_SIZES, type DemoSizes } from "../functions/demo-data.js";
+import { DEFAULT_DEMO_SIZES, type DemoSizes } from "./demo/data.js";
 import { commandLine, UsageError } from "./cli.js";
 
 export function seedUsage(): string {

@@ -1,6 +1,6 @@
 /** `npm run db:seed -- --messages 1000000`: reproducible demo data, with progress. */
-import { seedDemoData } from "../functions/demo-data.js";
-import { seedHistory } from "../functions/demo-history.js";
+import { seedDemoData } from "./demo/data.js";
+import { seedHistory } from "./demo/history.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { runCli, useDatabase } from "./cli.js";
 import { parseSeedArgs, seedUsage } from "./seed-args.js";

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "../functions/demo-data.js";
+import { DEFAULT_DEMO_SIZES, DEMO_USER, hasData, seedDemoData } from "./demo/data.js";
 import { signedAccessToken } from "../lib/auth/tokens.js";
 import { config, overrideConfig } from "../lib/config.js";
 import { migrate } from "../lib/db/migrate.js";
@@ -17,7 +17,7 @@ import { scheduleCrons } from "../lib/local/cron.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
 import { LOCAL_PG_PASSWORD_FILE } from "../lib/local/database.js";
 import { localSecret, SIGNING_KEY_FILE } from "../lib/local/secrets.js";
-import { createLocalServer, listening } from "../lib/local/server.js";
+import { createLocalServer, listening } from "../lib/server/server.js";
 import { buildDashboard } from "./build-dashboard.js";
 import { runCli } from "./cli.js";
 

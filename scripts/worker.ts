@@ -9,7 +9,7 @@ import { config, ConfigError } from "../lib/config.js";
 import { privateBackupDir } from "../lib/backups/private-files.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { redactedUrl } from "../lib/db/target.js";
-import { createLocalServer, listening } from "../lib/local/server.js";
+import { createLocalServer, listening } from "../lib/server/server.js";
 import { runCli } from "./cli.js";
 
 const API_DIR = fileURLToPath(new URL("../api/", import.meta.url));

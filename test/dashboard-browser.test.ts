@@ -8,7 +8,7 @@
 import { mkdir } from "node:fs/promises";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedHistory } from "../functions/demo-history.js";
+import { seedHistory } from "../scripts/demo/history.js";
 import { directDb } from "../lib/db/pool.js";
 import { setPlatformMode } from "../lib/platform/mode.js";
 import { useConfig } from "./harness/config.js";

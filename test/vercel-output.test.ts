@@ -10,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { discoverRoutes } from "../lib/local/router.js";
+import { discoverRoutes } from "../lib/server/router.js";
 import { API_DIR } from "./harness/http.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -1,7 +1,7 @@
 /** /api/ops: the dashboard's sign-in, its guard on every endpoint, and the numbers it answers with, against a real history. */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { seedHistory } from "../../functions/demo-history.js";
+import { seedHistory } from "../../scripts/demo/history.js";
 import { takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { newSession, sessionToken } from "../../lib/auth/ops-session.js";
 import { platformAlerts } from "../../lib/alerts/alerts.js";

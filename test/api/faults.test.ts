@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../lib/db/migrate.js";
 import { directDb } from "../../lib/db/pool.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../../lib/local/embedded.js";
-import { seedDemoData } from "../../functions/demo-data.js";
+import { seedDemoData } from "../../scripts/demo/data.js";
 import { startUpstashBridge, type UpstashBridge } from "../fixtures/upstash-bridge.js";
 import { useConfig } from "../harness/config.js";
 import { SMALL_DEMO, seededDemo, type DemoCallers } from "../harness/demo.js";

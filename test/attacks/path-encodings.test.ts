@@ -5,7 +5,7 @@
  */
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCanonicalPath } from "../../lib/local/static.js";
+import { isCanonicalPath } from "../../lib/server/static.js";
 import { serve, type RunningServer } from "../harness/http.js";
 
 let server: RunningServer;

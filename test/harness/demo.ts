@@ -1,5 +1,5 @@
 /** Demo data and callers for endpoint tests. */
-import { DEMO_USER, seedDemoData, type DemoSizes } from "../../functions/demo-data.js";
+import { DEMO_USER, seedDemoData, type DemoSizes } from "../../scripts/demo/data.js";
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "./config.js";
 import { TEST_JWT_SECRET, tokenFor } from "./tokens.js";

@@ -2,7 +2,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { fileURLToPath } from "node:url";
-import { createLocalServer } from "../../lib/local/server.js";
+import { createLocalServer } from "../../lib/server/server.js";
 
 export const API_DIR = fileURLToPath(new URL("../../api/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_DEMO_SIZES } from "../../functions/demo-data.js";
+import { DEFAULT_DEMO_SIZES } from "../../scripts/demo/data.js";
 import { UsageError } from "../../scripts/cli.js";
 import { parseSeedArgs } from "../../scripts/seed-args.js";
 

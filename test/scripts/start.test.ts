@@ -11,7 +11,7 @@ import { networkInterfaces } from "node:os";
 import { jwtVerify } from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DEMO_USER } from "../../functions/demo-data.js";
+import { DEMO_USER } from "../../scripts/demo/data.js";
 import { freePort, portAnswers, sharedTempDir } from "../harness/net.js";
 import { testTempDir } from "../harness/temp.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";

@@ -2,7 +2,7 @@ import postgres from "postgres";
 import type { Pool } from "../../../../lib/db/pool.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionSources, connectionUsage } from "../../../../lib/db/inspect/connections.js";
-import { seedDemoData } from "../../../../functions/demo-data.js";
+import { seedDemoData } from "../../../../scripts/demo/data.js";
 import {
   cacheHitRates,
   invalidIndexes,

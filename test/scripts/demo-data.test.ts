@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEMO_USER, DemoDataError, seedDemoData, type DemoSizes } from "../../functions/demo-data.js";
+import { DEMO_USER, DemoDataError, seedDemoData, type DemoSizes } from "../../scripts/demo/data.js";
 import { directDb } from "../../lib/db/pool.js";
 
 const SIZES: DemoSizes = { organizations: 3, usersPerOrganization: 4, agents: 7, conversations: 11, messages: 250 };

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { discoverRoutes, matchRoute } from "../../../lib/local/router.js";
-import { MAX_BODY_BYTES } from "../../../lib/local/server.js";
+import { discoverRoutes, matchRoute } from "../../../lib/server/router.js";
+import { MAX_BODY_BYTES } from "../../../lib/server/server.js";
 import { API_DIR, serve, type RunningServer } from "../../harness/http.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/api/", import.meta.url));

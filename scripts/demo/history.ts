@@ -15,8 +15,8 @@ import {
   insertHistoryTexts,
   rollUpHistory,
   type HistoryRange,
-} from "../lib/data/demo-history.js";
-import type { Pool } from "../lib/db/pool.js";
+} from "./history-rows.js";
+import type { Pool } from "../../lib/db/pool.js";
 
 export interface HistoryOptions {
   days: number;

@@ -5,7 +5,7 @@
  * those days. For the dashboard's demo, its tests and its benchmark; every value derives from
  * the snapshot's and the statement's number, so two runs write the same history.
  */
-import type { Sql } from "../db/pool.js";
+import type { Sql } from "../../lib/db/pool.js";
 
 /** Synthetic statements have negative query ids, far from any pg_stat_statements hash in practice. */
 const QUERY_ID_BASE = -7_000_000_000_000_000_000n;

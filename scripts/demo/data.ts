@@ -3,8 +3,8 @@
  * derived from a row number (`md5('agent:' || n)::uuid`) and every time from a fixed epoch,
  * so two runs with the same sizes produce identical rows.
  */
-import type { Pool, Sql } from "../lib/db/pool.js";
-import { PlatformError } from "../lib/errors.js";
+import type { Pool, Sql } from "../../lib/db/pool.js";
+import { PlatformError } from "../../lib/errors.js";
 
 export interface DemoSizes {
   organizations: number;

@@ -1,8 +1,8 @@
 /**
- * The local stand-in for Vercel's router: a node:http server that hands each request, as a
- * Web `Request`, to the matching `api/` handler and writes its `Response` back.
- * @hono/node-server does the Request/Response conversion: it builds them lazily and writes
- * string bodies without streams, so the local server costs little next to the handlers.
+ * Vercel's router, done by Node for `npm start` and the backup worker: a node:http server that
+ * hands each request, as a Web `Request`, to the matching `api/` handler and writes its
+ * `Response` back. @hono/node-server does the Request/Response conversion: it builds them
+ * lazily and writes string bodies without streams, so the server costs little next to the handlers.
  */
 import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server } from "node:http";
