@@ -197,8 +197,8 @@ describe("connections and queries", () => {
   afterAll(() => session.release());
 
   it("builds the blocking tree from pg_blocking_pids, relation locks included", async () => {
-    const [holderPid] = await sql()`select pid from pg_stat_activity where application_name = 'inspect-holder'`;
-    const [waiterPid] = await sql()`select pid from pg_stat_activity where application_name = 'inspect-waiter'`;
+    const [holderPid] = await sql()`select pid from pg_stat_activity where datname = current_database() and application_name = 'inspect-holder'`;
+    const [waiterPid] = await sql()`select pid from pg_stat_activity where datname = current_database() and application_name = 'inspect-waiter'`;
     const sessions = await blockedSessions(sql());
     expect(sessions).toEqual([
       expect.objectContaining({ pid: waiterPid?.pid, blockedBy: [holderPid?.pid], rootBlocker: holderPid?.pid, waitEvent: "Lock:relation" }),
