@@ -125,6 +125,7 @@ export const DEFAULTS = {
   LOCAL_PG_PORT: 54329,
   STATS_QUERY_RETENTION_DAYS: 14,
   STATS_SNAPSHOT_RETENTION_DAYS: 90,
+  UNUSED_INDEX_MIN_DAYS: 7,
   BACKUP_RETENTION_DAYS: 14,
   BACKUP_RPO_HOURS: 24,
   BACKUP_RTO_MINUTES: 60,
@@ -198,6 +199,8 @@ const schema = v.object({
   STATS_QUERY_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
   /** Days ops.db_stats_snapshots keeps database history (DEFAULTS). */
   STATS_SNAPSHOT_RETENTION_DAYS: optional(wholeNumber("days", 1, 3650)),
+  /** Days an index's scans must have been counted before a finding suggests dropping it as unused (DEFAULTS). */
+  UNUSED_INDEX_MIN_DAYS: optional(wholeNumber("days", 0, 365)),
   /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
   DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
   /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
@@ -312,7 +315,13 @@ export interface Config {
   host: string | undefined;
   localDataDir: string;
   localPgPort: number;
-  stats: { queryRetentionDays: number; snapshotRetentionDays: number; deployId: string | undefined; sizeQuotaBytes: number | undefined };
+  stats: {
+    queryRetentionDays: number;
+    snapshotRetentionDays: number;
+    deployId: string | undefined;
+    sizeQuotaBytes: number | undefined;
+    unusedIndexMinDays: number;
+  };
   backups: {
     workerUrl: string | undefined;
     dir: string;
@@ -413,6 +422,7 @@ export function parseConfig(env: Env): Config {
       snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? DEFAULTS.STATS_SNAPSHOT_RETENTION_DAYS,
       deployId: e.VERCEL_GIT_COMMIT_SHA,
       sizeQuotaBytes: e.DB_SIZE_QUOTA_BYTES,
+      unusedIndexMinDays: e.UNUSED_INDEX_MIN_DAYS ?? DEFAULTS.UNUSED_INDEX_MIN_DAYS,
     },
     backups: {
       workerUrl: e.BACKUP_WORKER_URL,

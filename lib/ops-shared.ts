@@ -26,3 +26,7 @@ export const CHECK_TITLES = {
 } as const;
 
 export type Check = keyof typeof CHECK_TITLES;
+
+/** How urgent a finding is, most urgent first: the order findings are listed in. */
+export const SEVERITIES = ["critical", "warning", "notice"] as const;
+export type Severity = (typeof SEVERITIES)[number];

@@ -205,7 +205,8 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await shot("space");
 
     await open("#/findings");
-    expect(await mainText()).toMatch(/finding\(s\), each with what to run|Nothing found/);
+    expect(await mainText()).toMatch(/(critical|warning|notice), most urgent first|Nothing found/);
+    expect(await mainText()).toMatch(/Passed checks \(\d+ of 13\)/);
     await shot("findings");
 
     await open("#/backups?window=7d");

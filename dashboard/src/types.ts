@@ -3,7 +3,7 @@
  * breaks the other fails `npm run typecheck`. Type-only: nothing of the server reaches the
  * browser bundle but lib/ops-shared.ts, which has no imports.
  */
-export { WINDOWS, CHECK_TITLES, type Window, type Check } from "../../lib/ops-shared.js";
+export { WINDOWS, CHECK_TITLES, SEVERITIES, type Window, type Check, type Severity } from "../../lib/ops-shared.js";
 export type {
   Activity,
   BackupsView,

@@ -8,6 +8,7 @@ import type {
   BackupsView,
   ConnectionsView,
   Deploy,
+  Finding,
   FindingsView,
   ModeState,
   Overview,
@@ -17,7 +18,7 @@ import type {
   StatementView,
   Window,
 } from "./types.js";
-import { CHECK_TITLES } from "./types.js";
+import { CHECK_TITLES, SEVERITIES } from "./types.js";
 
 export interface ViewContext {
   window: Window;
@@ -412,38 +413,43 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
   });
 }
 
+const SEVERITY_BADGE: Record<Finding["severity"], string> = { critical: "alert", warning: "warn", notice: "ok" };
+
+function findingCard(finding: Finding): HTMLElement {
+  return h(
+    "article",
+    { class: `finding finding-${finding.severity}` },
+    h("h3", {}, h("span", { class: `badge badge-${SEVERITY_BADGE[finding.severity]}` }, finding.severity.toUpperCase()), " ", finding.subject),
+    h("p", { class: "finding-check" }, CHECK_TITLES[finding.check]),
+    h("p", {}, finding.detail),
+    finding.note ? h("p", { class: "note" }, finding.note) : null,
+    finding.run ? runnable(finding.run) : null,
+  );
+}
+
 export async function findingsView(main: HTMLElement): Promise<void> {
   const data = await getJson<FindingsView>("/api/ops/findings");
+  const counts = SEVERITIES.map((severity) => [severity, data.findings.filter((x) => x.severity === severity).length] as const).filter(([, n]) => n > 0);
   main.append(
     section(
       "Findings",
       h(
         "p",
         {},
-        data.findings.length === 0 ? "Nothing found: every check of db:inspect passes." : `${data.findings.length} finding(s), each with what to run.`,
+        data.findings.length === 0
+          ? "Nothing found: every check that ran passes."
+          : `${counts.map(([severity, n]) => `${n} ${severity}`).join(", ")}, most urgent first. The statements suggested are safe to run together.`,
       ),
       ...data.notes.map((note) => h("p", { class: "note" }, note)),
+      ...data.findings.map(findingCard),
+    ),
+    section(
+      `Passed checks (${data.passed.length} of ${Object.keys(CHECK_TITLES).length})`,
+      data.passed.length === 0
+        ? h("p", { class: "empty" }, "None: every check found something, or could not run (see the notes above).")
+        : h("ul", { class: "passed" }, ...data.passed.map((check) => h("li", {}, badge("ok"), " ", CHECK_TITLES[check]))),
     ),
   );
-  for (const [check, title] of Object.entries(CHECK_TITLES)) {
-    const found = data.findings.filter((finding) => finding.check === check);
-    if (found.length === 0) continue;
-    main.append(
-      section(
-        `${title} (${found.length})`,
-        ...found.map((finding) =>
-          h(
-            "article",
-            { class: "finding" },
-            h("h3", {}, finding.subject),
-            h("p", {}, finding.detail),
-            finding.note ? h("p", { class: "note" }, finding.note) : null,
-            finding.run ? runnable(finding.run) : null,
-          ),
-        ),
-      ),
-    );
-  }
 }
 
 function modeForm(ctx: ViewContext, mode: ModeState): HTMLElement {

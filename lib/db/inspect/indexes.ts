@@ -3,6 +3,8 @@ import { ownSchema } from "./probe.js";
 import type { Sql } from "../pool.js";
 
 export interface IndexUsage {
+  /** The index's oid: what ties it to its usage history (ops.index_sightings). */
+  oid: number;
   schema: string;
   table: string;
   index: string;
@@ -12,13 +14,15 @@ export interface IndexUsage {
 }
 
 /**
- * Indexes scanned at most `maxScans` times since the statistics were reset, not unique (a
- * unique index enforces something even unread) and at least `minSizeBytes` large.
+ * Indexes scanned at most `maxScans` times since the statistics were reset, at least
+ * `minSizeBytes` large, enforcing nothing (a unique index or one backing an exclusion
+ * constraint does its work unread).
  * @default 50 scans, 1 MiB
  */
 export async function unusedIndexes(sql: Sql, { maxScans = 50, minSizeBytes = 1024 * 1024 } = {}): Promise<IndexUsage[]> {
   return sql<IndexUsage[]>`
     select
+      s.indexrelid::int8::float8 as oid,
       s.schemaname as schema,
       s.relname as table,
       s.indexrelname as index,
@@ -28,6 +32,7 @@ export async function unusedIndexes(sql: Sql, { maxScans = 50, minSizeBytes = 10
     from pg_stat_user_indexes s
     join pg_index i on i.indexrelid = s.indexrelid
     where not i.indisunique
+      and not exists (select 1 from pg_constraint k where k.conindid = s.indexrelid)
       and s.idx_scan <= ${maxScans}
       and pg_relation_size(s.indexrelid) >= ${minSizeBytes}
       and ${ownSchema(sql, "s.schemaname")}
@@ -35,12 +40,14 @@ export async function unusedIndexes(sql: Sql, { maxScans = 50, minSizeBytes = 10
 }
 
 export interface RedundantIndex {
+  oid: number;
   schema: string;
   table: string;
   /** The index to drop. */
   index: string;
   /** The index to keep: it serves every lookup the dropped one serves. */
   coveredBy: string;
+  keeperOid: number;
   sizeBytes: number;
   definition: string;
   coveringDefinition: string;
@@ -113,10 +120,12 @@ export async function redundantIndexes(sql: Sql): Promise<RedundantIndex[]> {
         end
     )
     select distinct on (indexrelid)
+      indexrelid::int8::float8 as oid,
       nspname as schema,
       indrelid::regclass::text as table,
       indexrelid::regclass::text as index,
       keeper::regclass::text as "coveredBy",
+      keeper::int8::float8 as "keeperOid",
       pg_relation_size(indexrelid)::float8 as "sizeBytes",
       pg_get_indexdef(indexrelid) as definition,
       pg_get_indexdef(keeper) as "coveringDefinition"

@@ -184,8 +184,10 @@ export interface AutovacuumDue {
   table: string;
   /** What autovacuum's own test (relation_needs_vacanalyze) says it should do: vacuum, analyze, or both. */
   due: ("vacuum" | "analyze")[];
-  /** False when autovacuum is off for the table (or the server): nothing will come. */
+  /** False when autovacuum is off for the table or the whole server: nothing will come. */
   autovacuumEnabled: boolean;
+  /** Where it is off: the server (`autovacuum = off`), the table (`autovacuum_enabled = false`), both, or neither. */
+  autovacuumOffFor: ("server" | "table")[];
   deadRows: number;
   vacuumThreshold: number;
   insertedSinceVacuum: number;
@@ -216,8 +218,8 @@ export async function autovacuumDue(sql: Sql): Promise<AutovacuumDue[]> {
         s.last_autoanalyze,
         -- a table never vacuumed nor analyzed counts as empty (reltuples -1)
         greatest(c.reltuples, 0)::numeric as reltuples,
-        current_setting('autovacuum')::bool
-          and coalesce((select o.option_value::bool from pg_options_to_table(c.reloptions) o where o.option_name = 'autovacuum_enabled'), true) as enabled,
+        current_setting('autovacuum')::bool as server_enabled,
+        coalesce((select o.option_value::bool from pg_options_to_table(c.reloptions) o where o.option_name = 'autovacuum_enabled'), true) as table_enabled,
         coalesce((select o.option_value::numeric from pg_options_to_table(c.reloptions) o where o.option_name = 'autovacuum_vacuum_threshold'),
           current_setting('autovacuum_vacuum_threshold')::numeric) as vacuum_base,
         coalesce((select o.option_value::numeric from pg_options_to_table(c.reloptions) o where o.option_name = 'autovacuum_vacuum_scale_factor'),
@@ -253,7 +255,8 @@ export async function autovacuumDue(sql: Sql): Promise<AutovacuumDue[]> {
       schemaname as schema,
       relname as table,
       to_json(array_remove(array[case when vacuum_due then 'vacuum' end, case when analyze_due then 'analyze' end], null)) as due,
-      enabled as "autovacuumEnabled",
+      server_enabled and table_enabled as "autovacuumEnabled",
+      to_json(array_remove(array[case when not server_enabled then 'server' end, case when not table_enabled then 'table' end], null)) as "autovacuumOffFor",
       n_dead_tup::float8 as "deadRows",
       round(vacuum_threshold)::float8 as "vacuumThreshold",
       n_ins_since_vacuum::float8 as "insertedSinceVacuum",

@@ -362,6 +362,7 @@ describe("space and maintenance", () => {
     expect(due.find((t) => t.table === "inspect_due")).toMatchObject({
       due: ["vacuum", "analyze"],
       autovacuumEnabled: false,
+      autovacuumOffFor: expect.arrayContaining(["table"]) as unknown,
       deadRows: 500,
       vacuumThreshold: 50,
       insertedSinceVacuum: 1000,
