@@ -242,7 +242,7 @@ export async function recoveryPointCheck(): Promise<RecoveryPoint> {
   const late = ageHours !== null && ageHours > rpoHours;
   const alerts = platformAlerts();
   if (!late) {
-    await alerts.clear("backup:rpo");
+    await alerts.clear("backup:rpo", `the newest backup is ${ageHours ?? "?"} h old, within the ${rpoHours} h objective`);
     return { status: "ok", ageHours, newestBackupAt, rpoHours };
   }
   await alerts.raise({
@@ -274,7 +274,7 @@ export async function recoveryTimeCheck(): Promise<RecoveryTime> {
   if (!projection) return { status: "unmeasured", projectedMinutes: null, rtoMinutes };
   const projectedMinutes = Math.round((projection.projectedSeconds / 60) * 10) / 10;
   if (projectedMinutes <= rtoMinutes) {
-    await alerts.clear("backup:rto");
+    await alerts.clear("backup:rto", `a restore would take about ${projectedMinutes} min, within the ${rtoMinutes} min objective`);
     return { status: "ok", projectedMinutes, rtoMinutes };
   }
   await alerts.raise({

@@ -322,7 +322,8 @@ async function adviceOf(tx: Transaction, notes: string[]): Promise<Advised> {
     return { advice: [], ran: false };
   }
   const { advice, skipped } = await indexAdvice(tx, hypopg.schema, await adviceCandidates(tx, statements.schema));
-  for (const statement of skipped) notes.push(`no advice for statement ${statement.queryId}: ${statement.reason}`);
+  for (const statement of skipped)
+    notes.push(`no advice for "${statement.query.length > 80 ? `${statement.query.slice(0, 80)}…` : statement.query}": ${statement.reason}`);
   return { advice, ran: true };
 }
 

@@ -117,11 +117,11 @@ async function reportThresholds(results: ThresholdResult[], slot: Date): Promise
     if (result.status === "alert") log.error("threshold breached", { ...result });
     else if (result.status === "warn") log.warn("threshold above target", { ...result });
     const key = `threshold:${result.metric}`;
+    const { unit } = THRESHOLDS[result.metric];
     if (result.status !== "alert") {
-      await alerts.clear(key);
+      await alerts.clear(key, `${result.metric} is ${Number(result.value.toPrecision(4))} ${unit}, back under its alert level of ${result.alert}`);
       continue;
     }
-    const { unit } = THRESHOLDS[result.metric];
     await alerts.raise({
       key,
       summary: `${result.metric} is ${Number(result.value.toPrecision(4))} ${unit}, above its alert level of ${result.alert} (target ${result.target})`,
@@ -134,7 +134,7 @@ async function reportThresholds(results: ThresholdResult[], slot: Date): Promise
 async function reportMassDeletes(massDeletes: MassDelete[], slot: Date): Promise<void> {
   const alerts = platformAlerts();
   if (!massDeletes.length) {
-    await alerts.clear("data:mass-delete");
+    await alerts.clear("data:mass-delete", "no table shrank past the share in the newest 5 minutes");
     return;
   }
   const share = config().alerts.massDeleteShare;

@@ -40,7 +40,8 @@ declare const location: { hash: string };
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = await fileAvailable(CHROMIUM, "Debian's chromium package, or CHROMIUM_PATH");
 const ADMIN = "browser-admin-token-0123456789";
-const SCREENSHOTS = new URL("../test-output/dashboard/", import.meta.url);
+// DASHBOARD_SCREENSHOTS=docs/screenshots/ writes them where the docs show them (npm test -- test/dashboard-browser.test.ts).
+const SCREENSHOTS = new URL(process.env.DASHBOARD_SCREENSHOTS ?? "test-output/dashboard/", new URL("../", import.meta.url));
 
 let server: RunningServer;
 let browser: Browser;
@@ -233,6 +234,98 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.click(".mode-form button[type=submit]");
     await confirmDialog();
     expect(await mainText()).toMatch(/Platform mode: OK normal/);
+    expect(problems).toEqual([]);
+  });
+
+  it("lays out every view at 1440, 1024 and 390 px: no sideways scroll, labels whole and apart, a zone on every time", async () => {
+    const views = [
+      "overview?window=14d",
+      "queries?window=7d",
+      "queries/-7000000000000000001?window=14d",
+      "connections?window=24h",
+      "space?window=7d",
+      "findings",
+      "backups?window=7d",
+    ];
+    for (const width of [1440, 1024, 390]) {
+      await page.setViewport({ width, height: 900 });
+      for (const view of views) {
+        await open(`#/${view}`);
+        const where = `${view} at ${width} px`;
+        const layout = await page.evaluate(() => {
+          const root = (document as unknown as { documentElement: { scrollWidth: number } }).documentElement;
+          const box = (selector: string) => {
+            const rect = (
+              document.querySelector(selector) as unknown as { getBoundingClientRect(): { top: number; bottom: number } } | null
+            )?.getBoundingClientRect();
+            return { top: rect?.top ?? 0, bottom: rect?.bottom ?? 0 };
+          };
+          return {
+            scrollWidth: root.scrollWidth,
+            innerWidth: (globalThis as unknown as { innerWidth: number }).innerWidth,
+            signOut: box("#sign-out"),
+            status: box("#status"),
+          };
+        });
+        expect(layout.scrollWidth, where).toBeLessThanOrEqual(layout.innerWidth);
+        // Sign out shares the status' row (it once wrapped alone onto a second one).
+        expect(layout.signOut.top < layout.status.bottom && layout.signOut.bottom > layout.status.top, `${where}: Sign out beside the status`).toBe(true);
+        const charts = await page.$$eval("figure.chart", (figures: PageElement[]) =>
+          figures.map((figure) => {
+            const canvas = figure.querySelector("canvas") as PageCanvas;
+            return {
+              title: figure.getAttribute("data-chart") ?? "",
+              axis: JSON.parse(figure.getAttribute("data-y-axis") ?? "{}") as { ticks?: number[]; labels?: string[]; fits?: boolean },
+              labels: JSON.parse(figure.getAttribute("data-labels") ?? "[]") as Array<{ text: string; x: number; y: number; w: number; h: number }>,
+              canvas: {
+                width: canvas.width / (globalThis as unknown as { devicePixelRatio: number }).devicePixelRatio,
+                height: canvas.height / (globalThis as unknown as { devicePixelRatio: number }).devicePixelRatio,
+              },
+            };
+          }),
+        );
+        for (const chart of charts) {
+          const name = `${where}, ${chart.title}`;
+          expect(chart.axis.fits, `${name}: y labels ${chart.axis.labels?.join(", ")} cut off`).toBe(true);
+          const ticks = chart.axis.ticks ?? [];
+          expect(
+            ticks.every((tick, i) => i === 0 || tick > (ticks[i - 1] ?? -Infinity)),
+            `${name}: ticks ${ticks.join(", ")}`,
+          ).toBe(true);
+          expect(new Set(chart.axis.labels).size, `${name}: labels ${chart.axis.labels?.join(", ")}`).toBe(chart.axis.labels?.length);
+          for (const [i, a] of chart.labels.entries()) {
+            expect(
+              a.x >= 0 && a.y >= 0 && a.x + a.w <= chart.canvas.width + 0.5 && a.y + a.h <= chart.canvas.height + 0.5,
+              `${name}: "${a.text}" off the canvas`,
+            ).toBe(true);
+            for (const b of chart.labels.slice(i + 1)) {
+              const apart = a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
+              expect(apart, `${name}: "${a.text}" on "${b.text}"`).toBe(true);
+            }
+          }
+        }
+        const text = `${await mainText()}\n${await page.$eval("#status", (status: PageElement) => status.textContent ?? "")}`;
+        for (const stamp of text.match(/\b\d{4}-\d\d-\d\d \d\d:\d\d\b(?! UTC)/g) ?? []) expect.fail(`${where}: "${stamp}" without its zone`);
+        for (const stamp of text.match(/\b\d\d:\d\d:\d\d\b(?! UTC)/g) ?? []) expect.fail(`${where}: "${stamp}" without its zone`);
+        if (width === 1440 || width === 390) await shot(`${view.split("?")[0]?.replace(/\/.*/, "-statement")}-${width}`);
+      }
+    }
+    await page.setViewport({ width: 1366, height: 900 });
+    await open("#/overview?window=24h");
+    expect(problems).toEqual([]);
+  });
+
+  it("shows times in local time on request, with the zone named, and keeps the choice", async () => {
+    await page.emulateTimezone("America/New_York");
+    await redrawnAfter(() => page.click("#zones button:nth-of-type(2)"));
+    const text = await mainText();
+    expect(text).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d America\/New_York/);
+    expect(text).not.toMatch(/\d\d:\d\d UTC/);
+    await page.reload({ waitUntil: "networkidle0" });
+    await drawn();
+    expect(await mainText()).toMatch(/America\/New_York/);
+    await redrawnAfter(() => page.click("#zones button:nth-of-type(1)"));
+    expect(await mainText()).toMatch(/\d\d:\d\d UTC/);
     expect(problems).toEqual([]);
   });
 

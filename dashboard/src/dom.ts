@@ -36,11 +36,15 @@ export interface Column<T> {
 export function table<T>(caption: string, rows: T[], columns: Column<T>[], empty = "none"): HTMLElement {
   if (rows.length === 0) return h("p", { class: "empty" }, `${caption}: ${empty}`);
   return h(
-    "table",
-    {},
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : undefined }, c.label)))),
-    h("tbody", {}, ...rows.map((row) => h("tr", {}, ...columns.map((c) => h("td", { class: c.numeric ? "num" : undefined }, c.value(row)))))),
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : undefined }, c.label)))),
+      h("tbody", {}, ...rows.map((row) => h("tr", {}, ...columns.map((c) => h("td", { class: c.numeric ? "num" : undefined }, c.value(row)))))),
+    ),
   );
 }
 

@@ -7,6 +7,7 @@ import "./style.css";
 import { ApiFailure, sendJson, SignedOut } from "./api.js";
 import { destroyCharts } from "./charts.js";
 import { h } from "./dom.js";
+import { clockTime, setZone, zone, type Zone } from "./format.js";
 import { WINDOWS, type Window } from "./types.js";
 import * as views from "./views.js";
 import type { ViewContext } from "./views.js";
@@ -41,6 +42,7 @@ function hrefOf(route: Route): string {
 const main = document.getElementById("main") as HTMLElement;
 const nav = document.getElementById("nav") as HTMLElement;
 const windows = document.getElementById("windows") as HTMLElement;
+const zones = document.getElementById("zones") as HTMLElement;
 const status = document.getElementById("status") as HTMLElement;
 const signOut = document.getElementById("sign-out") as HTMLButtonElement;
 const dialog = document.getElementById("confirm") as HTMLDialogElement;
@@ -77,6 +79,21 @@ function drawChrome(route: Route): void {
       ),
     ),
   );
+  const zoneChoice = (value: Zone, label: string) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "zone",
+        "aria-pressed": zone() === value ? "true" : "false",
+        onclick: () => {
+          setZone(value);
+          void draw();
+        },
+      },
+      label,
+    );
+  zones.replaceChildren(h("span", { id: "zone-label" }, "Times in"), zoneChoice("utc", "UTC"), zoneChoice("local", "local"));
 }
 
 function signInForm(): HTMLElement {
@@ -146,7 +163,7 @@ async function draw(): Promise<void> {
     if (ticket !== drawing) return;
     signOut.hidden = false;
     document.title = `${title} · database operations`;
-    status.textContent = `Updated ${new Date().toLocaleTimeString("en-GB")}`;
+    status.textContent = `Updated ${clockTime(new Date())}`;
   } catch (error) {
     if (ticket !== drawing) return;
     stopTimers();

@@ -37,6 +37,9 @@ function rangeOf(window: Window): [number, number] {
   return [now - WINDOW_SECONDS[window], now];
 }
 
+/** A time in a table cell, kept on one line. */
+const at = (value: string | number | null | undefined) => h("span", { class: "time" }, f.time(value));
+
 const deployMarkers = (deploys: Deploy[]): Marker[] => deploys.map((d) => ({ at: d.at, label: `deploy ${d.deployId.slice(0, 7)}` }));
 
 const METRIC_TITLES: Record<string, string> = {
@@ -75,7 +78,15 @@ function recoveryTimeLine(time: BackupsView["recoveryTime"]): HTMLElement {
 
 function drillLine(drills: Overview["drills"]): HTMLElement {
   const { newest, newestSucceeded } = drills;
-  if (!newest) return h("p", {}, "Disaster-recovery drill: none yet");
+  if (!newest) {
+    return h(
+      "p",
+      {},
+      "Disaster-recovery drill: ",
+      badge("warn"),
+      " none yet: the recovery time is unmeasured, and GapDrillAbsent fires after 8 days without one (npm run db:drill runs one now; the weekly drill runs Sundays 04:00 UTC)",
+    );
+  }
   return h(
     "p",
     {},
@@ -131,11 +142,11 @@ export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise
     "Alerts",
     table("Firing now", data.alerts.firing, [
       { label: "Alert", value: (a) => a.key },
-      { label: "Since", value: (a) => f.time(a.since) },
+      { label: "Since", value: (a) => at(a.since) },
       { label: "Summary", value: (a) => a.summary },
     ]),
     table("Messages in the window", data.alerts.history, [
-      { label: "At", value: (a) => f.time(a.at) },
+      { label: "At", value: (a) => at(a.at) },
       { label: "Alert", value: (a) => a.key },
       { label: "Status", value: (a) => badge(a.status === "firing" ? "alert" : "ok") },
       { label: "Summary", value: (a) => a.summary },
@@ -149,7 +160,7 @@ export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise
       title: METRIC_TITLES[metric.metric] ?? metric.metric,
       axisFormat: metric.unit === "ratio" ? f.percent : metric.unit === "ms" ? f.ms : f.count,
       t: data.series.t,
-      lines: [{ label: metric.metric, values: data.series.values[metric.metric] ?? data.series.t.map(() => null) }],
+      lines: [{ label: "value", values: data.series.values[metric.metric] ?? data.series.t.map(() => null) }],
       levels: [
         { label: "target", value: metric.target, kind: "target" },
         { label: "alert", value: metric.alertLevel, kind: "alert" },
@@ -159,6 +170,12 @@ export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise
       range: rangeOf(ctx.window),
     });
   }
+}
+
+/** A wait event in words, with PostgreSQL's own name after it for searching. */
+function waitEventCell(event: string | null): HTMLElement | string {
+  if (!event) return "–";
+  return h("span", { title: event }, f.waitEvent(event), " ", h("small", { class: "raw" }, `(${event})`));
 }
 
 function statementLink(s: { queryId: string; query: string }): HTMLElement {
@@ -205,16 +222,16 @@ export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId
   const charts = section("Over the window");
   main.append(
     section(
-      `Statement ${data.statement.queryId}`,
+      "Statement",
       h("pre", { class: "query" }, h("code", {}, data.statement.query)),
-      h("p", {}, `first seen ${f.time(data.statement.firstSeenAt)}`),
+      h("p", { class: "note" }, `first seen ${f.time(data.statement.firstSeenAt)}; pg_stat_statements query id ${data.statement.queryId}`),
     ),
     charts,
     section(
       "Deploys",
       table("The statement's mean time in the 24 hours before each deploy and under it", data.deployEffects, [
         { label: "Deploy", value: (e) => `${e.previousDeployId?.slice(0, 7) ?? "–"} → ${e.deployId.slice(0, 7)}` },
-        { label: "At", value: (e) => f.time(e.at) },
+        { label: "At", value: (e) => at(e.at) },
         { label: "Mean before", value: (e) => f.ms(e.meanMsBefore), numeric: true },
         { label: "Mean after", value: (e) => f.ms(e.meanMsAfter), numeric: true },
         { label: "Calls before / after", value: (e) => `${f.count(e.callsBefore)} / ${f.count(e.callsAfter)}`, numeric: true },
@@ -293,7 +310,7 @@ function liveActivity(ctx: ViewContext, data: Activity): HTMLElement {
       { label: "Application", value: (q) => q.application },
       { label: "State", value: (q) => q.state },
       { label: "For", value: (q) => f.duration(q.durationSeconds), numeric: true },
-      { label: "Waiting on", value: (q) => q.waitEvent ?? "–" },
+      { label: "Waiting on", value: (q) => waitEventCell(q.waitEvent) },
       { label: "Query", value: (q) => h("code", {}, q.query) },
       { label: "", value: (q) => actions(q.pid, q.query) },
     ]),
@@ -380,7 +397,7 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
     section(
       "Largest losses",
       table("The 5-minute intervals in which a table shrank the most (deletes net of inserts): where to look for a mass delete", data.largestLosses, [
-        { label: "Snapshot", value: (c) => f.time(c.takenAt) },
+        { label: "Snapshot", value: (c) => at(c.takenAt) },
         { label: "Table", value: (c) => `${c.schema}.${c.table}` },
         { label: "Deleted", value: (c) => f.count(c.deleted), numeric: true },
         { label: "Inserted", value: (c) => f.count(c.inserted), numeric: true },
@@ -491,7 +508,7 @@ export async function backupsView(main: HTMLElement, ctx: ViewContext): Promise<
     section(
       "Backups",
       table("Each run, newest first, with every copy", data.backups, [
-        { label: "Requested", value: (b) => f.time(b.requestedAt) },
+        { label: "Requested", value: (b) => at(b.requestedAt) },
         { label: "State", value: (b) => badge(b.status) },
         { label: "Size", value: (b) => f.bytes(b.sizeBytes), numeric: true },
         { label: "Encrypted", value: (b) => (b.encrypted === null ? "–" : b.encrypted ? "yes" : "no") },
@@ -503,7 +520,7 @@ export async function backupsView(main: HTMLElement, ctx: ViewContext): Promise<
     section(
       "Disaster-recovery drills",
       table("Each drill, newest first, with its measured recovery time", data.drills, [
-        { label: "Started", value: (d) => f.time(d.startedAt) },
+        { label: "Started", value: (d) => at(d.startedAt) },
         { label: "State", value: (d) => badge(d.status) },
         { label: "Recovery time", value: (d) => f.duration(d.recoverySeconds), numeric: true },
         { label: "Restored", value: (d) => f.bytes(d.restoredBytes), numeric: true },

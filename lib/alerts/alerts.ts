@@ -40,7 +40,8 @@ export interface AlerterOptions {
 
 export interface Alerter {
   raise(alert: AlertInput): Promise<RaiseOutcome>;
-  clear(key: string): Promise<ClearOutcome>;
+  /** Resolves `key` if it fired; `resolution` says what is true now (the resolved message never repeats the firing text as if it still held). */
+  clear(key: string, resolution?: string): Promise<ClearOutcome>;
 }
 
 /** State outlives the repeat interval, and is refreshed at every raise. */
@@ -107,7 +108,7 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
       return (await deliver(message(key, "firing", summary, now(), details))).ok ? "sent" : "undelivered";
     },
 
-    async clear(key) {
+    async clear(key, resolution = "back to normal") {
       // Most clears find nothing firing: one read, no lock (every snapshot clears every figure under its level).
       const firing = await store.mget([stateKey(key)]).then(
         ([raw]) => raw !== null && raw !== undefined,
@@ -122,7 +123,7 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
           await forget();
           return "not-firing";
         }
-        const delivery = await deliver(message(key, "resolved", state.summary, state.since));
+        const delivery = await deliver(message(key, "resolved", resolution, state.since, { fired: state.summary }));
         if (!delivery.ok) return "undelivered";
         await forget();
         return "resolved";

@@ -23,10 +23,11 @@ export type Deliver = (message: AlertMessage) => Promise<Delivery>;
 /** @default 5000 */
 const WEBHOOK_TIMEOUT_MS = 5000;
 
-function text({ status, summary, since, at }: AlertMessage): string {
+function text({ status, summary, since, at, details }: AlertMessage): string {
   if (status === "firing") return `[FIRING] ${summary} (since ${since})`;
   const minutes = Math.max(0, Math.round((Date.parse(at) - Date.parse(since)) / 60_000));
-  return `[RESOLVED] ${summary} (fired for ${minutes} min)`;
+  const fired = typeof details.fired === "string" ? `; it fired with: ${details.fired}` : "";
+  return `[RESOLVED] ${summary} (fired for ${minutes} min${fired})`;
 }
 
 /** Posts the message to the webhook; a non-2xx answer, a network error or a timeout is a failed delivery. */

@@ -166,12 +166,21 @@ export async function insertHistoryAlerts(sql: Sql, fromId: string, toId: string
       s.taken_at + case when e.status = 'resolved' then interval '5 minutes' else interval '0' end,
       'threshold:statement_p95_ms',
       e.status,
-      'statement_p95_ms is ' || r.value || ' ms, above its alert level of 500 (target 100)',
+      case when e.status = 'firing'
+        then 'statement_p95_ms is ' || r.value || ' ms, above its alert level of 500 (target 100)'
+        else 'statement_p95_ms is ' || coalesce(n.value, 0) || ' ms, back under its alert level of 500' end,
       s.taken_at,
       true,
-      jsonb_build_object('metric', 'statement_p95_ms', 'value', r.value)
+      case when e.status = 'firing'
+        then jsonb_build_object('metric', 'statement_p95_ms', 'value', r.value)
+        else jsonb_build_object('fired', 'statement_p95_ms is ' || r.value || ' ms, above its alert level of 500 (target 100)') end
     from ops.db_stats_snapshots s
     join ops.threshold_results r on r.snapshot_id = s.id and r.metric = 'statement_p95_ms' and r.status = 'alert'
+    left join lateral (
+      select nr.value from ops.db_stats_snapshots ns
+      join ops.threshold_results nr on nr.snapshot_id = ns.id and nr.metric = 'statement_p95_ms'
+      where ns.taken_at > s.taken_at order by ns.taken_at limit 1
+    ) n on true
     cross join (values ('firing'), ('resolved')) as e (status)
     where s.id between ${fromId} and ${toId}`;
 }

@@ -371,7 +371,7 @@ describe("what the dashboard reads is kept as it happens", () => {
     const recorded = await directDb()`select status, summary from ops.alert_events where key = 'dashboard:test' order by id`;
     expect(recorded).toEqual([
       { status: "firing", summary: "a test alert" },
-      { status: "resolved", summary: "a test alert" },
+      { status: "resolved", summary: "back to normal" },
     ]);
     const hanging = recordedDelivery(
       async () => ({ ok: true }),

@@ -59,12 +59,12 @@ function dedupContract(name: string, makeStore: () => CacheStore) {
       clock += REPEAT_MS;
       expect(await alerts.raise({ key, summary: "lock wait 700 ms" })).toBe("repeated");
       clock += 10 * 60 * 1000;
-      expect(await alerts.clear(key)).toBe("resolved");
+      expect(await alerts.clear(key, "lock wait 120 ms, back under 500 ms")).toBe("resolved");
       expect(await alerts.clear(key)).toBe("not-firing");
       expect(statusesSent()).toEqual(["firing", "firing", "resolved"]);
       expect(hook.received[2]?.body).toMatchObject({
-        text: "[RESOLVED] lock wait 700 ms (fired for 75 min)",
-        alert: { key, status: "resolved", since },
+        text: "[RESOLVED] lock wait 120 ms, back under 500 ms (fired for 75 min; it fired with: lock wait 700 ms)",
+        alert: { key, status: "resolved", since, summary: "lock wait 120 ms, back under 500 ms", details: { fired: "lock wait 700 ms" } },
       });
     });
 

@@ -20,7 +20,7 @@ describe("monitored", () => {
     });
     await expect(monitored("nightly", () => Promise.reject(new Error("disk full")), alerts)).rejects.toThrow("disk full");
     expect(await monitored("nightly", async () => 42, alerts)).toBe(42);
-    expect(sent).toEqual(["firing job:nightly job nightly failed: disk full", "resolved job:nightly job nightly failed: disk full"]);
+    expect(sent).toEqual(["firing job:nightly job nightly failed: disk full", "resolved job:nightly job nightly succeeded"]);
   });
 
   it("keeps the job's own error, and its result, when the alert cannot be sent", async () => {
