@@ -35,7 +35,8 @@ import {
   type Window,
 } from "../lib/data/history.js";
 import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
-import { connectionUsage, type ConnectionUsage } from "../lib/db/inspect/connections.js";
+import { connectionGroups, connectionUsage, type ConnectionGroup, type ConnectionUsage } from "../lib/db/inspect/connections.js";
+import { replication, type Replication } from "../lib/db/inspect/replication.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery } from "../lib/db/inspect/queries.js";
 import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
@@ -229,6 +230,8 @@ export interface ConnectionsView {
   saturation: { target: number; alertLevel: number };
   usage: ConnectionUsage;
   deploys: Deploy[];
+  /** Standbys and replication slots now. */
+  replication: Replication;
 }
 
 export async function connectionsView(window: Window): Promise<ConnectionsView> {
@@ -242,6 +245,7 @@ export async function connectionsView(window: Window): Promise<ConnectionsView> 
     saturation: { target, alertLevel: alert },
     usage: await probed(sql, (tx) => connectionUsage(tx)),
     deploys: await deploysIn(sql, window),
+    replication: await probed(sql, (tx) => replication(tx)),
   };
 }
 
@@ -263,6 +267,8 @@ function mergedSeries(a: Series, b: Series): Series {
 
 export interface Activity {
   usage: ConnectionUsage;
+  /** Every database's client connections by database, role, application and SSL. */
+  groups: ConnectionGroup[];
   running: RunningQuery[];
   blocked: BlockedSession[];
   /** What this role may not see of other roles' sessions, said rather than left out. */
@@ -273,6 +279,7 @@ export interface Activity {
 export async function activity(): Promise<Activity> {
   return probed(directDb(), async (tx) => ({
     usage: await connectionUsage(tx),
+    groups: await connectionGroups(tx),
     running: await runningQueries(tx),
     blocked: await blockedSessions(tx),
     notes: hiddenSessionsNote(await statsVisibility(tx)),

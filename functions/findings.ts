@@ -17,7 +17,15 @@ import {
   type IndexUsage,
   type RedundantIndex,
 } from "../lib/db/inspect/indexes.js";
-import { autovacuumDue, notValidConstraints, sequencesNearExhaustion, tableFreezeAges, type AutovacuumDue } from "../lib/db/inspect/maintenance.js";
+import {
+  autovacuumDue,
+  notValidConstraints,
+  sequencesNearExhaustion,
+  tableFreezeAges,
+  vacuumStats,
+  type AutovacuumDue,
+  type VacuumStats,
+} from "../lib/db/inspect/maintenance.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import { indexBloat, tableBloat } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
@@ -48,10 +56,14 @@ export interface FindingsView {
   findings: Finding[];
   /** The checks that ran and found nothing. */
   passed: Check[];
+  /** Every table's dead rows and last (auto)vacuum and (auto)analyze, most dead rows first. */
+  maintenance: VacuumStats[];
   /** What could not be looked at, and why. */
   notes: string[];
 }
 
+/** Tables listed in the maintenance table (PgHero lists them all; a platform has dozens). */
+const MAINTENANCE_TABLES = 500;
 /** A freeze ratio from which a table is listed. */
 const FREEZE_LISTED = 0.5;
 const DAY_MS = 86_400_000;
@@ -353,5 +365,6 @@ export async function findingsView(): Promise<FindingsView> {
   ].sort(byUrgency);
   const found = new Set(findings.map((finding) => finding.check));
   const passed = (Object.keys(CHECK_TITLES) as Check[]).filter((check) => !found.has(check) && (check !== "indexAdvice" || advised.ran));
-  return { findings, passed, notes };
+  const maintenance = await probed(sql, (tx) => vacuumStats(tx, { limit: MAINTENANCE_TABLES }));
+  return { findings, passed, maintenance, notes };
 }

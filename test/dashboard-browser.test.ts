@@ -193,6 +193,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   it("shows connections now and over time, space against the quota, the findings and the backups", async () => {
     await open("#/connections?window=24h");
     expect(await mainText()).toMatch(/usable connection slots in use on the server/);
+    expect(await mainText()).toMatch(/Connections by database, role, application and SSL[\s\S]*Standbys streaming from this server[\s\S]*Replication slots/);
     for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
     await shot("connections");
 
@@ -207,7 +208,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
 
     await open("#/findings");
     expect(await mainText()).toMatch(/(critical|warning|notice), most urgent first|Nothing found/);
-    expect(await mainText()).toMatch(/Passed checks \(\d+ of 13\)/);
+    expect(await mainText()).toMatch(/Passed checks \(\d+ of 13\)[\s\S]*Maintenance of every table[\s\S]*Last autovacuum/);
     await shot("findings");
 
     await open("#/backups?window=7d");

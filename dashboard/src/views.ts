@@ -305,6 +305,14 @@ function liveActivity(ctx: ViewContext, data: Activity): HTMLElement {
     { id: "live", "aria-live": "polite" },
     usageLine(data.usage),
     ...data.notes.map((note) => h("p", { class: "note" }, note)),
+    table("Connections by database, role, application and SSL (every database on the server)", data.groups, [
+      { label: "Database", value: (g) => g.database },
+      { label: "Role", value: (g) => g.role },
+      { label: "Application", value: (g) => g.application },
+      { label: "SSL", value: (g) => (g.ssl === null ? "–" : g.ssl ? "yes" : "no") },
+      { label: "Connections", value: (g) => g.connections, numeric: true },
+      { label: "Active", value: (g) => g.active, numeric: true },
+    ]),
     table("Running queries (refreshed every 5 s)", data.running, [
       { label: "PID", value: (q) => q.pid, numeric: true },
       { label: "Application", value: (q) => q.application },
@@ -326,11 +334,41 @@ function liveActivity(ctx: ViewContext, data: Activity): HTMLElement {
   );
 }
 
+function replicationSection(data: ConnectionsView["replication"]): HTMLElement {
+  if (data.inRecovery) return section("Replication", h("p", {}, "This server is a standby: its primary lists it among its standbys."));
+  return section(
+    "Replication",
+    table(
+      "Standbys streaming from this server",
+      data.standbys,
+      [
+        { label: "Application", value: (s) => s.application },
+        { label: "Address", value: (s) => s.clientAddress ?? "–" },
+        { label: "State", value: (s) => `${s.state} (${s.syncState})` },
+        { label: "Replay lag", value: (s) => `${f.bytes(s.replayLagBytes)}, ${f.duration(s.replayLagSeconds)}`, numeric: true },
+      ],
+      "none",
+    ),
+    table(
+      "Replication slots: the WAL each holds back (an inactive slot keeps it growing until the disk is full)",
+      data.slots,
+      [
+        { label: "Slot", value: (s) => s.name },
+        { label: "Kind", value: (s) => s.kind },
+        { label: "Database", value: (s) => s.database ?? "–" },
+        { label: "Active", value: (s) => (s.active ? badge("ok") : badge("warn")) },
+        { label: "WAL retained", value: (s) => f.bytes(s.retainedBytes), numeric: true },
+      ],
+      "none",
+    ),
+  );
+}
+
 export async function connectionsView(main: HTMLElement, ctx: ViewContext): Promise<void> {
   const data = await getJson<ConnectionsView>(`/api/ops/connections?window=${ctx.window}`);
   const live = section("Now", liveActivity(ctx, await getJson<Activity>("/api/ops/activity")));
   const charts = section("Over the window");
-  main.append(live, charts);
+  main.append(live, replicationSection(data.replication), charts);
   const states = Object.keys(data.series.values).filter((name) => name.startsWith("connections:"));
   timeChart(charts, {
     title: "This database's client connections by state",
@@ -465,6 +503,19 @@ export async function findingsView(main: HTMLElement): Promise<void> {
       data.passed.length === 0
         ? h("p", { class: "empty" }, "None: every check found something, or could not run (see the notes above).")
         : h("ul", { class: "passed" }, ...data.passed.map((check) => h("li", {}, badge("ok"), " ", CHECK_TITLES[check]))),
+    ),
+    section(
+      "Maintenance of every table",
+      table("Dead rows and the last vacuum and analyze, by hand and by autovacuum; most dead rows first", data.maintenance, [
+        { label: "Table", value: (t) => (t.schema === "public" ? t.table : `${t.schema}.${t.table}`) },
+        { label: "Live rows", value: (t) => f.count(t.liveRows), numeric: true },
+        { label: "Dead rows", value: (t) => f.count(t.deadRows), numeric: true },
+        { label: "Dead", value: (t) => f.percent(t.deadRatio), numeric: true },
+        { label: "Last vacuum", value: (t) => at(t.lastVacuum) },
+        { label: "Last autovacuum", value: (t) => at(t.lastAutovacuum) },
+        { label: "Last analyze", value: (t) => at(t.lastAnalyze) },
+        { label: "Last autoanalyze", value: (t) => at(t.lastAutoanalyze) },
+      ]),
     ),
   );
 }

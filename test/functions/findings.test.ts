@@ -121,6 +121,9 @@ describe("findings whose suggestions are safe to run together", () => {
     expect(severities).toEqual([...severities].sort((a, b) => ["critical", "warning", "notice"].indexOf(a) - ["critical", "warning", "notice"].indexOf(b)));
     expect(view.findings[0]).toMatchObject({ check: "sequences", severity: "critical", subject: "advice_nearly_done" });
     expect(view.passed).toContain("invalidIndexes");
+    // The maintenance table lists every table, the dead rows of the churned one first among these.
+    expect(view.maintenance.map((t) => t.table)).toEqual(expect.arrayContaining(["advice_orders", "advice_lines"]));
+    expect(view.maintenance.every((t, i) => i === 0 || t.deadRows <= (view.maintenance[i - 1]?.deadRows ?? Infinity))).toBe(true);
     for (const check of view.passed) expect(view.findings.some((f) => f.check === check)).toBe(false);
     expect(new Set([...view.passed, ...view.findings.map((f) => f.check)]).size).toBeLessThanOrEqual(Object.keys(CHECK_TITLES).length);
     await sql`drop sequence advice_nearly_done`;

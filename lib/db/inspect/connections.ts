@@ -70,3 +70,30 @@ export async function connectionSources(sql: Sql): Promise<ConnectionSource[]> {
     group by 1, 2, 3
     order by connections desc, application, role, state`;
 }
+
+export interface ConnectionGroup {
+  database: string;
+  role: string;
+  application: string;
+  /** Whether the connection is encrypted (pg_stat_ssl); null where this role may not see it. */
+  ssl: boolean | null;
+  connections: number;
+  active: number;
+}
+
+/** Client connections of every database on the server by database, role, application and SSL, largest groups first (PgHero's connection sources). */
+export async function connectionGroups(sql: Sql): Promise<ConnectionGroup[]> {
+  return sql<ConnectionGroup[]>`
+    select
+      coalesce(a.datname, '(none)') as database,
+      coalesce(a.usename, '(hidden)') as role,
+      coalesce(nullif(a.application_name, ''), '(none)') as application,
+      s.ssl,
+      count(*)::int as connections,
+      (count(*) filter (where a.state = 'active'))::int as active
+    from pg_stat_activity a
+    left join pg_stat_ssl s on s.pid = a.pid
+    where ${clientSession(sql)}
+    group by 1, 2, 3, 4
+    order by connections desc, database, role, application`;
+}
