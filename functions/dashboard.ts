@@ -20,7 +20,8 @@ import {
   statementText,
   thresholdSeries,
   thresholdsNow,
-  topStatementsIn,
+  statementsIn,
+  type StatementListOptions,
   WINDOW_SECONDS,
   type BackupRun,
   type Deploy,
@@ -150,20 +151,33 @@ export async function overview(window: Window): Promise<Overview> {
 
 export interface StatementsView {
   window: Window;
-  byTotalTime: StatementTotal[];
-  byMeanTime: StatementTotal[];
-  byCalls: StatementTotal[];
-  /** `calls:<id>` and `meanMs:<id>` of every statement listed. */
+  /** The database the history is of (pg_stat_statements' rows of the others are not kept). */
+  database: string;
+  statements: StatementTotal[];
+  /** Statements of the window that match the search, listed or not. */
+  matched: number;
+  /** `calls:<id>` and `meanMs:<id>` of the first SPARKLINES statements listed. */
   sparklines: Series;
   deploys: Deploy[];
 }
 
-/** The window's top statements three ways, each with its sparkline. Mean time ranks statements called 10 times or more. */
-export async function statementsView(window: Window): Promise<StatementsView> {
+/** Statements listed with a sparkline (a list of "all" draws the first ones). */
+const SPARKLINES = 100;
+
+/** The window's statements sorted, searched and cut as asked (mean time ranks statements called 10 times or more), the first with sparklines. */
+export async function statementsView(window: Window, options: StatementListOptions): Promise<StatementsView> {
   const sql = directDb();
-  const { byTotalTime, byMeanTime, byCalls } = await topStatementsIn(sql, window);
-  const ids = [...new Set([...byTotalTime, ...byMeanTime, ...byCalls].map((s) => s.queryId))];
-  return { window, byTotalTime, byMeanTime, byCalls, sparklines: await statementSeries(sql, window, ids), deploys: await deploysIn(sql, window) };
+  const { statements, matched } = await statementsIn(sql, window, options);
+  const [database] = await sql<{ name: string }[]>`select current_database() as name`;
+  const ids = statements.slice(0, SPARKLINES).map((s) => s.queryId);
+  return {
+    window,
+    database: database?.name ?? "",
+    statements,
+    matched,
+    sparklines: await statementSeries(sql, window, ids),
+    deploys: await deploysIn(sql, window),
+  };
 }
 
 export type StatementAdvice = { advice: IndexAdvice | null; note: string };

@@ -29,6 +29,8 @@ export function badge(status: string): HTMLElement {
 
 export interface Column<T> {
   label: string;
+  /** What the heading shows instead of the label (a link that sorts by the column). */
+  header?: HTMLElement;
   value: (row: T) => Child;
   numeric?: boolean;
 }
@@ -42,7 +44,7 @@ export function table<T>(caption: string, rows: T[], columns: Column<T>[], empty
       "table",
       {},
       h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : undefined }, c.label)))),
+      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : undefined }, c.header ?? c.label)))),
       h("tbody", {}, ...rows.map((row) => h("tr", {}, ...columns.map((c) => h("td", { class: c.numeric ? "num" : undefined }, c.value(row)))))),
     ),
   );

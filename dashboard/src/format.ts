@@ -20,6 +20,7 @@ export function bytes(value: number | null | undefined): string {
 
 export function ms(value: number | null | undefined): string {
   if (value === null || value === undefined) return "–";
+  if (value >= 100_000) return `${grouped.format(Math.round(value / 1000))} s`;
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value >= 100 ? 0 : 1)} ms`;
 }
 

@@ -14,7 +14,6 @@ import type {
   Overview,
   SpaceView,
   StatementsView,
-  StatementTotal,
   StatementView,
   Window,
 } from "./types.js";
@@ -182,34 +181,132 @@ function statementLink(s: { queryId: string; query: string }): HTMLElement {
   return h("a", { href: `#/queries/${s.queryId}`, class: "statement-link" }, s.query.length > 120 ? `${s.query.slice(0, 120)}…` : s.query);
 }
 
-function statementTable(caption: string, rows: StatementTotal[], data: StatementsView, spark: "total" | "mean" | "calls"): HTMLElement {
+type Sort = "total" | "mean" | "calls";
+
+interface QueriesState {
+  sort: Sort;
+  limit: "20" | "100" | "all";
+  q: string;
+  platform: "show" | "hide";
+}
+
+/** The Queries view's choices, kept in the URL after the window: #/queries?window=7d&sort=mean&q=agents. */
+function queriesState(): QueriesState {
+  const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const sort = params.get("sort");
+  const limit = params.get("limit");
+  return {
+    sort: sort === "mean" || sort === "calls" ? sort : "total",
+    limit: limit === "100" || limit === "all" ? limit : "20",
+    q: (params.get("q") ?? "").slice(0, 200),
+    platform: params.get("platform") === "hide" ? "hide" : "show",
+  };
+}
+
+function queriesHref(window: Window, state: QueriesState): string {
+  const params = new URLSearchParams({ window, sort: state.sort, limit: state.limit, platform: state.platform });
+  if (state.q) params.set("q", state.q);
+  return `#/queries?${params.toString()}`;
+}
+
+const SORT_TITLES: Record<Sort, string> = { total: "Total time", mean: "Mean", calls: "Calls" };
+
+/** A column heading that sorts the list by it (the current one marked). */
+function sortHeading(window: Window, state: QueriesState, sort: Sort): HTMLElement {
+  const current = state.sort === sort;
+  return h(
+    "a",
+    {
+      href: queriesHref(window, { ...state, sort }),
+      class: "sort",
+      "aria-current": current ? "true" : undefined,
+      title: `Sort by ${SORT_TITLES[sort].toLowerCase()}`,
+    },
+    SORT_TITLES[sort],
+    current ? " ▼" : "",
+  );
+}
+
+function queriesForm(window: Window, state: QueriesState): HTMLElement {
+  const search = h("input", { id: "queries-search", name: "q", type: "search", value: state.q, maxlength: 200, placeholder: "table, column, text…" });
+  const limit = h(
+    "select",
+    { id: "queries-limit", name: "limit" },
+    ...(["20", "100", "all"] as const).map((n) => h("option", { value: n, selected: n === state.limit }, n === "all" ? "all" : `top ${n}`)),
+  );
+  const hide = h("input", { id: "queries-hide", name: "platform", type: "checkbox", checked: state.platform === "hide" });
+  const apply = () => {
+    location.hash = queriesHref(window, {
+      ...state,
+      q: search.value.trim(),
+      limit: limit.value as QueriesState["limit"],
+      platform: hide.checked ? "hide" : "show",
+    });
+  };
+  limit.addEventListener("change", apply);
+  hide.addEventListener("change", apply);
+  return h(
+    "form",
+    {
+      class: "queries-form",
+      role: "search",
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        apply();
+      },
+    },
+    h("label", { for: "queries-search" }, "Search "),
+    search,
+    h("button", { type: "submit" }, "Search"),
+    h("label", { for: "queries-limit" }, " Show "),
+    limit,
+    h("label", { class: "check" }, hide, " hide the platform's own (ops.*)"),
+  );
+}
+
+export async function queriesView(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const state = queriesState();
+  const query = new URLSearchParams({ window: ctx.window, sort: state.sort, limit: state.limit, platform: state.platform });
+  if (state.q) query.set("q", state.q);
+  const data = await getJson<StatementsView>(`/api/ops/statements?${query.toString()}`);
   const { t, values } = data.sparklines;
   const line = (id: string): Array<number | null> => {
     const calls = values[`calls:${id}`] ?? [];
     const mean = values[`meanMs:${id}`] ?? [];
-    if (spark === "calls") return calls;
-    if (spark === "mean") return mean;
+    if (state.sort === "calls") return calls;
+    if (state.sort === "mean") return mean;
     return calls.map((c, i) => (c === null || mean[i] === null || mean[i] === undefined ? null : c * mean[i]));
   };
-  return table(caption, rows, [
-    { label: "Statement", value: (s) => statementLink(s) },
-    { label: "Calls", value: (s) => f.count(s.calls), numeric: true },
-    { label: "Total time", value: (s) => f.ms(s.totalMs), numeric: true },
-    { label: "Mean", value: (s) => f.ms(s.meanMs), numeric: true },
-    { label: "Share of all time", value: (s) => f.percent(s.shareOfTotal), numeric: true },
-    {
-      label: spark === "calls" ? "Calls over the window" : spark === "mean" ? "Mean over the window" : "Time over the window",
-      value: (s) => sparkline(t, line(s.queryId), `${spark} of statement ${s.queryId}`),
-    },
-  ]);
-}
-
-export async function queriesView(main: HTMLElement, ctx: ViewContext): Promise<void> {
-  const data = await getJson<StatementsView>(`/api/ops/statements?window=${ctx.window}`);
+  const listed = data.statements.length;
+  const caption =
+    `${f.count(data.matched)} statement${data.matched === 1 ? "" : "s"} in database ${data.database} over the window` +
+    (state.q ? ` matching "${state.q}"` : "") +
+    (state.platform === "hide" ? ", the platform's own left out" : "") +
+    (listed < data.matched ? `; the first ${f.count(listed)} by ${SORT_TITLES[state.sort].toLowerCase()}` : "") +
+    (state.sort === "mean" ? " (called 10 times or more)" : "");
   main.append(
-    section("By total time", statementTable("Statements taking the most time", data.byTotalTime, data, "total")),
-    section("By mean time", statementTable("Slowest statements on average (10 calls or more)", data.byMeanTime, data, "mean")),
-    section("By calls", statementTable("Statements called most", data.byCalls, data, "calls")),
+    section(
+      "Statements",
+      queriesForm(ctx.window, state),
+      table(
+        caption,
+        data.statements,
+        [
+          { label: "Statement", value: (s) => statementLink(s) },
+          { label: "Roles", value: (s) => (s.roles.length ? s.roles.join(", ") : "–") },
+          { label: "Database", value: () => data.database },
+          { label: "Calls", header: sortHeading(ctx.window, state, "calls"), value: (s) => f.count(s.calls), numeric: true },
+          { label: "Total time", header: sortHeading(ctx.window, state, "total"), value: (s) => f.ms(s.totalMs), numeric: true },
+          { label: "Mean", header: sortHeading(ctx.window, state, "mean"), value: (s) => f.ms(s.meanMs), numeric: true },
+          { label: "Share of all time", value: (s) => f.percent(s.shareOfTotal), numeric: true },
+          {
+            label: `${SORT_TITLES[state.sort]} over the window`,
+            value: (s) => (values[`calls:${s.queryId}`] ? sparkline(t, line(s.queryId), `${state.sort} of the statement over the window`) : ""),
+          },
+        ],
+        state.q ? "none matches" : "none in this window",
+      ),
+    ),
   );
 }
 

@@ -134,6 +134,8 @@ export async function deploysIn(sql: Sql, window: Window): Promise<Deploy[]> {
 export interface StatementTotal {
   queryId: string;
   query: string;
+  /** The roles that ran it. */
+  roles: string[];
   calls: number;
   totalMs: number;
   meanMs: number | null;
@@ -141,12 +143,31 @@ export interface StatementTotal {
   shareOfTotal: number;
 }
 
-export interface TopStatements {
-  byTotalTime: StatementTotal[];
-  /** Among statements called at least `minCallsForMean` times. */
-  byMeanTime: StatementTotal[];
-  byCalls: StatementTotal[];
+export const STATEMENT_SORTS = ["total", "mean", "calls"] as const;
+export type StatementSort = (typeof STATEMENT_SORTS)[number];
+
+export interface StatementListOptions {
+  sort: StatementSort;
+  /** How many to list; null for all of them (at most MAX_LISTED). */
+  limit: number | null;
+  /** Only statements whose text holds this, any case. */
+  search?: string | undefined;
+  /** Leaves out the platform's own statements (those on ops.*). */
+  hidePlatform?: boolean;
+  /** Ranking by mean time counts statements called at least this often. @default 10 */
+  minCallsForMean?: number;
 }
+
+export interface StatementList {
+  statements: StatementTotal[];
+  /** How many statements of the window match, listed or not. */
+  matched: number;
+}
+
+/** The most a list of "all" statements holds. */
+export const MAX_LISTED = 10_000;
+/** The platform's own statements: those on its ops schema. */
+const PLATFORM_STATEMENT = "\\mops\\.";
 
 /** Where a window's per-statement totals come from, and from when. */
 function statementSource(window: Window): "snapshots" | "hourly" | "daily" {
@@ -155,10 +176,12 @@ function statementSource(window: Window): "snapshots" | "hourly" | "daily" {
 }
 
 /**
- * The window's top statements by total time, mean time and calls, each with its share of all
- * statement time in the window: one pass over the window's rows (read from an index alone).
+ * The window's statements sorted by total time, mean time or calls, each with its share of all
+ * statement time in the window and the roles that ran it: one pass over the window's rows
+ * (read from an index alone), filtered by text and by owner, then sorted and cut.
  */
-export async function topStatementsIn(sql: Sql, window: Window, { limit = 20, minCallsForMean = 10 } = {}): Promise<TopStatements> {
+export async function statementsIn(sql: Sql, window: Window, options: StatementListOptions): Promise<StatementList> {
+  const { sort, limit, search, hidePlatform = false, minCallsForMean = 10 } = options;
   const seconds = WINDOW_SECONDS[window];
   const source = statementSource(window);
   const work =
@@ -167,41 +190,37 @@ export async function topStatementsIn(sql: Sql, window: Window, { limit = 20, mi
       : source === "hourly"
         ? sql`select queryid, calls, total_ms from ops.query_stats_hourly where hour >= date_trunc('hour', now() - make_interval(secs => ${seconds}), 'UTC')`
         : sql`select queryid, calls, total_ms from ops.query_stats_daily where day >= date_trunc('day', now() - make_interval(secs => ${seconds}), 'UTC')`;
-  const rows = await sql<Array<StatementTotal & { byTotal: number; byMean: number | null; byCalls: number }>>`
+  const rows = await sql<Array<StatementTotal & { matched: number }>>`
     with work as (${work}),
     totals as (
       select queryid, sum(calls)::float8 as calls, sum(total_ms)::float8 as total_ms
       from work
       group by queryid
     ),
-    ranked as (
-      select
-        totals.*,
-        row_number() over (order by total_ms desc, queryid) as by_total,
-        row_number() over (order by calls desc, queryid) as by_calls,
-        case when calls >= ${minCallsForMean} then row_number() over (order by (calls >= ${minCallsForMean}) desc, total_ms / nullif(calls, 0) desc nulls last, queryid) end as by_mean,
-        sum(total_ms) over () as everything
-      from totals
+    everything as (select sum(total_ms) as all_ms from totals),
+    listed as (
+      select t.*, q.query, q.roles
+      from totals t
+      join ops.query_texts q on q.queryid = t.queryid
+      where (${search ?? null}::text is null or strpos(lower(q.query), lower(${search ?? null}::text)) > 0)
+        and (not ${hidePlatform} or q.query !~* ${PLATFORM_STATEMENT})
+        and (${sort} <> 'mean' or t.calls >= ${minCallsForMean})
     )
     select
-      r.queryid::text as "queryId",
-      left(q.query, 500) as query,
-      r.calls,
-      round(r.total_ms::numeric, 3)::float8 as "totalMs",
-      round((r.total_ms / nullif(r.calls, 0))::numeric, 3)::float8 as "meanMs",
-      coalesce(round((r.total_ms / nullif(r.everything, 0))::numeric, 4)::float8, 0) as "shareOfTotal",
-      r.by_total::int as "byTotal",
-      r.by_mean::int as "byMean",
-      r.by_calls::int as "byCalls"
-    from ranked r
-    join ops.query_texts q on q.queryid = r.queryid
-    where r.by_total <= ${limit} or r.by_calls <= ${limit} or r.by_mean <= ${limit}`;
-  const listed = (rank: (row: (typeof rows)[number]) => number | null): StatementTotal[] =>
-    rows
-      .filter((row) => (rank(row) ?? Infinity) <= limit)
-      .sort((a, b) => (rank(a) ?? 0) - (rank(b) ?? 0))
-      .map(({ byTotal: _t, byMean: _m, byCalls: _c, ...total }) => total);
-  return { byTotalTime: listed((r) => r.byTotal), byMeanTime: listed((r) => r.byMean), byCalls: listed((r) => r.byCalls) };
+      l.queryid::text as "queryId",
+      left(l.query, 500) as query,
+      to_json(l.roles) as roles,
+      l.calls,
+      round(l.total_ms::numeric, 3)::float8 as "totalMs",
+      round((l.total_ms / nullif(l.calls, 0))::numeric, 3)::float8 as "meanMs",
+      coalesce(round((l.total_ms / nullif((select all_ms from everything), 0))::numeric, 4)::float8, 0) as "shareOfTotal",
+      (count(*) over ())::int as matched
+    from listed l
+    order by
+      case ${sort} when 'calls' then l.calls when 'mean' then l.total_ms / nullif(l.calls, 0) else l.total_ms end desc nulls last,
+      l.queryid
+    limit ${Math.min(limit ?? MAX_LISTED, MAX_LISTED)}`;
+  return { statements: rows.map(({ matched: _matched, ...row }) => row), matched: rows[0]?.matched ?? 0 };
 }
 
 /**

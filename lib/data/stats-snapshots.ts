@@ -66,6 +66,21 @@ async function storeNewTexts(tx: Sql, schema: string): Promise<void> {
     on conflict (queryid) do nothing`;
 }
 
+/** Adds the roles pg_stat_statements now shows running each statement to those its text records (only where one is new). */
+async function recordStatementRoles(tx: Sql, schema: string): Promise<void> {
+  await tx`
+    update ops.query_texts t
+    set roles = array(select distinct r from unnest(t.roles || seen.roles) as r order by r)
+    from (
+      select s.queryid, array_agg(distinct r.rolname::text) as roles
+      from ${tx(schema)}.pg_stat_statements s
+      join pg_roles r on r.oid = s.userid
+      where s.dbid = (select oid from pg_database where datname = current_database())
+      group by s.queryid
+    ) seen
+    where seen.queryid = t.queryid and not t.roles @> seen.roles`;
+}
+
 /**
  * Texts the regular expressions redacted before the lexer did, `limit` at a time: redacted
  * again from pg_stat_statements' original where it still has one. Without it, a text keeps its
@@ -98,6 +113,7 @@ export async function redactStoredTextsAgain(tx: Sql, schema: string | undefined
 /** Stores the statements' texts once and their work since the previous snapshot; returns how many statements. */
 export async function recordQueryStats(tx: Sql, schema: string, snapshotId: string): Promise<number> {
   await storeNewTexts(tx, schema);
+  await recordStatementRoles(tx, schema);
   const inserted = await tx`
     with snapshot as (
       select id, taken_at, statements_reset_at

@@ -240,7 +240,7 @@ describe("signed in", () => {
 
   it("ranks the window's statements from the rollups exactly as the snapshots add up", async () => {
     const { body } = await call("GET", "/api/ops/statements?window=24h", { cookie });
-    const top = (body.byTotalTime as Array<{ queryId: string; calls: number; totalMs: number; shareOfTotal: number }>)[0];
+    const top = (body.statements as Array<{ queryId: string; calls: number; totalMs: number; shareOfTotal: number }>)[0];
     const [expected] = await directDb()<{ calls: number; totalMs: number; share: number }[]>`
       with w as (
         select queryid, sum(calls) as calls, sum(total_ms) as total_ms
@@ -250,11 +250,47 @@ describe("signed in", () => {
       select calls::float8 as calls, round(total_ms::numeric, 3)::float8 as "totalMs", round((total_ms / (select sum(total_ms) from w))::numeric, 4)::float8 as share
       from w where queryid = ${top?.queryId ?? "0"}::bigint`;
     expect(top).toMatchObject({ calls: expected?.calls, totalMs: expected?.totalMs, shareOfTotal: expected?.share });
-    expect((body.byCalls as Array<{ calls: number }>).map((s) => s.calls)).toEqual(
-      [...(body.byCalls as Array<{ calls: number }>).map((s) => s.calls)].sort((a, b) => b - a),
-    );
+    const byCalls = (await call("GET", "/api/ops/statements?window=24h&sort=calls", { cookie })).body.statements as Array<{ calls: number }>;
+    expect(byCalls.map((s) => s.calls)).toEqual([...byCalls.map((s) => s.calls)].sort((a, b) => b - a));
     const sparklines = body.sparklines as { t: number[]; values: Record<string, Array<number | null>> };
     expect(sparklines.values[`calls:${top?.queryId}`]?.filter((v) => v !== null).length).toBeGreaterThan(200);
+  });
+
+  it("lists statements as PgHero does: sorted by any column, searched, all of them, the platform's own hideable, with their roles", async () => {
+    const list = async (query: string) =>
+      (await call("GET", `/api/ops/statements?window=7d&${query}`, { cookie })).body as {
+        database: string;
+        matched: number;
+        statements: Array<{ queryId: string; query: string; roles: string[]; calls: number; meanMs: number }>;
+      };
+    // One of the platform's own statements (on ops.*), run today.
+    await directDb()`insert into ops.query_texts (queryid, query, roles) values (-42, 'select id from ops.backups where status = $1', array['postgres'])`;
+    await directDb()`insert into ops.query_stats_daily (day, queryid, calls, total_ms) values (date_trunc('day', now(), 'UTC'), -42, 12, 30)`;
+    const all = await list("limit=all");
+    expect(all.matched).toBeGreaterThan(40);
+    expect(all.statements).toHaveLength(all.matched);
+    expect((await list("")).statements).toHaveLength(20);
+    const [database] = await directDb()<{ name: string; role: string }[]>`select current_database() as name, current_user as role`;
+    expect(all.database).toBe(database?.name);
+    const history = all.statements.find((s) => s.query.includes("/* history 1 */"));
+    expect(history?.roles).toEqual([database?.role]);
+    const mean = (await list("sort=mean&limit=all")).statements;
+    expect(mean.map((s) => s.meanMs)).toEqual([...mean.map((s) => s.meanMs)].sort((a, b) => b - a));
+    expect(mean.every((s) => s.calls >= 10)).toBe(true);
+    const found = await list("q=ANALYTICS_EVENTS&limit=all");
+    expect(found.matched).toBeGreaterThan(0);
+    expect(found.statements.every((s) => s.query.toLowerCase().includes("analytics_events"))).toBe(true);
+    expect((await list(`q=${encodeURIComponent("no such text ' or 1=1 --")}`)).matched).toBe(0);
+    const platformOwn = all.statements.filter((s) => /\bops\./i.test(s.query));
+    expect(platformOwn.map((s) => s.queryId)).toContain("-42");
+    const hidden = await list("platform=hide&limit=all");
+    expect(hidden.matched).toBe(all.matched - platformOwn.length);
+    expect(hidden.statements.some((s) => /\bops\./i.test(s.query))).toBe(false);
+    for (const bad of ["sort=name", "limit=7", "platform=maybe", `q=${"x".repeat(201)}`]) {
+      const answer = await call("GET", `/api/ops/statements?${bad}`, { cookie });
+      expect(answer.status, bad).toBe(400);
+      expect(answer.body.error?.code, bad).toBe("BAD_REQUEST");
+    }
   });
 
   it("marks the regression at the deploy that caused it on the statement's page", async () => {
