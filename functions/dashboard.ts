@@ -38,12 +38,14 @@ import {
 import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionGroups, connectionUsage, type ConnectionGroup, type ConnectionUsage } from "../lib/db/inspect/connections.js";
 import { replication, type Replication } from "../lib/db/inspect/replication.js";
+import { statementShape } from "../lib/db/inspect/statement-shape.js";
+import { statementTables, type StatementTable } from "../lib/db/inspect/statement-tables.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery } from "../lib/db/inspect/queries.js";
 import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { hiddenSessionsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
-import { directDb, onOwnConnection, type Sql } from "../lib/db/pool.js";
+import { directDb, onOwnConnection, type Pool, type Sql } from "../lib/db/pool.js";
 import { THRESHOLDS } from "../lib/metrics/thresholds.js";
 import { platformMode, type ModeState } from "../lib/platform/mode.js";
 
@@ -191,6 +193,10 @@ export interface StatementView {
   deployEffects: DeployEffect[];
   plan: GenericPlan;
   advice: StatementAdvice;
+  /** The tables it reads, with their sizes and indexes. */
+  tables: StatementTable[];
+  /** What EXPLAIN ANALYZE needs of the operator: the values of $1 … $n, and a confirmation if it writes; null where the text cannot be parsed. */
+  run: { parameters: number; writes: string | null } | null;
 }
 
 /** The plan and index advice of the statement, as pg_stat_statements holds it now. */
@@ -234,7 +240,15 @@ export async function statementView(window: Window, queryId: string): Promise<St
     deploys: await deploysIn(sql, window),
     deployEffects: await statementDeployEffects(sql, window, queryId),
     ...(await planAndAdvice(queryId)),
+    ...(await tablesAndShape(sql, statement.query)),
   };
+}
+
+/** The tables the statement names and what running it asks for, from its parse tree; none where its text (perhaps cut short) does not parse. */
+async function tablesAndShape(sql: Pool, query: string): Promise<Pick<StatementView, "tables" | "run">> {
+  const shape = await statementShape(query).catch(() => undefined);
+  if (!shape) return { tables: [], run: null };
+  return { tables: await probed(sql, (tx) => statementTables(tx, shape.relations)), run: { parameters: shape.parameters, writes: shape.writes } };
 }
 
 export interface ConnectionsView {

@@ -9,6 +9,7 @@ import { mkdir } from "node:fs/promises";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedHistory } from "../scripts/demo/history.js";
+import { SNAPSHOT_INTERVAL_MS, takeStatsSnapshot } from "../functions/stats-snapshot.js";
 import { directDb } from "../lib/db/pool.js";
 import { setPlatformMode } from "../lib/platform/mode.js";
 import { useConfig } from "./harness/config.js";
@@ -236,7 +237,28 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(problems).toEqual([]);
   });
 
+  it("runs EXPLAIN ANALYZE of a real statement with the value typed in, and lists the tables it reads", async () => {
+    for (const status of ["active", "closed", "active"]) await directDb()`select count(*) from conversations where status = ${status}`;
+    await takeStatsSnapshot({ at: new Date(Date.now() + SNAPSHOT_INTERVAL_MS) });
+    const [row] = await directDb()<{ id: string }[]>`
+      select queryid::text as id from pg_stat_statements
+      where query like '%from conversations where status = $1%' and dbid = (select oid from pg_database where datname = current_database()) limit 1`;
+    await open(`#/queries/${row?.id ?? ""}?window=1h`);
+    expect(await mainText()).toMatch(/Tables it reads[\s\S]*conversations \(table\)[\s\S]*Indexes of conversations/);
+    await page.type("#explain-param-1", "active");
+    await page.click(".explain-form button[type=submit]");
+    await page.waitForSelector("#explain-result pre");
+    const plan = await page.$eval("#explain-result pre", (pre: PageElement) => pre.textContent ?? "");
+    expect(plan).toMatch(/actual time=/);
+    expect(plan).toMatch(/conversations/);
+    // The snapshot left the demo history's statements whole (they were once cut to their first keyword).
+    await open("#/queries/-7000000000000000001?window=7d");
+    expect(await mainText()).toContain("/* history 1 */");
+    expect(problems).toEqual([]);
+  });
+
   it("switches the mode behind a confirmation, and back", async () => {
+    await open("#/backups?window=7d");
     await page.select("#mode-select", "read-only");
     await page.type("#mode-reason", "browser test");
     await page.click(".mode-form button[type=submit]");

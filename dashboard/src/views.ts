@@ -310,6 +310,88 @@ export async function queriesView(main: HTMLElement, ctx: ViewContext): Promise<
   );
 }
 
+function tablesSection(tables: StatementView["tables"]): HTMLElement {
+  if (!tables.length)
+    return section("Tables it reads", h("p", { class: "empty" }, "none found: its text names no table of this database (or could not be read)"));
+  return section(
+    "Tables it reads",
+    ...tables.map((t) =>
+      h(
+        "div",
+        { class: "read-table" },
+        h("h3", {}, `${t.table} (${t.kind})`),
+        h("p", {}, `${f.bytes(t.sizeBytes)}; ${f.bytes(t.totalBytes)} with its indexes and TOAST; about ${f.count(t.estimatedRows)} rows`),
+        table(`Indexes of ${t.table}`, t.indexes, [
+          { label: "Index", value: (i) => i.name },
+          { label: "Definition", value: (i) => h("code", {}, i.definition) },
+          { label: "Size", value: (i) => f.bytes(i.sizeBytes), numeric: true },
+          { label: "Scans", value: (i) => f.count(i.scans), numeric: true },
+        ]),
+      ),
+    ),
+  );
+}
+
+interface ExplainAnswer {
+  ran: boolean;
+  plan?: string;
+  readOnly?: boolean;
+  reason?: string;
+  needsConfirmation?: boolean;
+}
+
+/** EXPLAIN ANALYZE with the values the operator types for $1 … $n; a statement that writes asks first (it is rolled back either way). */
+function explainSection(ctx: ViewContext, data: StatementView): HTMLElement {
+  const intro = "Runs the statement for real with the values below, as the platform's role, inside a transaction that is rolled back, for at most 10 s.";
+  if (!data.run) return section("EXPLAIN ANALYZE", h("p", { class: "note" }, "Its stored text cannot be parsed (cut short?): nothing to run."));
+  const inputs = Array.from({ length: data.run.parameters }, (_, i) =>
+    h("input", { id: `explain-param-${i + 1}`, name: `p${i + 1}`, type: "text", placeholder: `$${i + 1}`, "aria-label": `value of $${i + 1}` }),
+  );
+  const result = h("div", { id: "explain-result", "aria-live": "polite" });
+  const show = (answer: ExplainAnswer) => {
+    result.replaceChildren(
+      answer.ran ? h("pre", { class: "plan" }, h("code", {}, answer.plan ?? "")) : h("p", { class: "problem" }, answer.reason ?? "not run"),
+    );
+    if (answer.ran && !answer.readOnly) result.append(h("p", { class: "note" }, "It wrote, and was rolled back: nothing it did remains."));
+  };
+  const run = async (confirm: boolean): Promise<void> => {
+    result.replaceChildren(h("p", { class: "loading" }, "Running…"));
+    const answer = await sendJson<ExplainAnswer>("POST", `/api/ops/statements/${encodeURIComponent(data.statement.queryId)}/explain`, {
+      params: inputs.map((input) => input.value),
+      confirm,
+    });
+    if (!answer.ran && answer.needsConfirmation && !confirm) {
+      if (await ctx.confirm(answer.reason ?? "Run it?")) return run(true);
+      result.replaceChildren(h("p", { class: "note" }, "Not run."));
+      return;
+    }
+    show(answer);
+  };
+  const form = h(
+    "form",
+    {
+      class: "explain-form",
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        void run(false);
+      },
+    },
+    ...inputs.flatMap((input, i) => [h("label", { for: input.id }, `$${i + 1}`), input]),
+    h("button", { type: "submit" }, "Run EXPLAIN ANALYZE"),
+  );
+  return section(
+    "EXPLAIN ANALYZE",
+    h(
+      "p",
+      { class: "note" },
+      intro,
+      data.run.writes ? ` It is not a plain SELECT (${data.run.writes}): you will be asked to confirm.` : " It is a SELECT: it runs read-only.",
+    ),
+    form,
+    result,
+  );
+}
+
 export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId: string): Promise<void> {
   const data = await getJson<StatementView>(`/api/ops/statements/${encodeURIComponent(queryId)}?window=${ctx.window}`);
   const markers: Marker[] = [
@@ -336,6 +418,8 @@ export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId
       ]),
     ),
     section("Generic plan", data.plan.plan !== null ? h("pre", { class: "plan" }, h("code", {}, data.plan.plan)) : h("p", {}, data.plan.reason)),
+    explainSection(ctx, data),
+    tablesSection(data.tables),
     section(
       "Index advice",
       h("p", {}, data.advice.note),

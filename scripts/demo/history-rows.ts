@@ -33,7 +33,7 @@ export async function historyRange(sql: Sql, days: number, end: Date): Promise<H
 /** The statements' texts: what the platform's queries look like, numbered. */
 export async function insertHistoryTexts(sql: Sql, statements: number): Promise<void> {
   await sql`
-    insert into ops.query_texts (queryid, query, first_seen_at, roles)
+    insert into ops.query_texts (queryid, query, first_seen_at, roles, lexer)
     select
       ${String(QUERY_ID_BASE)}::bigint - k,
       (array[
@@ -45,7 +45,9 @@ export async function insertHistoryTexts(sql: Sql, statements: number): Promise<
         'select id, name, status from agents where organization_id = $1 order by created_at desc, id desc limit $2'
       ])[1 + (k - 1) % 6] || ' /* history ' || k || ' */',
       now() - interval '30 days',
-      array[current_user::text]
+      array[current_user::text],
+      -- Written here, with no secret in them: nothing for a later snapshot to redact again.
+      true
     from generate_series(1, ${statements}) k
     on conflict (queryid) do nothing`;
 }

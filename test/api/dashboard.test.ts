@@ -30,6 +30,7 @@ const ENDPOINTS: Array<[string, string, unknown?]> = [
   ["GET", "/api/ops/backups"],
   ["GET", "/api/ops/mode"],
   ["PUT", "/api/ops/mode", { mode: "maintenance" }],
+  ["POST", "/api/ops/statements/1/explain", { params: [] }],
   ["POST", "/api/ops/sessions/1", { action: "terminate" }],
 ];
 
@@ -352,6 +353,28 @@ describe("signed in", () => {
     const findings = await call("GET", "/api/ops/findings", { cookie });
     expect(findings.status).toBe(200);
     expect(Array.isArray(findings.body.findings)).toBe(true);
+  });
+
+  it("runs EXPLAIN ANALYZE only from the dashboard's own origin, and refuses a body that is not the values of a statement", async () => {
+    const path = "/api/ops/statements/-7000000000000000001/explain";
+    expect((await call("POST", path, { cookie, body: { params: [] } })).status).toBe(403);
+    expect((await call("POST", path, { cookie, body: { params: [] }, origin: "https://evil.example" })).status).toBe(403);
+    for (const body of [
+      { params: [1] },
+      { params: "1" },
+      { params: [], confirm: "yes" },
+      { params: [], extra: 1 },
+      { params: Array.from({ length: 101 }, () => "1") },
+    ]) {
+      const answer = await call("POST", path, { cookie, body, origin: server.baseUrl });
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect(answer.body.error?.code).toBe("BAD_REQUEST");
+    }
+    // The history's synthetic statement is not in pg_stat_statements: nothing to run, and said so.
+    const answer = await call("POST", path, { cookie, body: { params: [] }, origin: server.baseUrl });
+    expect(answer).toMatchObject({ status: 200, body: { ran: false, needsConfirmation: false } });
+    expect(answer.body.reason).toMatch(/no longer holds this statement|statement statistics unavailable/);
+    expect((await call("POST", "/api/ops/statements/not-a-number/explain", { cookie, body: { params: [] }, origin: server.baseUrl })).status).toBe(400);
   });
 
   it("changes the mode and signals a session only from the dashboard's own origin with the cookie; a bearer needs none", async () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statementView } from "../../functions/dashboard.js";
 import { SNAPSHOT_INTERVAL_MS, takeStatsSnapshot } from "../../functions/stats-snapshot.js";
 import { findingsView } from "../../functions/findings.js";
+import { explainStatement } from "../../functions/explain-statement.js";
 import { inspectionReport } from "../../functions/inspection-report.js";
 import { statementsAvailability } from "../../lib/db/inspect/statements.js";
 import { probed } from "../../lib/db/inspect/probe.js";
@@ -90,6 +91,12 @@ describe.skipIf(!hasStatements)("another role's statements", () => {
     expect(view?.plan).toEqual({
       plan: null,
       reason: `not planned: run by ${MALLORY}, not the platform's role (${platformRole}); only its own statements are planned, so nothing another role wrote runs with its rights`,
+    });
+    // Nor does EXPLAIN ANALYZE from the statement page run it, even confirmed.
+    expect(await explainStatement(queryId, [], { confirmed: true })).toEqual({
+      ran: false,
+      needsConfirmation: false,
+      reason: `not run: run by ${MALLORY}, not the platform's role (${platformRole}); only its own statements are planned, so nothing another role wrote runs with its rights`,
     });
     const findings = await findingsView();
     expect(findings.notes).toContainEqual(expect.stringMatching(new RegExp(`^no advice for "select [^"]*mallory_data[^"]*": not planned: run by ${MALLORY}`)));
