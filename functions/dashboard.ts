@@ -38,11 +38,12 @@ import {
 import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionGroups, connectionUsage, type ConnectionGroup, type ConnectionUsage } from "../lib/db/inspect/connections.js";
 import { replication, type Replication } from "../lib/db/inspect/replication.js";
+import { relationGrowth, relationSeries, type RelationGrowth } from "../lib/data/relation-sizes.js";
 import { statementShape } from "../lib/db/inspect/statement-shape.js";
 import { statementTables, type StatementTable } from "../lib/db/inspect/statement-tables.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import { blockedSessions, runningQueries, type BlockedSession, type RunningQuery } from "../lib/db/inspect/queries.js";
-import { databaseGrowth, relationSizes, type DatabaseGrowth, type RelationSize } from "../lib/db/inspect/space.js";
+import { databaseGrowth, type DatabaseGrowth } from "../lib/db/inspect/space.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
 import { hiddenSessionsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 import { directDb, onOwnConnection, type Pool, type Sql } from "../lib/db/pool.js";
@@ -319,7 +320,8 @@ export interface SpaceView {
   series: Series;
   growth: DatabaseGrowth | null;
   quota: { bytes: number; usedRatio: number | null; daysLeft: number | null } | null;
-  relations: RelationSize[];
+  /** Every table and index with its growth over the last 7 days and, with a quota, the days until it at that pace alone. */
+  relations: Array<RelationGrowth & { daysToQuota: number | null }>;
   deploys: Deploy[];
   /** Rows inserted, updated and deleted per snapshot: where a mass delete or update stands out with its slot. */
   changes: ChangeSeries;
@@ -328,6 +330,32 @@ export interface SpaceView {
 }
 
 /** Database size over the window, growth per day, the days until the quota at that pace, and the largest relations. */
+/** Days until the database reaches its quota if it grew only by `bytesPerDay`; null without a quota or growth. */
+function daysToQuota(bytesPerDay: number | null, databaseBytes: number | null): number | null {
+  const quota = config().stats.sizeQuotaBytes;
+  if (!quota || databaseBytes === null || bytesPerDay === null || bytesPerDay <= 0) return null;
+  return Math.max(0, Math.round(((quota - databaseBytes) / bytesPerDay) * 10) / 10);
+}
+
+export interface RelationView {
+  window: Window;
+  schema: string;
+  name: string;
+  /** `bytes` (the relation alone) and `totalBytes` (a table with its indexes and TOAST), one point an hour. */
+  series: Series;
+  now: RelationGrowth | null;
+  deploys: Deploy[];
+}
+
+/** One table's or index's size over the window, and its growth now; undefined when it neither exists nor has history. */
+export async function relationView(window: Window, schema: string, name: string): Promise<RelationView | undefined> {
+  const sql = directDb();
+  const series = await relationSeries(sql, schema, name, WINDOW_SECONDS[window]);
+  const now = (await probed(sql, (tx) => relationGrowth(tx, { days: 7, limit: 100_000 }))).find((r) => r.schema === schema && r.name === name) ?? null;
+  if (!now && series.t.length === 0) return undefined;
+  return { window, schema, name, series, now, deploys: await deploysIn(sql, window) };
+}
+
 export async function spaceView(window: Window): Promise<SpaceView> {
   const sql = directDb();
   const series = await databaseSeries(sql, window);
@@ -348,7 +376,7 @@ export async function spaceView(window: Window): Promise<SpaceView> {
     series: { t: series.t, values: { sizeBytes: sizes } },
     growth,
     quota,
-    relations: await probed(sql, (tx) => relationSizes(tx, { limit: 20 })),
+    relations: (await probed(sql, (tx) => relationGrowth(tx, { days: 7 }))).map((r) => ({ ...r, daysToQuota: daysToQuota(r.bytesPerDay, latest) })),
     deploys: await deploysIn(sql, window),
     changes: await changeSeries(sql, new Date(Date.now() - WINDOW_SECONDS[window] * 1000)),
     largestLosses: await largestLosses(sql, new Date(Date.now() - WINDOW_SECONDS[window] * 1000)),

@@ -216,7 +216,12 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(await mainText()).toMatch(/Quota 2\.0 GB: \d+\.\d% used; \d+(\.\d)? days left at this pace\./);
     expect(growth?.bytes).toBeGreaterThan(0);
     for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
+    expect(await mainText()).toMatch(/Every table and index[\s\S]*Growth a day[\s\S]*Days to quota[\s\S]*conversation_messages\s+table\s[^\n]*\+\d/);
     await shot("space");
+    await redrawnAfter(() => page.click('a[href*="name=conversation_messages&"], a[href$="name=conversation_messages"]'));
+    expect(await page.evaluate(() => location.hash)).toContain("#/space/relation?");
+    expect(await mainText()).toMatch(/public\.conversation_messages[\s\S]*Table: [\d.]+ [kMG]?B[\s\S]*a day since/);
+    for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
 
     await open("#/findings");
     expect(await mainText()).toMatch(/(critical|warning|notice), most urgent first|Nothing found/);
@@ -278,6 +283,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       "queries/-7000000000000000001?window=14d",
       "connections?window=24h",
       "space?window=7d",
+      "space/relation?window=7d&schema=public&name=conversation_messages",
       "findings",
       "backups?window=7d",
     ];
@@ -341,7 +347,13 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
         const text = `${await mainText()}\n${await page.$eval("#status", (status: PageElement) => status.textContent ?? "")}`;
         for (const stamp of text.match(/\b\d{4}-\d\d-\d\d \d\d:\d\d\b(?! UTC)/g) ?? []) expect.fail(`${where}: "${stamp}" without its zone`);
         for (const stamp of text.match(/\b\d\d:\d\d:\d\d\b(?! UTC)/g) ?? []) expect.fail(`${where}: "${stamp}" without its zone`);
-        if (width === 1440 || width === 390) await shot(`${view.split("?")[0]?.replace(/\/.*/, "-statement")}-${width}`);
+        if (width === 1440 || width === 390)
+          await shot(
+            `${view
+              .split("?")[0]
+              ?.replace(/^queries\/.*/, "queries-statement")
+              .replace("/", "-")}-${width}`,
+          );
       }
     }
     await page.setViewport({ width: 1366, height: 900 });

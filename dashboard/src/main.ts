@@ -152,10 +152,11 @@ async function draw(): Promise<void> {
   };
   try {
     const title = VIEWS.find((v) => v.view === route.view)?.title ?? "";
-    main.replaceChildren(h("h1", {}, route.id ? `Statement` : title), content);
+    main.replaceChildren(h("h1", {}, route.view === "queries" && route.id ? "Statement" : title), content);
     if (route.view === "queries" && route.id) await views.statementPage(content, ctx, route.id);
     else if (route.view === "queries") await views.queriesView(content, ctx);
     else if (route.view === "connections") await views.connectionsView(content, ctx);
+    else if (route.view === "space" && route.id === "relation") await views.relationPage(content, ctx);
     else if (route.view === "space") await views.spaceView(content, ctx);
     else if (route.view === "findings") await views.findingsView(content);
     else if (route.view === "backups") await views.backupsView(content, ctx);

@@ -13,6 +13,7 @@ export type {
   RecoveryTime,
   SnapshotFreshness,
   SpaceView,
+  RelationView,
   StatementsView,
   StatementView,
   TargetMetric,

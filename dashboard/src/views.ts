@@ -12,6 +12,7 @@ import type {
   FindingsView,
   ModeState,
   Overview,
+  RelationView,
   SpaceView,
   StatementsView,
   StatementView,
@@ -577,6 +578,52 @@ export async function connectionsView(main: HTMLElement, ctx: ViewContext): Prom
   });
 }
 
+function relationLink(window: Window, schema: string, name: string): HTMLElement {
+  const params = new URLSearchParams({ window, schema, name });
+  return h("a", { href: `#/space/relation?${params.toString()}` }, name);
+}
+
+function growthText(bytesPerDay: number | null): string {
+  if (bytesPerDay === null) return "–";
+  return `${bytesPerDay < 0 ? "−" : "+"}${f.bytes(Math.abs(bytesPerDay))}`;
+}
+
+/** One table's or index's size over the window, one point an hour. */
+export async function relationPage(main: HTMLElement, ctx: ViewContext): Promise<void> {
+  const asked = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const params = new URLSearchParams({ window: ctx.window, schema: asked.get("schema") ?? "", name: asked.get("name") ?? "" });
+  const data = await getJson<RelationView>(`/api/ops/space/relation?${params.toString()}`);
+  const now = data.now;
+  const charts = section("Size over the window");
+  main.append(
+    section(
+      `${data.schema}.${data.name}`,
+      now
+        ? h(
+            "p",
+            {},
+            `${now.kind === "table" ? "Table" : "Index"}: ${f.bytes(now.sizeBytes)}`,
+            now.kind === "table" ? `, ${f.bytes(now.totalBytes)} with its indexes and TOAST, about ${f.count(now.estimatedRows)} rows` : "",
+            now.bytesPerDay === null ? "; growth unknown until an hour of samples" : `; ${growthText(now.bytesPerDay)} a day since ${f.time(now.since)}`,
+          )
+        : h("p", { class: "note" }, "It no longer exists: its history is below."),
+      h("p", {}, h("a", { href: `#/space?window=${ctx.window}` }, "All tables and indexes")),
+    ),
+    charts,
+  );
+  timeChart(charts, {
+    title: now?.kind === "index" ? "Size" : "Size, and with its indexes and TOAST",
+    t: data.series.t,
+    lines: [
+      { label: "size", values: data.series.values.bytes ?? [] },
+      ...(now?.kind === "index" ? [] : [{ label: "with indexes", values: data.series.values.totalBytes ?? [] }]),
+    ],
+    markers: deployMarkers(data.deploys),
+    format: f.bytes,
+    range: rangeOf(ctx.window),
+  });
+}
+
 export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<void> {
   const data = await getJson<SpaceView>(`/api/ops/space?window=${ctx.window}`);
   const sizes = data.series.values.sizeBytes ?? [];
@@ -602,15 +649,23 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
     ),
     charts,
     section(
-      "Largest tables and indexes",
-      table("By size, tables with their indexes and TOAST", data.relations, [
-        { label: "Schema", value: (r) => r.schema },
-        { label: "Name", value: (r) => r.name },
-        { label: "Kind", value: (r) => r.kind },
-        { label: "Size", value: (r) => f.bytes(r.sizeBytes), numeric: true },
-        { label: "With indexes", value: (r) => f.bytes(r.totalBytes), numeric: true },
-        { label: "Rows (estimate)", value: (r) => f.count(r.estimatedRows), numeric: true },
-      ]),
+      "Every table and index",
+      table(
+        `Largest first, each with its growth over the last 7 days (from the hourly samples)${data.quota ? " and the days until the quota if it alone kept growing at that pace" : ""}`,
+        data.relations,
+        [
+          { label: "Schema", value: (r) => r.schema },
+          { label: "Name", value: (r) => relationLink(ctx.window, r.schema, r.name) },
+          { label: "Kind", value: (r) => r.kind },
+          { label: "Size", value: (r) => f.bytes(r.sizeBytes), numeric: true },
+          { label: "With indexes", value: (r) => (r.kind === "table" ? f.bytes(r.totalBytes) : "–"), numeric: true },
+          { label: "Rows (estimate)", value: (r) => (r.kind === "table" ? f.count(r.estimatedRows) : "–"), numeric: true },
+          { label: "Growth a day", value: (r) => growthText(r.bytesPerDay), numeric: true },
+          ...(data.quota
+            ? [{ label: "Days to quota", value: (r: SpaceView["relations"][number]) => (r.daysToQuota === null ? "–" : f.count(r.daysToQuota)), numeric: true }]
+            : []),
+        ],
+      ),
     ),
     changeCharts,
     section(

@@ -242,3 +242,28 @@ export async function insertHistoryTableChanges(sql: Sql, fromId: string, toId: 
     where s.id between ${fromId} and ${toId}
     on conflict do nothing`;
 }
+
+/**
+ * Every table's and index's size each hour of the range, growing to today's size: the tables
+ * of the platform's schemas as they are now, each smaller in the past by the share the range
+ * is of a month (so a week of history shows a quarter's growth).
+ */
+export async function insertHistoryRelationSizes(sql: Sql, fromId: string, toId: string): Promise<void> {
+  await sql`
+    with range as (select max(slot) as newest from ops.db_stats_snapshots where id between ${fromId} and ${toId})
+    insert into ops.relation_sizes (snapshot_id, schema_name, relation_name, kind, bytes, total_bytes)
+    select
+      s.id, n.nspname, c.relname,
+      case when c.relkind in ('i', 'I') then 'index' else 'table' end,
+      round(pg_relation_size(c.oid) * greatest(0.05, 1 - extract(epoch from (select newest from range) - s.slot) / (30 * 86400.0))),
+      round((case when c.relkind in ('i', 'I') then pg_relation_size(c.oid) else pg_total_relation_size(c.oid) end)
+        * greatest(0.05, 1 - extract(epoch from (select newest from range) - s.slot) / (30 * 86400.0)))
+    from ops.db_stats_snapshots s
+    cross join pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where s.id between ${fromId} and ${toId}
+      and extract(minute from s.slot) = 0
+      and c.relkind in ('r', 'p', 'm', 'i', 'I')
+      and n.nspname in ('public', 'ops')
+    on conflict do nothing`;
+}

@@ -8,6 +8,7 @@
 import {
   historyRange,
   insertHistoryAlerts,
+  insertHistoryRelationSizes,
   insertHistoryBackups,
   insertHistorySnapshots,
   insertHistoryStatements,
@@ -52,6 +53,7 @@ export async function seedHistory(sql: Pool, { days, statements, backups = false
     onProgress?.({ day: day + 1, days, rows });
   }
   await insertHistoryAlerts(sql, firstId, lastId);
+  await insertHistoryRelationSizes(sql, firstId, lastId);
   if (backups) await insertHistoryBackups(sql, range);
   return range;
 }
