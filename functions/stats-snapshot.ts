@@ -33,6 +33,7 @@ import { databaseFigures } from "../lib/db/inspect/figures.js";
 import { recordTableChanges, type MassDelete } from "../lib/data/table-changes.js";
 import { recordIndexSightings } from "../lib/data/index-sightings.js";
 import { recordRelationSizes } from "../lib/data/relation-sizes.js";
+import { recordSettings } from "../lib/data/settings-history.js";
 
 export const SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000;
 /** A table must lose at least this many rows in an interval for `data:mass-delete`: a share of a tiny table is noise. */
@@ -159,6 +160,7 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
     const massDeletes = await recordTableChanges(tx, snapshot.id, { share: config().alerts.massDeleteShare, minRows: MASS_DELETE_MIN_ROWS });
     await recordIndexSightings(tx);
     await recordRelationSizes(tx, snapshot.id);
+    await recordSettings(tx, snapshot.id);
     const availability = await statementsAvailability(tx);
     await redactStoredTextsAgain(tx, availability.available ? availability.schema : undefined);
     if (!availability.available) {

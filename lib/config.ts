@@ -203,6 +203,8 @@ const schema = v.object({
   UNUSED_INDEX_MIN_DAYS: optional(wholeNumber("days", 0, 365)),
   /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
   DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
+  /** The database server's memory (a Supabase compute size's RAM): what the Tune view sizes its recommendations for; unset = four times shared_buffers. */
+  DB_MEMORY_BYTES: optional(wholeNumber("bytes", 64 * 1024 * 1024, Number.MAX_SAFE_INTEGER)),
   /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
   BACKUP_WORKER_URL: optional(httpUrl),
   /** Folder the backup worker writes archives to (a mounted volume on a worker machine); unset = LOCAL_DATA_DIR/backups. */
@@ -320,6 +322,7 @@ export interface Config {
     snapshotRetentionDays: number;
     deployId: string | undefined;
     sizeQuotaBytes: number | undefined;
+    memoryBytes: number | undefined;
     unusedIndexMinDays: number;
   };
   backups: {
@@ -422,6 +425,7 @@ export function parseConfig(env: Env): Config {
       snapshotRetentionDays: e.STATS_SNAPSHOT_RETENTION_DAYS ?? DEFAULTS.STATS_SNAPSHOT_RETENTION_DAYS,
       deployId: e.VERCEL_GIT_COMMIT_SHA,
       sizeQuotaBytes: e.DB_SIZE_QUOTA_BYTES,
+      memoryBytes: e.DB_MEMORY_BYTES,
       unusedIndexMinDays: e.UNUSED_INDEX_MIN_DAYS ?? DEFAULTS.UNUSED_INDEX_MIN_DAYS,
     },
     backups: {

@@ -228,6 +228,12 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(await mainText()).toMatch(/Passed checks \(\d+ of 13\)[\s\S]*Maintenance of every table[\s\S]*Last autovacuum/);
     await shot("findings");
 
+    await open("#/tune");
+    expect(await mainText()).toMatch(
+      /Recommendations for [\d.]+ [MG]B of memory[\s\S]*Memory[\s\S]*shared_buffers[\s\S]*Checkpoints and WAL[\s\S]*Autovacuum[\s\S]*Timeouts/,
+    );
+    await shot("tune");
+
     await open("#/backups?window=7d");
     const [backups] = await directDb()<{ n: number }[]>`select count(*)::int as n from ops.backups where requested_at >= now() - interval '7 days'`;
     const rows = await page.$$eval(
@@ -285,6 +291,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       "space?window=7d",
       "space/relation?window=7d&schema=public&name=conversation_messages",
       "findings",
+      "tune",
       "backups?window=7d",
     ];
     for (const width of [1440, 1024, 390]) {

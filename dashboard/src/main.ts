@@ -24,6 +24,7 @@ const VIEWS: Array<{ view: string; title: string }> = [
   { view: "connections", title: "Connections" },
   { view: "space", title: "Space" },
   { view: "findings", title: "Indexes & maintenance" },
+  { view: "tune", title: "Tune" },
   { view: "backups", title: "Backups & recovery" },
 ];
 
@@ -159,6 +160,7 @@ async function draw(): Promise<void> {
     else if (route.view === "space" && route.id === "relation") await views.relationPage(content, ctx);
     else if (route.view === "space") await views.spaceView(content, ctx);
     else if (route.view === "findings") await views.findingsView(content);
+    else if (route.view === "tune") await views.tuneView(content);
     else if (route.view === "backups") await views.backupsView(content, ctx);
     else await views.overviewView(content, ctx);
     if (ticket !== drawing) return;

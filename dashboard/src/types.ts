@@ -19,6 +19,7 @@ export type {
   TargetMetric,
 } from "../../functions/dashboard.js";
 export type { Finding, FindingsView } from "../../functions/findings.js";
+export type { TuneView } from "../../functions/tune.js";
 export type { AlertEvent } from "../../lib/data/alert-events.js";
 export type { BackupRun, Deploy, DeployEffect, DrillRun, NewestDrills, Series, StatementTotal, ThresholdNow } from "../../lib/data/history.js";
 export type { TableChange } from "../../lib/data/table-changes.js";

@@ -13,6 +13,7 @@ import type {
   ModeState,
   Overview,
   RelationView,
+  TuneView,
   SpaceView,
   StatementsView,
   StatementView,
@@ -606,7 +607,7 @@ export async function relationPage(main: HTMLElement, ctx: ViewContext): Promise
             now.kind === "table" ? `, ${f.bytes(now.totalBytes)} with its indexes and TOAST, about ${f.count(now.estimatedRows)} rows` : "",
             now.bytesPerDay === null ? "; growth unknown until an hour of samples" : `; ${growthText(now.bytesPerDay)} a day since ${f.time(now.since)}`,
           )
-        : h("p", { class: "note" }, "It no longer exists: its history is below."),
+        : h("p", { class: "note" }, "Not measured now: it no longer exists, or a lock holds it. Its history is below."),
       h("p", {}, h("a", { href: `#/space?window=${ctx.window}` }, "All tables and indexes")),
     ),
     charts,
@@ -752,6 +753,76 @@ export async function findingsView(main: HTMLElement): Promise<void> {
         { label: "Last analyze", value: (t) => at(t.lastAnalyze) },
         { label: "Last autoanalyze", value: (t) => at(t.lastAutoanalyze) },
       ]),
+    ),
+  );
+}
+
+const GROUP_TITLES: Record<TuneView["settings"][number]["group"], string> = {
+  memory: "Memory",
+  checkpoints: "Checkpoints and WAL",
+  autovacuum: "Autovacuum",
+  connections: "Connections",
+  timeouts: "Timeouts",
+  planner: "Planner",
+  logging: "Logging",
+};
+
+export async function tuneView(main: HTMLElement): Promise<void> {
+  const data = await getJson<TuneView>("/api/ops/tune");
+  const review = data.settings.filter((s) => s.verdict === "review").length;
+  const pending = data.settings.filter((s) => s.pendingRestart);
+  main.append(
+    section(
+      "Server",
+      h(
+        "p",
+        {},
+        `Recommendations for ${f.bytes(data.memory.bytes)} of memory`,
+        data.memory.from === "DB_MEMORY_BYTES" ? " (DB_MEMORY_BYTES)" : " (read as four times shared_buffers; set DB_MEMORY_BYTES to the server's real memory)",
+        ` and ${data.maxConnections} connections, on SSD storage: PGTune's formulas for a web application. `,
+        review === 0 ? "Every setting is at or near its recommendation." : `${review} setting${review === 1 ? "" : "s"} to review.`,
+      ),
+      pending.length ? h("p", { class: "problem" }, `Waiting for a restart: ${pending.map((s) => s.name).join(", ")}.`) : null,
+      h(
+        "p",
+        { class: "note" },
+        "On Supabase, settings are changed in the project's database settings (or with ALTER ROLE / ALTER DATABASE where allowed); ALTER SYSTEM is refused.",
+      ),
+    ),
+    section(
+      "Changed in the last 7 days",
+      table(
+        "Each change the stats snapshots saw, newest first",
+        data.changes,
+        [
+          { label: "Seen", value: (c) => at(c.seenAt) },
+          { label: "Setting", value: (c) => h("code", {}, c.name) },
+          { label: "Before", value: (c) => c.before },
+          { label: "After", value: (c) => c.after },
+        ],
+        "none",
+      ),
+    ),
+    ...Object.entries(GROUP_TITLES).map(([group, title]) =>
+      section(
+        title,
+        table(
+          `${title}: now and recommended`,
+          data.settings.filter((s) => s.group === group),
+          [
+            { label: "Setting", value: (s) => h("code", {}, s.name) },
+            { label: "Now", value: (s) => s.current, numeric: true },
+            { label: "Recommended", value: (s) => s.recommended ?? "–", numeric: true },
+            { label: "", value: (s) => (s.verdict === null ? "" : s.verdict === "ok" ? badge("ok") : badge("warn")) },
+            { label: "Why", value: (s) => s.why },
+            { label: "Set by", value: (s) => s.source },
+            {
+              label: "A change needs",
+              value: (s) => (s.pendingRestart ? "a restart (pending)" : s.applies === "session" ? "nothing (per session)" : `a ${s.applies}`),
+            },
+          ],
+        ),
+      ),
     ),
   );
 }

@@ -3,14 +3,22 @@
  * the stats snapshot): each relation's growth over the last days, and its history.
  */
 import { ownSchema } from "../db/inspect/probe.js";
-import type { Sql } from "../db/pool.js";
+import type postgres from "postgres";
+import type { Sql, Transaction } from "../db/pool.js";
 import type { Series } from "./history.js";
 
 /** Samples at most this often: an hour's growth is what the Space view reads. */
 const SAMPLE_EVERY_MINUTES = 55;
 
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/** The relation (pg_class as c) has no exclusive lock granted or waiting: a share lock on it would not wait. */
+function notExclusivelyLocked(sql: Sql): postgres.PendingQuery<postgres.Row[]> {
+  return sql`not exists (select 1 from pg_locks l where l.locktype = 'relation' and l.relation = c.oid and l.mode = 'AccessExclusiveLock')`;
+}
+
 /** Records every relation's size under `snapshotId`, unless a sample of the last hour exists; true when it recorded. */
-export async function recordRelationSizes(sql: Sql, snapshotId: string): Promise<boolean> {
+export async function recordRelationSizes(sql: Transaction, snapshotId: string): Promise<boolean> {
   const [recent] = await sql<{ sampled: boolean }[]>`
     with this as (select slot from ops.db_stats_snapshots where id = ${snapshotId})
     select exists (
@@ -20,15 +28,29 @@ export async function recordRelationSizes(sql: Sql, snapshotId: string): Promise
       where s.slot > (select slot from this) - make_interval(mins => ${SAMPLE_EVERY_MINUTES}) and s.slot <= (select slot from this)
     ) as sampled`;
   if (recent?.sampled) return false;
-  await sql`
-    insert into ops.relation_sizes (snapshot_id, schema_name, relation_name, kind, bytes, total_bytes)
-    select ${snapshotId}, n.nspname, c.relname,
-      case when c.relkind in ('i', 'I') then 'index' else 'table' end,
-      pg_relation_size(c.oid),
-      case when c.relkind in ('i', 'I') then pg_relation_size(c.oid) else pg_total_relation_size(c.oid) end
-    from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'p', 'm', 'i', 'I') and ${ownSchema(sql)}`;
+  const [lock] = await sql<{ timeout: string }[]>`select current_setting('lock_timeout') as timeout`;
+  const previousLockTimeout = lock?.timeout ?? "0";
+  // pg_relation_size takes a share lock: behind a migration's exclusive lock it would wait, and
+  // the whole snapshot with it. Relations so locked are left out, and any lock still met gives up
+  // this hour's sample (the next snapshot tries again) rather than wait.
+  try {
+    await sql.savepoint(async (sp) => {
+      await sp`select set_config('lock_timeout', '200ms', true)`;
+      await sp`
+        insert into ops.relation_sizes (snapshot_id, schema_name, relation_name, kind, bytes, total_bytes)
+        select ${snapshotId}, n.nspname, c.relname,
+          case when c.relkind in ('i', 'I') then 'index' else 'table' end,
+          pg_relation_size(c.oid),
+          case when c.relkind in ('i', 'I') then pg_relation_size(c.oid) else pg_total_relation_size(c.oid) end
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p', 'm', 'i', 'I') and ${ownSchema(sql)} and ${notExclusivelyLocked(sp)}`;
+      await sp`select set_config('lock_timeout', ${previousLockTimeout}, true)`;
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    return false;
+  }
   return true;
 }
 
@@ -58,7 +80,7 @@ export async function relationGrowth(sql: Sql, { days = 7, limit = 500 } = {}): 
         greatest(c.reltuples, 0)::float8 as estimated_rows
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p', 'm', 'i', 'I') and ${ownSchema(sql)}
+      where c.relkind in ('r', 'p', 'm', 'i', 'I') and ${ownSchema(sql)} and ${notExclusivelyLocked(sql)}
     ),
     first_sample as (
       select distinct on (r.schema_name, r.relation_name) r.schema_name, r.relation_name, r.total_bytes, s.taken_at

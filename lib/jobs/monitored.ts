@@ -27,6 +27,8 @@ export async function monitored<T>(name: string, run: () => Promise<T>, alerts: 
       .catch((alertError: unknown) => log.error("the job's failure alert could not be raised; the job's own error follows", { job: name, error: alertError }));
     throw error;
   }
-  await alerts.clear(`job:${name}`, `job ${name} succeeded`).catch((alertError: unknown) => log.error("the job's alert could not be resolved", { job: name, error: alertError }));
+  await alerts
+    .clear(`job:${name}`, `job ${name} succeeded`)
+    .catch((alertError: unknown) => log.error("the job's alert could not be resolved", { job: name, error: alertError }));
   return result;
 }

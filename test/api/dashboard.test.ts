@@ -27,6 +27,7 @@ const ENDPOINTS: Array<[string, string, unknown?]> = [
   ["GET", "/api/ops/activity"],
   ["GET", "/api/ops/space"],
   ["GET", "/api/ops/findings"],
+  ["GET", "/api/ops/tune"],
   ["GET", "/api/ops/backups"],
   ["GET", "/api/ops/mode"],
   ["PUT", "/api/ops/mode", { mode: "maintenance" }],
@@ -353,6 +354,9 @@ describe("signed in", () => {
     const findings = await call("GET", "/api/ops/findings", { cookie });
     expect(findings.status).toBe(200);
     expect(Array.isArray(findings.body.findings)).toBe(true);
+    const tune = await call("GET", "/api/ops/tune", { cookie });
+    expect(tune.status).toBe(200);
+    expect(tune.body.settings).toContainEqual(expect.objectContaining({ name: "shared_buffers", group: "memory" }));
   });
 
   it("runs EXPLAIN ANALYZE only from the dashboard's own origin, and refuses a body that is not the values of a statement", async () => {
