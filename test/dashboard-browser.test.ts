@@ -50,7 +50,12 @@ let page: Page;
 const problems: string[] = [];
 
 async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+  if (!process.env.DASHBOARD_SCREENSHOTS) {
+    await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+    return;
+  }
+  // For the docs: the views at a desktop's and a phone's width, as WebP (a fifth of the PNG).
+  if (/-(1440|390)$/.test(name)) await page.screenshot({ path: new URL(`${name}.webp`, SCREENSHOTS).pathname, fullPage: true, type: "webp", quality: 80 });
 }
 
 /** Waits for the view to finish drawing (the status line is stamped last). */

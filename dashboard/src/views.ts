@@ -705,7 +705,7 @@ export async function spaceView(main: HTMLElement, ctx: ViewContext): Promise<vo
   });
 }
 
-const SEVERITY_BADGE: Record<Finding["severity"], string> = { critical: "alert", warning: "warn", notice: "ok" };
+const SEVERITY_BADGE: Record<Finding["severity"], string> = { critical: "alert", warning: "warn", notice: "info" };
 
 function findingCard(finding: Finding): HTMLElement {
   return h(
