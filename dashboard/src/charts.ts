@@ -67,9 +67,15 @@ class LabelLayout {
     private readonly height: number,
   ) {}
 
-  /** The first of `ys` (top edges) where `text` fits without overlap, x aligned left or right at `x`; false when none does. */
-  place(text: string, x: number, ys: number[], align: "left" | "right", color: string): boolean {
-    const w = this.ctx.measureText(text).width / devicePixelRatio + 2;
+  /**
+   * The first of `ys` (top edges) where a label fits without overlap, x aligned left or right at
+   * `x`: the first of `texts` (longest first) as wide as the canvas allows; false when none fits.
+   */
+  place(texts: string | string[], x: number, ys: number[], align: "left" | "right", color: string): boolean {
+    const widthOf = (t: string) => this.ctx.measureText(t).width / devicePixelRatio + 2;
+    const text = [texts].flat().find((t) => widthOf(t) <= this.width);
+    if (text === undefined) return false;
+    const w = widthOf(text);
     const left = Math.min(Math.max(align === "left" ? x : x - w, 0), this.width - w);
     for (const y of ys) {
       const box = { text, x: left, y: Math.min(Math.max(y, 0), this.height - LABEL_HEIGHT), w, h: LABEL_HEIGHT };
@@ -110,7 +116,17 @@ function annotations(spec: ChartSpec, format: (value: number) => string, figure:
           const bottom = css(bbox.top + bbox.height);
           const right = css(bbox.left + bbox.width);
           if (peak) {
-            layout.place(`peak ${format(peak.value)} at ${time(peak.at)}, above the scale`, css(bbox.left) + 4, [top + 2], "left", "#475569");
+            layout.place(
+              [
+                `peak ${format(peak.value)} at ${time(peak.at)}, above the scale`,
+                `peak ${format(peak.value)}, above the scale`,
+                `peak ${format(peak.value)} ↑`,
+              ],
+              css(bbox.left) + 4,
+              [top + 2],
+              "left",
+              "#475569",
+            );
           }
           // Lowest level first, so the alert level above the target gets the room above its line.
           for (const level of [...levels].sort((a, b) => a.value - b.value)) {
