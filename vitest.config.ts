@@ -14,6 +14,7 @@ export const UNIT_TESTS = [
   "test/lib/auth/verify.test.ts",
   "test/lib/backups/pg-tools.test.ts",
   "test/lib/backups/private-files.test.ts",
+  "test/lib/cache/first-level.test.ts",
   "test/lib/cache/read-through.test.ts",
   "test/lib/cache/store.test.ts",
   "test/lib/db/gate.test.ts",

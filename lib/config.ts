@@ -120,6 +120,7 @@ export const DEFAULTS = {
   QSTASH_URL: "https://qstash.upstash.io",
   ALERT_REPEAT_MINUTES: 240,
   ALERT_MASS_DELETE_SHARE: 0.2,
+  CACHE_L1_TTL_MS: 1000,
   PORT: 3000,
   LOCAL_DATA_DIR: ".local",
   LOCAL_PG_PORT: 54329,
@@ -172,6 +173,8 @@ const schema = v.object({
   CURSOR_SECRET: optional(secret),
   UPSTASH_REDIS_REST_URL: optional(httpUrl),
   UPSTASH_REDIS_REST_TOKEN: optional(v.string()),
+  /** How long an instance keeps a hot agent or membership in memory before asking Upstash again; 0 = never (DEFAULTS). */
+  CACHE_L1_TTL_MS: optional(wholeNumber("milliseconds", 0, 60_000)),
   CRON_SECRET: optional(secret),
   METRICS_TOKEN: optional(secret),
   /** Bearer token of the operations endpoints that change the platform (the mode). */
@@ -308,6 +311,8 @@ export interface Config {
   };
   cursorSecret: string | undefined;
   upstash: { url: string; token: string } | undefined;
+  /** In-process first level in front of Upstash: milliseconds an entry is kept, 0 = off. */
+  cacheL1TtlMs: number;
   qstash: { url: string; token: string | undefined; currentSigningKey: string | undefined; nextSigningKey: string | undefined };
   cronSecret: string | undefined;
   metricsToken: string | undefined;
@@ -402,6 +407,7 @@ export function parseConfig(env: Env): Config {
     },
     cursorSecret: e.CURSOR_SECRET ?? e.SUPABASE_JWT_SECRET,
     upstash: e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN } : undefined,
+    cacheL1TtlMs: e.CACHE_L1_TTL_MS ?? DEFAULTS.CACHE_L1_TTL_MS,
     qstash: {
       url: e.QSTASH_URL ?? DEFAULTS.QSTASH_URL,
       token: e.QSTASH_TOKEN,

@@ -65,12 +65,13 @@ describe.skipIf(!hasRedisServer)("the cache stalls, then dies, mid-run", () => {
   beforeAll(async () => {
     redis = await startRedisServer(await freePort());
     bridge = await startUpstashBridge(redis.url);
-    await useConfig({ SUPABASE_JWT_SECRET: TEST_JWT_SECRET, UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
+    // The Upstash driver's own failure handling is under test: every lookup goes to it (no first level in front).
+    await useConfig({ SUPABASE_JWT_SECRET: TEST_JWT_SECRET, UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, CACHE_L1_TTL_MS: "0" });
   });
   afterAll(async () => {
     await bridge.close();
     await redis.stop();
-    await useConfig({ UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" });
+    await useConfig({ UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "", CACHE_L1_TTL_MS: "" });
   });
 
   it("serves hits from Redis through the Upstash driver, the entry and its TTL in Redis itself", async () => {
