@@ -8,7 +8,8 @@
  * SELECT (it writes, locks rows or creates a table) runs only once the operator has confirmed,
  * and a SELECT runs read-only.
  */
-import { statementCandidate } from "../lib/db/inspect/advice.js";
+import type postgres from "postgres";
+import { plannableText, statementCandidate } from "../lib/db/inspect/advice.js";
 import { plannability } from "../lib/db/inspect/plannable.js";
 import { statementShape } from "../lib/db/inspect/statement-shape.js";
 import { statementsAvailability } from "../lib/db/inspect/statements.js";
@@ -57,7 +58,17 @@ export async function explainStatement(queryId: string, params: readonly string[
         readOnly = shape.kind === "read";
         if (readOnly) await tx`set transaction read only`;
         await tx`select set_config('role', current_user, true)`;
-        const rows = await tx.unsafe<Array<{ "QUERY PLAN": string }>>(`explain (analyze, buffers, format text) ${candidate.query}`, [...params]);
+        // The text is the statement pg_stat_statements recorded, judged above: the one text run
+        // here that is not a tagged template. The operator's values go as bound parameters (the
+        // extended protocol also refuses a second statement), never into the text.
+        const rows = await tx.unsafe<Array<{ "QUERY PLAN": string }>>(
+          `explain (analyze, buffers, format text) ${plannableText(candidate.query)}`,
+          [...params],
+          {
+            prepare: false,
+            simple: false,
+          } as postgres.UnsafeQueryOptions,
+        );
         throw new RolledBack(rows.map((row) => row["QUERY PLAN"]).join("\n"));
       });
     } catch (error) {

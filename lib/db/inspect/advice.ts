@@ -252,7 +252,7 @@ async function deallocate(sql: Sql): Promise<void> {
  * pg_stat_statements replaces the literal of a typed literal (`interval '1 day'`) with a
  * placeholder, which leaves `interval $2`: not valid SQL. As a cast it plans the same.
  */
-function plannableText(query: string): string {
+export function plannableText(query: string): string {
   return query.replace(
     /\b(interval|date|time|timestamp|timestamptz|timestamp with time zone|timestamp without time zone)\s+\$(\d+)\b/gi,
     (_, type: string, n: string) => `$${n}::${type}`,
