@@ -18,6 +18,7 @@ export const UNIT_TESTS = [
   "test/lib/cache/read-through.test.ts",
   "test/lib/cache/store.test.ts",
   "test/lib/db/gate.test.ts",
+  "test/lib/db/inspect/capacity.test.ts",
   "test/lib/db/inspect/drop-plan.test.ts",
   "test/lib/http/errors.test.ts",
   "test/lib/jobs/monitored.test.ts",

@@ -38,6 +38,8 @@ import {
 import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionGroups, connectionUsage, type ConnectionGroup, type ConnectionUsage } from "../lib/db/inspect/connections.js";
 import { replication, type Replication } from "../lib/db/inspect/replication.js";
+import type { Capacity } from "../lib/db/inspect/capacity.js";
+import { capacityNow } from "./capacity.js";
 import { relationGrowth, relationSeries, type RelationGrowth } from "../lib/data/relation-sizes.js";
 import { statementShape } from "../lib/db/inspect/statement-shape.js";
 import { statementTables, type StatementTable } from "../lib/db/inspect/statement-tables.js";
@@ -261,6 +263,8 @@ export interface ConnectionsView {
   deploys: Deploy[];
   /** Standbys and replication slots now. */
   replication: Replication;
+  /** The last day's peak workload against the connection limits. */
+  capacity: Capacity;
 }
 
 export async function connectionsView(window: Window): Promise<ConnectionsView> {
@@ -275,6 +279,7 @@ export async function connectionsView(window: Window): Promise<ConnectionsView> 
     usage: await probed(sql, (tx) => connectionUsage(tx)),
     deploys: await deploysIn(sql, window),
     replication: await probed(sql, (tx) => replication(tx)),
+    capacity: await capacityNow(sql),
   };
 }
 

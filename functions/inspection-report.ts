@@ -15,6 +15,8 @@ import {
 } from "../lib/db/inspect/indexes.js";
 import { autovacuumDue, notValidConstraints, sequencesNearExhaustion, tableFreezeAges, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
 import { probed } from "../lib/db/inspect/probe.js";
+import { busyIntervals } from "../lib/db/inspect/capacity.js";
+import { capacityNow } from "./capacity.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
 import { statementRegressions } from "../lib/db/inspect/regressions.js";
@@ -24,7 +26,7 @@ import { SLOW_STATEMENT, slowStatements, statementsAvailability, topStatements }
 import { onOwnConnection, type Pool } from "../lib/db/pool.js";
 import { hiddenConnectionsNote, hiddenSessionsNote, hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 
-export const SECTIONS = ["connections", "queries", "blocking", "statements", "space", "changes", "indexes", "maintenance", "advice"] as const;
+export const SECTIONS = ["connections", "capacity", "queries", "blocking", "statements", "space", "changes", "indexes", "maintenance", "advice"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** A section: named lists of rows, and notes for what could not be looked at. */
@@ -53,6 +55,17 @@ const READERS: Record<Section, SectionReader> = {
     tables: { usage: [await connectionUsage(tx)], sources: await connectionSources(tx) },
     notes: hiddenConnectionsNote(await statsVisibility(tx)),
   }),
+  capacity: async (tx) => {
+    const capacity = await capacityNow(tx);
+    return {
+      tables: {
+        capacity: [{ summary: capacity.summary }],
+        limits: capacity.limits,
+        busiestIntervals: (await busyIntervals(tx)).slice(0, 10),
+      },
+      notes: capacity.notes,
+    };
+  },
   queries: async (tx, { longRunningSeconds = 60 }) => ({
     tables: { running: await runningQueries(tx), longRunning: await longRunningQueries(tx, { thresholdSeconds: longRunningSeconds }) },
     notes: hiddenSessionsNote(await statsVisibility(tx)),

@@ -206,6 +206,8 @@ const schema = v.object({
   UNUSED_INDEX_MIN_DAYS: optional(wholeNumber("days", 0, 365)),
   /** The database's disk quota in bytes (the Supabase plan's disk, say): the dashboard counts the days until growth reaches it. */
   DB_SIZE_QUOTA_BYTES: optional(wholeNumber("bytes", 1, Number.MAX_SAFE_INTEGER)),
+  /** The transaction pooler's pool size (Supabase: Database settings, Pool Size): the capacity figure sets the workload against it. */
+  DB_POOLER_POOL_SIZE: optional(wholeNumber("connections", 1, 100_000)),
   /** The database server's memory (a Supabase compute size's RAM): what the Tune view sizes its recommendations for; unset = four times shared_buffers. */
   DB_MEMORY_BYTES: optional(wholeNumber("bytes", 64 * 1024 * 1024, Number.MAX_SAFE_INTEGER)),
   /** Public URL of the backup worker (a machine with pg_dump serving these functions): the backup cron hands each run to it through QStash. */
@@ -303,6 +305,8 @@ export interface Config {
     idleTimeoutMs: number;
     maxLifetimeMs: number;
     statementTimeoutMs: number;
+    /** The pooler's own pool (DB_POOLER_POOL_SIZE); unknown when unset. */
+    poolerPoolSize: number | undefined;
   };
   supabase: {
     url: string | undefined;
@@ -398,6 +402,7 @@ export function parseConfig(env: Env): Config {
       idleTimeoutMs: e.DB_IDLE_TIMEOUT ?? pool.DB_IDLE_TIMEOUT,
       maxLifetimeMs: e.DB_MAX_LIFETIME ?? pool.DB_MAX_LIFETIME,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT ?? DEFAULTS.DB_STATEMENT_TIMEOUT,
+      poolerPoolSize: e.DB_POOLER_POOL_SIZE,
     },
     supabase: {
       url: e.NEXT_PUBLIC_SUPABASE_URL,

@@ -551,7 +551,16 @@ export async function connectionsView(main: HTMLElement, ctx: ViewContext): Prom
   const data = await getJson<ConnectionsView>(`/api/ops/connections?window=${ctx.window}`);
   const live = section("Now", liveActivity(ctx, await getJson<Activity>("/api/ops/activity")));
   const charts = section("Over the window");
-  main.append(live, replicationSection(data.replication), charts);
+  main.append(
+    live,
+    section(
+      "Capacity",
+      h("p", {}, data.capacity.limitedBy && (data.capacity.limitedBy.headroom ?? Infinity) < 2 ? badge("warn") : badge("ok"), " ", data.capacity.summary),
+      ...data.capacity.notes.map((note) => h("p", { class: "note" }, note)),
+    ),
+    replicationSection(data.replication),
+    charts,
+  );
   const states = Object.keys(data.series.values).filter((name) => name.startsWith("connections:"));
   timeChart(charts, {
     title: "This database's client connections by state",
