@@ -44,6 +44,8 @@ export interface SeedProgress {
 
 export interface SeedOptions {
   reset?: boolean;
+  /** Message ids: time-ordered (UUIDv7, as the table makes them), or random as every id was before (bench:writes' before). @default time-ordered */
+  messageIds?: "time-ordered" | "random";
   onProgress?: (progress: SeedProgress) => void;
 }
 
@@ -137,13 +139,14 @@ async function seedConversations(sql: Sql, s: DemoSizes): Promise<void> {
 }
 
 /** Messages alternate customer and assistant, 20 s apart within each conversation. */
-async function seedMessageBatch(sql: Pool, s: DemoSizes, from: number, to: number): Promise<void> {
+async function seedMessageBatch(sql: Pool, s: DemoSizes, from: number, to: number, ids: SeedOptions["messageIds"]): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`set local synchronous_commit = off`;
     await tx`
       insert into conversation_messages (id, conversation_id, role, content, metadata, created_at)
       select
-        md5('message:' || n)::uuid,
+        -- Time-ordered (UUIDv7) from the message's time, the rest from its number: the same flags give the same ids.
+        ${ids === "random" ? tx`md5('message:' || n)::uuid` : tx`public.uuid_v7(${DEMO_EPOCH}::timestamptz + c * interval '10 minutes' + k * interval '20 seconds', decode(md5('message:' || n), 'hex'))`},
         md5('conversation:' || c)::uuid,
         case when k % 2 = 0 then 'user' else 'assistant' end,
         case when k % 2 = 0
@@ -161,10 +164,10 @@ async function seedMessageBatch(sql: Pool, s: DemoSizes, from: number, to: numbe
   });
 }
 
-async function seedMessages(sql: Pool, s: DemoSizes, onProgress?: SeedOptions["onProgress"]): Promise<void> {
+async function seedMessages(sql: Pool, s: DemoSizes, { onProgress, messageIds }: SeedOptions): Promise<void> {
   for (let from = 1; from <= s.messages; from += MESSAGE_BATCH) {
     const to = Math.min(from + MESSAGE_BATCH - 1, s.messages);
-    await seedMessageBatch(sql, s, from, to);
+    await seedMessageBatch(sql, s, from, to, messageIds);
     onProgress?.({ table: "conversation_messages", done: to, total: s.messages });
   }
 }
@@ -223,7 +226,7 @@ function validated(sizes: DemoSizes): DemoSizes {
 }
 
 /** Fills an empty database (or, with `reset`, replaces all its data) with demo data of these sizes. */
-export async function seedDemoData(sql: Pool, sizes: DemoSizes, { reset = false, onProgress }: SeedOptions = {}): Promise<void> {
+export async function seedDemoData(sql: Pool, sizes: DemoSizes, { reset = false, onProgress, messageIds }: SeedOptions = {}): Promise<void> {
   const s = validated(sizes);
   if (reset) await clear(sql);
   else if (await hasData(sql)) {
@@ -235,7 +238,7 @@ export async function seedDemoData(sql: Pool, sizes: DemoSizes, { reset = false,
   onProgress?.({ table: "agents", done: s.agents, total: s.agents });
   await seedConversations(sql, s);
   onProgress?.({ table: "conversations", done: s.conversations, total: s.conversations });
-  await seedMessages(sql, s, onProgress);
+  await seedMessages(sql, s, { onProgress, messageIds });
   await seedKnowledgeAndCrm(sql, s);
   await sql`analyze`;
 }
