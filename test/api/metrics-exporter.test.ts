@@ -69,7 +69,8 @@ const REQUIRED = [
 function stable(labels: Record<string, string>): boolean {
   const { datname, slot_name: slot } = labels;
   const otherDatabase = datname !== undefined && datname.startsWith("gap_test_") && datname !== ownDatabase && !datname.startsWith("gap_test_template_");
-  const otherSlot = slot !== undefined && slot.startsWith("gap_test_slot_") && slot !== SLOT;
+  // Every slot but this file's own: others' (gap_test_slot_*, gap_monitoring_slot_*...) come and go between the two scrapes.
+  const otherSlot = slot !== undefined && slot !== SLOT;
   return !otherDatabase && !otherSlot;
 }
 
