@@ -356,7 +356,7 @@ export interface RelationView {
 export async function relationView(window: Window, schema: string, name: string): Promise<RelationView | undefined> {
   const sql = directDb();
   const series = await relationSeries(sql, schema, name, WINDOW_SECONDS[window]);
-  const now = (await probed(sql, (tx) => relationGrowth(tx, { days: 7, limit: 100_000 }))).find((r) => r.schema === schema && r.name === name) ?? null;
+  const [now = null] = await probed(sql, (tx) => relationGrowth(tx, { days: 7, only: { schema, name } }));
   if (!now && series.t.length === 0) return undefined;
   return { window, schema, name, series, now, deploys: await deploysIn(sql, window) };
 }

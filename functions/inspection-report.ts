@@ -15,7 +15,6 @@ import {
 } from "../lib/db/inspect/indexes.js";
 import { autovacuumDue, notValidConstraints, sequencesNearExhaustion, tableFreezeAges, transactionIdAges, vacuumStats } from "../lib/db/inspect/maintenance.js";
 import { probed } from "../lib/db/inspect/probe.js";
-import { busyIntervals } from "../lib/db/inspect/capacity.js";
 import { capacityNow } from "./capacity.js";
 import type { Transaction } from "../lib/db/pool.js";
 import { blockedSessions, longRunningQueries, runningQueries } from "../lib/db/inspect/queries.js";
@@ -61,7 +60,7 @@ const READERS: Record<Section, SectionReader> = {
       tables: {
         capacity: [{ summary: capacity.summary }],
         limits: capacity.limits,
-        busiestIntervals: (await busyIntervals(tx)).slice(0, 10),
+        busiestIntervals: capacity.busiest,
       },
       notes: capacity.notes,
     };

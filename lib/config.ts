@@ -290,6 +290,14 @@ function crossProblems(env: ParsedEnv): string[] {
   return problems;
 }
 
+/*
+ * The AWS SDK reads one switch of its own from the environment: its notice that releases after
+ * January 2027 need Node 22, eight lines on every bucket command, where the supported Node
+ * versions are the README's to say (docs/decisions.md). Set here, the one module that touches
+ * process.env, before lib/backups/object-store.ts loads the SDK.
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 /** Every variable the platform reads, for `.env.example` and its test. */
 export const CONFIG_VARIABLES = Object.keys(schema.entries) as ReadonlyArray<keyof v.InferInput<typeof schema>>;
 

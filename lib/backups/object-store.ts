@@ -6,6 +6,8 @@
  */
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
+// Loaded first: it turns off the SDK's Node version notice before the SDK is.
+import "../config.js";
 import type { BucketSettings } from "../config.js";
 import { streamDigest, type Digest } from "./digest.js";
 import { BackupNotFoundError, BackupStoreError } from "./errors.js";
@@ -59,9 +61,6 @@ function notFound(error: unknown): boolean {
 }
 
 async function client(settings: BucketSettings): Promise<S3Client> {
-  // The SDK's own switch for its notice that releases after January 2027 need Node 22: eight
-  // lines on every bucket command, where the supported Node versions are the README's to say.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const { S3Client } = await import("@aws-sdk/client-s3");
   return new S3Client({
     region: settings.region,

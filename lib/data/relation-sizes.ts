@@ -5,6 +5,7 @@
 import { ownSchema } from "../db/inspect/probe.js";
 import type postgres from "postgres";
 import type { Sql, Transaction } from "../db/pool.js";
+import type { RelationSize } from "../db/inspect/space.js";
 import type { Series } from "./history.js";
 
 /** Samples at most this often: an hour's growth is what the Space view reads. */
@@ -54,14 +55,8 @@ export async function recordRelationSizes(sql: Transaction, snapshotId: string):
   return true;
 }
 
-export interface RelationGrowth {
-  schema: string;
-  name: string;
-  kind: "table" | "index";
-  /** Now; a table's with its indexes and TOAST. */
-  sizeBytes: number;
-  totalBytes: number;
-  estimatedRows: number;
+/** A table or index now (as lib/db/inspect/space.ts sizes it), with its growth. */
+export interface RelationGrowth extends RelationSize {
   /** The oldest sample within the days asked for, and its time; null before any sample. */
   totalBytesBefore: number | null;
   since: string | null;
@@ -69,8 +64,11 @@ export interface RelationGrowth {
   bytesPerDay: number | null;
 }
 
-/** Every table and index now with its growth per day since the oldest sample of the last `days`, largest first. */
-export async function relationGrowth(sql: Sql, { days = 7, limit = 500 } = {}): Promise<RelationGrowth[]> {
+/** Every table and index (or the one named) now with its growth per day since the oldest sample of the last `days`, largest first. */
+export async function relationGrowth(
+  sql: Sql,
+  { days = 7, limit = 500, only }: { days?: number; limit?: number; only?: { schema: string; name: string } } = {},
+): Promise<RelationGrowth[]> {
   return sql<RelationGrowth[]>`
     with now_sized as (
       select n.nspname::text as schema, c.relname::text as name,
@@ -81,6 +79,7 @@ export async function relationGrowth(sql: Sql, { days = 7, limit = 500 } = {}): 
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'm', 'i', 'I') and ${ownSchema(sql)} and ${notExclusivelyLocked(sql)}
+        and (${only?.schema ?? null}::text is null or (n.nspname = ${only?.schema ?? null}::text and c.relname = ${only?.name ?? null}::text))
     ),
     first_sample as (
       select distinct on (r.schema_name, r.relation_name) r.schema_name, r.relation_name, r.total_bytes, s.taken_at

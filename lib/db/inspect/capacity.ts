@@ -31,6 +31,8 @@ export interface Capacity {
   /** The 95th percentile of the intervals' busy connections, and when it was seen. */
   peak: BusyInterval | null;
   mean: number | null;
+  /** The ten busiest intervals, busiest first. */
+  busiest: BusyInterval[];
   limits: CapacityLimit[];
   /** The first limit today's load would meet as it grows; null without a peak. */
   limitedBy: CapacityLimit | null;
@@ -73,6 +75,7 @@ export function capacityOf(intervals: readonly BusyInterval[], limits: ReadonlyA
       intervals: 0,
       peak: null,
       mean: null,
+      busiest: [],
       limits: known.map((l) => ({ ...l, headroom: null })),
       limitedBy: null,
       summary: "no workload recorded in the last day: the stats snapshots have not run, or pg_stat_statements is off",
@@ -87,5 +90,6 @@ export function capacityOf(intervals: readonly BusyInterval[], limits: ReadonlyA
   const summary = limitedBy
     ? `at today's peak (the 95th percentile of the last day's ${sorted.length} intervals) ${(peak?.busy ?? 0).toFixed(1)} connections busy of ${limitedBy.connections} in the ${limitedBy.name}; at ${times(limitedBy.headroom ?? 0)} today's load the ${limitedBy.name} is the limit`
     : `at today's peak ${(peak?.busy ?? 0).toFixed(1)} connections busy; no limit known to set it against`;
-  return { intervals: sorted.length, peak: peak ?? null, mean, limits: judged, limitedBy, summary, notes };
+  const busiest = [...sorted].reverse().slice(0, 10);
+  return { intervals: sorted.length, peak: peak ?? null, mean, busiest, limits: judged, limitedBy, summary, notes };
 }

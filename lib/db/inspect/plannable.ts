@@ -11,7 +11,7 @@
  *
  * Everything else is shown without a plan, saying why.
  */
-import { loadModule, parse } from "libpg-query";
+import { namedRelations, parseTree, walkTree } from "./parse-tree.js";
 import type { Sql } from "../pool.js";
 
 export type Plannability = { plannable: true } | { plannable: false; reason: string };
@@ -22,9 +22,8 @@ interface References {
   functions: Name[];
   operators: Name[];
   types: Name[];
+  /** Its WITH queries' names left out. */
   relations: Name[];
-  /** Names the statement itself defines (WITH queries): not relations. */
-  ctes: Set<string>;
 }
 
 const strings = (list: unknown): string[] =>
@@ -45,38 +44,21 @@ function operatorNames(expression: Record<string, unknown>): string[][] {
 
 /** Every function, operator, type and relation the tree names, walked whole. */
 function references(tree: unknown): References {
-  const found: References = { functions: [], operators: [], types: [], relations: [], ctes: new Set() };
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) visit(item);
-      return;
-    }
-    if (node === null || typeof node !== "object") return;
-    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
-      const fields = value as Record<string, unknown>;
-      if (key === "FuncCall") {
-        const name = qualified(strings(fields.funcname));
-        if (name) found.functions.push(name);
-      } else if (key === "A_Expr") {
-        for (const parts of operatorNames(fields)) {
-          const name = qualified(parts);
-          if (name) found.operators.push(name);
-        }
-      } else if (key === "TypeName") {
-        const name = qualified(strings(fields.names));
-        if (name) found.types.push(name);
-      } else if (key === "RangeVar") {
-        found.relations.push({
-          schema: typeof fields.schemaname === "string" ? fields.schemaname : null,
-          name: typeof fields.relname === "string" ? fields.relname : "",
-        });
-      } else if (key === "CommonTableExpr" && typeof fields.ctename === "string") {
-        found.ctes.add(fields.ctename);
+  const found: References = { functions: [], operators: [], types: [], relations: namedRelations(tree) };
+  walkTree(tree, (kind, fields) => {
+    if (kind === "FuncCall") {
+      const name = qualified(strings(fields.funcname));
+      if (name) found.functions.push(name);
+    } else if (kind === "A_Expr") {
+      for (const parts of operatorNames(fields)) {
+        const name = qualified(parts);
+        if (name) found.operators.push(name);
       }
-      visit(value);
+    } else if (kind === "TypeName") {
+      const name = qualified(strings(fields.names));
+      if (name) found.types.push(name);
     }
-  };
-  visit(tree);
+  });
   return found;
 }
 
@@ -130,8 +112,6 @@ async function othersRelations(sql: Sql, names: Name[]): Promise<string[]> {
   return rows.map((row) => row.found);
 }
 
-let loaded: Promise<void> | undefined;
-
 /**
  * Whether `query`, which `roles` ran, may be planned by this connection's role, and if not
  * why. `roles` are the roles pg_stat_statements recorded it for.
@@ -145,16 +125,13 @@ export async function plannability(sql: Sql, query: string, roles: readonly stri
       reason: `not planned: run by ${roles.join(", ") || "another role"}, not the platform's role (${platform}); only its own statements are planned, so nothing another role wrote runs with its rights`,
     };
   }
-  loaded ??= loadModule();
-  await loaded;
   let tree: unknown;
   try {
-    tree = await parse(query);
+    tree = await parseTree(query);
   } catch (error) {
     return { plannable: false, reason: `not planned: PostgreSQL's parser cannot read it (${error instanceof Error ? error.message : String(error)})` };
   }
   const found = references(tree);
-  const relations = found.relations.filter((relation) => relation.schema !== null || !found.ctes.has(relation.name));
   const outside = [
     ...(await foreign(sql, "pg_proc", found.functions)).map((name) => `function ${name}`),
     ...(await foreign(sql, "pg_operator", found.operators)).map((name) => `operator ${name}`),
@@ -166,7 +143,7 @@ export async function plannability(sql: Sql, query: string, roles: readonly stri
       reason: `not planned: it names ${outside.join(", ")}, outside pg_catalog and the installed extensions, whose code planning could run`,
     };
   }
-  const owned = await othersRelations(sql, relations);
+  const owned = await othersRelations(sql, found.relations);
   if (owned.length)
     return { plannable: false, reason: `not planned: it reads ${owned.join(", ")}, which another role owns: planning it would run that role's code` };
   return { plannable: true };

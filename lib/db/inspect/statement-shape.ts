@@ -4,7 +4,7 @@
  * constants), and the relations it names. EXPLAIN ANALYZE runs a statement for real: these
  * decide whether it may run without the operator's say-so and what values it needs.
  */
-import { loadModule, parse } from "libpg-query";
+import { namedRelations, parseTree, walkTree, type RelationName } from "./parse-tree.js";
 
 export type StatementKind = "read" | "write";
 
@@ -16,7 +16,7 @@ export interface StatementShape {
   /** The highest $n it uses. */
   parameters: number;
   /** The relations it names (not its WITH queries), schema-qualified where it qualifies them. */
-  relations: Array<{ schema: string | null; name: string }>;
+  relations: RelationName[];
 }
 
 const WRITING_NODES: Record<string, string> = {
@@ -26,45 +26,20 @@ const WRITING_NODES: Record<string, string> = {
   MergeStmt: "it merges rows",
 };
 
-let loaded: Promise<void> | undefined;
-
 /** The statement's shape; throws when PostgreSQL's parser cannot read it. */
 export async function statementShape(query: string): Promise<StatementShape> {
-  loaded ??= loadModule();
-  await loaded;
-  const tree = (await parse(query)) as { stmts?: Array<{ stmt?: Record<string, unknown> }> };
+  const tree = (await parseTree(query)) as { stmts?: Array<{ stmt?: Record<string, unknown> }> };
   const statements = tree.stmts ?? [];
   let writes: string | null = null;
   let parameters = 0;
-  const relations: StatementShape["relations"] = [];
-  const ctes = new Set<string>();
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) visit(item);
-      return;
-    }
-    if (node === null || typeof node !== "object") return;
-    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
-      const fields = (value ?? {}) as Record<string, unknown>;
-      if (WRITING_NODES[key]) writes ??= WRITING_NODES[key] ?? null;
-      else if (key === "lockingClause" && Array.isArray(value) && value.length > 0) writes ??= "it locks the rows it reads (FOR UPDATE or FOR SHARE)";
-      else if (key === "intoClause") writes ??= "it creates a table (SELECT INTO)";
-      else if (key === "ParamRef" && typeof fields.number === "number") parameters = Math.max(parameters, fields.number);
-      else if (key === "CommonTableExpr" && typeof fields.ctename === "string") ctes.add(fields.ctename);
-      else if (key === "RangeVar") {
-        relations.push({
-          schema: typeof fields.schemaname === "string" ? fields.schemaname : null,
-          name: typeof fields.relname === "string" ? fields.relname : "",
-        });
-      }
-      visit(value);
-    }
-  };
-  visit(statements);
+  walkTree(statements, (kind, fields, value) => {
+    if (WRITING_NODES[kind]) writes ??= WRITING_NODES[kind] ?? null;
+    else if (kind === "lockingClause" && Array.isArray(value) && value.length > 0) writes ??= "it locks the rows it reads (FOR UPDATE or FOR SHARE)";
+    else if (kind === "intoClause") writes ??= "it creates a table (SELECT INTO)";
+    else if (kind === "ParamRef" && typeof fields.number === "number") parameters = Math.max(parameters, fields.number);
+  });
   const top = statements.length === 1 ? Object.keys(statements[0]?.stmt ?? {})[0] : undefined;
   if (top !== "SelectStmt")
     writes ??= statements.length === 1 ? `it is a ${top?.replace(/Stmt$/, "").toUpperCase() ?? "statement"}, not a SELECT` : "it is several statements";
-  const named = relations.filter((r) => r.schema !== null || !ctes.has(r.name));
-  const unique = [...new Map(named.map((r) => [`${r.schema ?? ""}.${r.name}`, r])).values()];
-  return { kind: writes ? "write" : "read", writes, parameters, relations: unique };
+  return { kind: writes ? "write" : "read", writes, parameters, relations: namedRelations(statements) };
 }

@@ -1,0 +1,45 @@
+/** PostgreSQL's own parse tree of a statement (libpg-query), loaded once, and the walks over it that the inspection shares. */
+import { loadModule, parse } from "libpg-query";
+
+let loaded: Promise<void> | undefined;
+
+/** The statement's parse tree; throws when PostgreSQL's parser cannot read it. */
+export async function parseTree(query: string): Promise<unknown> {
+  loaded ??= loadModule();
+  await loaded;
+  return parse(query);
+}
+
+/** Calls `onNode` with each node's kind (FuncCall, RangeVar...) and fields, the whole tree down. */
+export function walkTree(node: unknown, onNode: (kind: string, fields: Record<string, unknown>, value: unknown) => void): void {
+  if (Array.isArray(node)) {
+    for (const item of node) walkTree(item, onNode);
+    return;
+  }
+  if (node === null || typeof node !== "object") return;
+  for (const [kind, value] of Object.entries(node as Record<string, unknown>)) {
+    onNode(kind, (value ?? {}) as Record<string, unknown>, value);
+    walkTree(value, onNode);
+  }
+}
+
+export interface RelationName {
+  schema: string | null;
+  name: string;
+}
+
+/** The relations the tree names, once each, leaving out the names its WITH queries define. */
+export function namedRelations(tree: unknown): RelationName[] {
+  const relations: RelationName[] = [];
+  const ctes = new Set<string>();
+  walkTree(tree, (kind, fields) => {
+    if (kind === "RangeVar") {
+      relations.push({
+        schema: typeof fields.schemaname === "string" ? fields.schemaname : null,
+        name: typeof fields.relname === "string" ? fields.relname : "",
+      });
+    } else if (kind === "CommonTableExpr" && typeof fields.ctename === "string") ctes.add(fields.ctename);
+  });
+  const named = relations.filter((r) => r.schema !== null || !ctes.has(r.name));
+  return [...new Map(named.map((r) => [`${r.schema ?? ""}.${r.name}`, r])).values()];
+}
