@@ -1,6 +1,7 @@
 /**
  * Before each test file: a clean, migrated database of its own (a copy of the template),
- * and the configuration pointed at it; dropped when the file ends.
+ * and the configuration pointed at it; dropped when the file ends on a TEST_DATABASE_URL server
+ * (the embedded one is deleted whole after the run).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { afterAll, inject } from "vitest";
 import { overrideConfig } from "../../lib/config.js";
 import { closeDbPools, type Pool } from "../../lib/db/pool.js";
 import { adminConnection, createDatabase, databaseUrl, dropDatabase, testDatabaseName } from "./postgres-admin.js";
+import { droppedWhenDone } from "./throwaway-databases.js";
 
 const serverUrl = inject("serverUrl");
 const admin = adminConnection(serverUrl);
@@ -59,7 +61,7 @@ export function superuserDb(): Pool {
 afterAll(async () => {
   await superuserConnection?.end();
   await closeDbPools(0);
-  await dropDatabase(admin, name);
+  if (droppedWhenDone()) await dropDatabase(admin, name);
   await admin.end();
   await rm(TEST_LOCAL_DATA_DIR, { recursive: true, force: true });
 });

@@ -1,13 +1,15 @@
 /**
  * Once per test run: a PostgreSQL server (TEST_DATABASE_URL, else an embedded PostgreSQL 15
  * with pg_stat_statements preloaded), shared by every project that needs a database, and per
- * project a migrated template that each test file copies; the dashboard's bundle, built once.
+ * project a migrated template that each test file copies; the dashboard's bundle, built once;
+ * the command-line scripts the tests start, compiled once (test/harness/compiled-scripts.ts).
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lib/db/migrate.js";
 import { buildDashboard } from "../../scripts/build-dashboard.js";
+import { compileScripts } from "./compiled-scripts.js";
 import type { EmbeddedServer } from "../../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "./net.js";
 import { startPgbouncer } from "./pgbouncer.js";
@@ -27,6 +29,8 @@ declare module "vitest" {
     embedded: boolean;
     /** Set in the `pgbouncer` project: request paths go through this transaction-mode PgBouncer. */
     pgbouncerUrl: string | null;
+    /** Where the compiled scripts are (test/harness/scripts.ts runs them). */
+    scriptsDir: string;
   }
 }
 
@@ -38,12 +42,14 @@ export const OWNER_PROJECT = "owner";
 
 interface TestServer {
   url: string;
+  /** Whether the server is deleted whole when the run ends (the embedded one): what the run made on it need not be dropped. */
+  throwaway: boolean;
   stop: () => Promise<void>;
 }
 
 async function startServer(): Promise<TestServer> {
   const external = process.env.TEST_DATABASE_URL;
-  if (external) return { url: external, stop: async () => undefined };
+  if (external) return { url: external, throwaway: false, stop: async () => undefined };
   const { startEmbeddedPostgres } = await import("../../lib/local/embedded.js");
   const dataRoot = await sharedTempDir("gap-test-pg-");
   const server: EmbeddedServer = await startEmbeddedPostgres({
@@ -53,6 +59,7 @@ async function startServer(): Promise<TestServer> {
   });
   return {
     url: server.url,
+    throwaway: true,
     stop: async () => {
       await server.stop();
       await rm(dataRoot, { recursive: true, force: true });
@@ -79,12 +86,32 @@ function keepFailureExitCode(): void {
  * but each project may load this module afresh): the bundle, built once, and the server,
  * started once and stopped when the last project using it is done.
  */
-const shared = globalThis as typeof globalThis & { gapDashboardBuilt?: Promise<unknown>; gapTestServer?: Promise<TestServer>; gapTestServerUsers?: number };
+const shared = globalThis as typeof globalThis & {
+  gapDashboardBuilt?: Promise<unknown>;
+  gapScripts?: Promise<string>;
+  gapScriptsUsers?: number;
+  gapTestServer?: Promise<TestServer>;
+  gapTestServerUsers?: number;
+};
 
 /** The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally: once per run. */
 export function dashboardBuilt(): Promise<unknown> {
   shared.gapDashboardBuilt ??= buildDashboard();
   return shared.gapDashboardBuilt;
+}
+
+/** The compiled scripts, provided to `project`; the returned teardown removes them after the last project is done. */
+export async function scriptsProvided(project: TestProject): Promise<() => Promise<void>> {
+  shared.gapScripts ??= compileScripts();
+  shared.gapScriptsUsers = (shared.gapScriptsUsers ?? 0) + 1;
+  const dir = await shared.gapScripts;
+  project.provide("scriptsDir", dir);
+  return async () => {
+    shared.gapScriptsUsers = (shared.gapScriptsUsers ?? 1) - 1;
+    if (shared.gapScriptsUsers > 0) return;
+    shared.gapScripts = undefined;
+    await rm(dir, { recursive: true, force: true });
+  };
 }
 
 async function sharedServer(): Promise<TestServer> {
@@ -93,6 +120,7 @@ async function sharedServer(): Promise<TestServer> {
   const server = await shared.gapTestServer;
   return {
     url: server.url,
+    throwaway: server.throwaway,
     stop: async () => {
       shared.gapTestServerUsers = (shared.gapTestServerUsers ?? 1) - 1;
       if (shared.gapTestServerUsers > 0) return;
@@ -106,12 +134,18 @@ async function sharedServer(): Promise<TestServer> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   keepFailureExitCode();
   await dashboardBuilt();
+  const scriptsGone = await scriptsProvided(project);
   const server = await sharedServer();
   try {
-    return await prepared(project, server);
+    const teardown = await prepared(project, server);
+    return async () => {
+      await teardown();
+      await scriptsGone();
+    };
   } catch (error) {
     // Without a teardown, a server started here would outlive the run.
     await server.stop();
+    await scriptsGone();
     throw error;
   }
 }
@@ -138,9 +172,10 @@ async function prepared(project: TestProject, server: TestServer): Promise<() =>
   project.provide("pgbouncerUrl", pgbouncer?.url ?? null);
   return async () => {
     await pgbouncer?.stop();
-    await dropDatabase(admin, template);
+    // The test files' databases are left on a throwaway server (test/harness/throwaway-databases.ts), and the owner owns theirs.
+    if (!server.throwaway) await dropDatabase(admin, template);
     await admin.end();
-    await owner?.drop();
+    if (!server.throwaway) await owner?.drop();
     await server.stop();
   };
 }

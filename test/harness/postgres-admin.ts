@@ -37,31 +37,6 @@ export async function dropDatabase(admin: Pool, name: string): Promise<void> {
   await admin`drop database if exists ${admin(name)} with (force)`;
 }
 
-export interface ThrowawayDatabases {
-  /** A new empty database on the server: its URL. */
-  empty(): Promise<string>;
-  /** Drops every database `empty` made, and closes the connection. */
-  dropAll(): Promise<void>;
-}
-
-/** Empty databases on the server at `serverUrl` (restore targets), made as a test needs them and dropped together when its file ends. */
-export function throwawayDatabases(serverUrl: string): ThrowawayDatabases {
-  const admin = adminConnection(serverUrl);
-  const made: string[] = [];
-  return {
-    async empty() {
-      const name = testDatabaseName();
-      await createDatabase(admin, name);
-      made.push(name);
-      return databaseUrl(serverUrl, name);
-    },
-    async dropAll() {
-      for (const name of made) await dropDatabase(admin, name);
-      await admin.end();
-    },
-  };
-}
-
 /** `read` on a connection of its own to `url`, closed after. */
 export async function withConnection<T>(url: string, read: (sql: Pool) => Promise<T>): Promise<T> {
   const sql = adminConnection(url);

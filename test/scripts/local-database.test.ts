@@ -24,7 +24,8 @@ const withoutDatabaseUrl = (extra: Record<string, string>) => ({ DATABASE_URL: "
 
 describe("a db:* command without DATABASE_URL", () => {
   it("says how to get a database when npm start has never run here", async () => {
-    const run = await runScript("inspect", ["connections"], withoutDatabaseUrl({}));
+    // Through tsx from the source, as npm run starts it (the other tests run the commands compiled ahead).
+    const run = await runScript("inspect", ["connections"], withoutDatabaseUrl({}), { tsx: true });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
       `error: Invalid configuration: DATABASE_URL must be set, or run npm start once: its embedded database (password in ${dataDir}/pg-password) is then used\n`,
