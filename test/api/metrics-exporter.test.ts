@@ -64,11 +64,13 @@ const REQUIRED = [
 
 /**
  * Databases and replication slots other test files (of every project: they share the server)
- * make and drop while this one runs are not this comparison's business.
+ * make and drop while this one runs are not this comparison's business: their databases
+ * (gap_test_*, the drill's gap_drill_*, a recovery's gap_recover_*) come and go between the
+ * two scrapes.
  */
 function stable(labels: Record<string, string>): boolean {
   const { datname, slot_name: slot } = labels;
-  const otherDatabase = datname !== undefined && datname.startsWith("gap_test_") && datname !== ownDatabase && !datname.startsWith("gap_test_template_");
+  const otherDatabase = datname !== undefined && datname.startsWith("gap_") && datname !== ownDatabase && !datname.startsWith("gap_test_template_");
   // Every slot but this file's own: others' (gap_test_slot_*, gap_monitoring_slot_*...) come and go between the two scrapes.
   const otherSlot = slot !== undefined && slot !== SLOT;
   return !otherDatabase && !otherSlot;
