@@ -109,12 +109,13 @@ function reasonOf(error: unknown): string {
  */
 export async function authenticatedCaller(authorization: string | null): Promise<Caller> {
   const token = bearerToken(authorization);
-  // One token, one spelling: a signature re-spelled in its last character's unused bits verifies too.
-  if (token.length > MAX_TOKEN_LENGTH || !token.split(".").every(isCanonicalBase64url)) throw new AuthError("access token is malformed");
   const { verified } = verifier();
+  // A token remembered is this exact string, which passed every check below when it was first verified.
   const known = verified.get(token);
   if (known && known.expiresAtMs > Date.now()) return known.caller;
   if (known) verified.delete(token);
+  // One token, one spelling: a signature re-spelled in its last character's unused bits verifies too.
+  if (token.length > MAX_TOKEN_LENGTH || !token.split(".").every(isCanonicalBase64url)) throw new AuthError("access token is malformed");
   return callerOf(token);
 }
 

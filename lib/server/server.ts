@@ -123,16 +123,15 @@ function notCanonical(): ApiError {
 }
 
 /** A file of the public folder for a path outside /api (after vercel.json's rewrites), else a 404. */
-async function servedFile(publicDir: string | undefined, routing: VercelRouting, request: Request): Promise<Response> {
-  const { pathname } = new URL(request.url);
+async function servedFile(publicDir: string | undefined, routing: VercelRouting, request: Request, pathname: string): Promise<Response> {
   const file = publicDir ? await staticFile(publicDir, rewritten(routing, pathname), request.method) : undefined;
   if (!file) throw new ApiError("NOT_FOUND", `Nothing is served at ${pathname}`);
   return file;
 }
 
 /** The answer with the headers vercel.json sets on its path (a copy only when there are some). */
-function withRoutingHeaders(routing: VercelRouting, request: Request, response: Response): Response {
-  const headers = Object.entries(headersFor(routing, new URL(request.url).pathname));
+function withRoutingHeaders(routing: VercelRouting, pathname: string, response: Response): Response {
+  const headers = Object.entries(headersFor(routing, pathname));
   if (headers.length === 0) return response;
   const answered = new Response(response.body, response);
   for (const [key, value] of headers) answered.headers.set(key, value);
@@ -145,15 +144,16 @@ export async function createLocalServer({ apiDir, publicDir, vercelConfig }: Loc
   const routing: VercelRouting = vercelConfig ? await vercelRouting(vercelConfig) : { rewrites: [], headers: [] };
   const load = moduleLoader();
   const matches = new WeakMap<object, RouteMatch | undefined>();
-  const answer = async (request: Request, match: RouteMatch | undefined): Promise<Response> => {
-    const { pathname } = new URL(request.url);
+  const answer = async (request: Request, pathname: string, match: RouteMatch | undefined): Promise<Response> => {
     if (!isCanonicalPath(pathname)) throw notCanonical();
-    return pathname.startsWith("/api/") ? dispatch(match, load, request) : servedFile(publicDir, routing, request);
+    return pathname.startsWith("/api/") ? dispatch(match, load, request) : servedFile(publicDir, routing, request, pathname);
   };
   const listener = getRequestListener(
     async (request, { incoming }) => {
-      const response = await answer(request, matches.get(incoming)).catch((error: unknown) => errorResponse(error, randomUUID()));
-      return withRoutingHeaders(routing, request, response);
+      // The path as the URL standard reads it (dot segments resolved), once per request.
+      const { pathname } = new URL(request.url);
+      const response = await answer(request, pathname, matches.get(incoming)).catch((error: unknown) => errorResponse(error, randomUUID()));
+      return withRoutingHeaders(routing, pathname, response);
     },
     { errorHandler: (error) => errorResponse(error instanceof RequestError ? unreadableRequest(error) : error, randomUUID()) },
   );
