@@ -1,11 +1,16 @@
 /**
- * `npm run bench:read`: the read path's figures, on an embedded PostgreSQL 15 it starts and
- * seeds (1,000,000 messages in one conversation, 10,000 agents). Prints a Markdown report.
+ * `npm run bench:read [-- --against <git ref>]`: the read path's figures, on an embedded
+ * PostgreSQL 15 it starts and seeds (1,000,000 messages in one conversation, 10,000 agents).
+ * Prints a Markdown report. The cached lookup is measured three ways: over HTTP beside a bare
+ * node:http server returning the same bytes, the handler alone (called in this process with a
+ * Web Request, as Vercel's Node runtime calls it: what production pays), and with --against,
+ * beside an earlier commit's build in alternating rounds (bench/against.ts).
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import type { Pool as Sql } from "../lib/db/pool.js";
@@ -15,6 +20,9 @@ import { agentWithWorkflows } from "../lib/data/agents.js";
 import { messagesPageQuery } from "../lib/data/messages.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
+import { overrideConfig } from "../lib/config.js";
+import { closeDbPools } from "../lib/db/pool.js";
+import { againstBuild, startAgainstServer, type AgainstBuild } from "./against.js";
 import { startServer } from "./server-process.js";
 
 const SECRET = "bench-jwt-secret-0123456789abcdef";
@@ -97,6 +105,54 @@ async function medianMs(run: () => Promise<unknown>, times: number): Promise<num
   return Math.round((samples[Math.floor(times / 2)] ?? 0) * 1000) / 1000;
 }
 
+interface HandlerTiming {
+  /** Microseconds per call, the median of 5 rounds of 20,000 calls, one after another. */
+  microseconds: number;
+  rounds: number[];
+}
+
+async function timedCalls(handler: (request: Request) => Promise<Response>, token: string, agentIds: string[]): Promise<HandlerTiming> {
+  let next = 0;
+  const call = async () => {
+    const id = agentIds[next++ % agentIds.length] ?? "";
+    const response = await handler(new Request(`http://localhost/api/agents/${id}?id=${id}`, { headers: { authorization: `Bearer ${token}` } }));
+    if (response.status !== 200) throw new Error(`the handler answered ${response.status}`);
+    await response.text();
+  };
+  for (let i = 0; i < 2000; i++) await call();
+  const rounds: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const calls = 20_000;
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await call();
+    rounds.push(Math.round(((performance.now() - started) * 1000 * 10) / calls) / 10);
+  }
+  return { microseconds: [...rounds].sort((a, b) => a - b)[2] ?? 0, rounds };
+}
+
+/**
+ * The cached handler alone, called in this process with a Web Request as Vercel's Node runtime
+ * calls it, beside a function that only answers the same bytes: the difference is the handler's own work.
+ */
+async function handlerAlone(token: string, agentIds: string[], body: string): Promise<{ handler: HandlerTiming; objects: HandlerTiming }> {
+  const { GET } = await import("../api/agents/[id].js");
+  const handler = await timedCalls(GET, token, agentIds);
+  const objects = await timedCalls(
+    () => Promise.resolve(new Response(body, { headers: { "content-type": "application/json", "x-cache": "hit" } })),
+    token,
+    agentIds,
+  );
+  return { handler, objects };
+}
+
+const { values: options } = parseArgs({ options: { against: { type: "string" } } });
+let against: AgainstBuild | undefined;
+try {
+  against = options.against ? await againstBuild(options.against, log) : undefined;
+} catch (error) {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 const dataRoot = await mkdtemp(path.join(tmpdir(), "gap-bench-"));
 await chmod(dataRoot, 0o755);
 log("starting embedded PostgreSQL 15");
@@ -136,26 +192,36 @@ try {
   await writeFile(bodyFile, sampleBody);
   const bare = await startServer(["bare", bodyFile], env);
   children.push(bare.child);
+  const earlier = against ? await startAgainstServer(against, ["platform"], env) : undefined;
+  if (earlier) {
+    children.push(earlier.child);
+    for (const id of hotIds) await fetch(`http://127.0.0.1:${earlier.port}/api/agents/${id}`, { headers: { authorization: `Bearer ${token}` } });
+  }
 
   // Ceiling and cached runs alternate, in pairs: on two cores a single run of either swings
   // with whatever else the machine does, so the ratio is the median of each pair's ratio.
   const ceilings: Load[] = [];
   const cachedRuns: Load[] = [];
-  const before = await agentQueryCalls(sql);
+  const earlierRuns: Load[] = [];
+  let queriesOnHits = 0;
   let hot = 0;
+  const paths = () => `/api/agents/${hotIds[hot++ % hotIds.length]}`;
   for (let round = 1; round <= ROUNDS; round++) {
-    log(`load ${round}/${ROUNDS}: bare node:http ceiling, then cached GET /api/agents/:id`);
-    // Both get the same requests, bearer token included: only the server differs.
-    const paths = () => `/api/agents/${hotIds[hot++ % hotIds.length]}`;
+    log(`load ${round}/${ROUNDS}: bare node:http ceiling, then cached GET /api/agents/:id${earlier ? `, then ${against?.ref}'s build` : ""}`);
+    // Every server gets the same requests, bearer token included: only the server differs.
     ceilings.push(await load(`http://127.0.0.1:${bare.port}`, token, { paths }));
+    const before = await agentQueryCalls(sql);
     cachedRuns.push(await load(base, token, { paths }));
+    queriesOnHits += (await agentQueryCalls(sql)) - before;
+    if (earlier) earlierRuns.push(await load(`http://127.0.0.1:${earlier.port}`, token, { paths }));
   }
-  const queriesOnHits = (await agentQueryCalls(sql)) - before;
   const median = (runs: Load[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)] as Load;
   const ceiling = median(ceilings);
   const cached = median(cachedRuns);
   const pairRatios = cachedRuns.map((run, index) => run.rps / (ceilings[index]?.rps ?? Infinity)).sort((a, b) => a - b);
   const cachedRatio = pairRatios[Math.floor(pairRatios.length / 2)] ?? 0;
+  const earlierRatios = earlierRuns.map((run, index) => (cachedRuns[index]?.rps ?? 0) / run.rps).sort((a, b) => a - b);
+  const earlierRatio = earlierRatios[Math.floor(earlierRatios.length / 2)] ?? 0;
   log("load: uncached GET /api/agents/:id (every request a different agent)");
   const cold = agentIds.slice(hotIds.length);
   // Open the pool's connections first: their logins are not what this run measures.
@@ -177,6 +243,11 @@ try {
     Array.from({ length: 200 }, () => fetch(`${base}/api/agents/${stampedeId}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status)),
   );
   const stampedeQueries = (await agentQueryCalls(sql)) - beforeStampede;
+
+  log("the cached handler alone, in this process");
+  overrideConfig({ DATABASE_URL: database.url, SUPABASE_JWT_SECRET: SECRET, DB_POOL_PROFILE: "worker", LOCAL_DATA_DIR: dataRoot });
+  const alone = await handlerAlone(token, hotIds, sampleBody);
+  const serverMicroseconds = Math.round((1_000_000 / cached.rps) * 10) / 10;
 
   log("database: one-statement lookup vs the naive N+1 lookup");
   const pool = postgres(database.url, { max: 20, onnotice: () => undefined });
@@ -215,8 +286,19 @@ try {
     `| bare node:http, same JSON (ceiling; median of ${ceilings.map((r) => r.rps).join(", ")}) | ${ceiling.rps} | ${ceiling.p50} | ${ceiling.p99} | ${ceiling.non2xx} |`,
     `| cached GET /api/agents/:id (median of ${cachedRuns.map((r) => r.rps).join(", ")}) | ${cached.rps} | ${cached.p50} | ${cached.p99} | ${cached.non2xx} |`,
     `| uncached GET /api/agents/:id (each of ${uncached.requests} agents once) | ${uncached.rps} | ${uncached.p50} | ${uncached.p99} | ${uncached.non2xx} |`,
+    ...(earlier && against
+      ? [
+          `| ${against.ref} (${against.commit.slice(0, 12)}), its build, cached (median of ${earlierRuns.map((r) => r.rps).join(", ")}) | ${median(earlierRuns).rps} | ${median(earlierRuns).p50} | ${median(earlierRuns).p99} | ${median(earlierRuns).non2xx} |`,
+        ]
+      : []),
     "",
-    `- cached / ceiling: **${cachedRatio.toFixed(2)}**, the median of each pair's ratio (${pairRatios.map((r) => r.toFixed(2)).join(", ")}) (goal ≥ 0.50)`,
+    `- cached / ceiling: **${cachedRatio.toFixed(2)}**, the median of each pair's ratio (${pairRatios.map((r) => r.toFixed(2)).join(", ")}) (goal ≥ 0.60)`,
+    ...(earlier && against
+      ? [
+          `- this build / ${against.ref}'s: **${earlierRatio.toFixed(2)}**, the median of each round's ratio (${earlierRatios.map((r) => r.toFixed(2)).join(", ")}); below 1 is a regression`,
+        ]
+      : []),
+    `- the handler alone, what a request costs on Vercel (GET of api/agents/[id].ts called in this process with a Web Request, as Vercel's Node runtime calls it; one call after another, median of 5 rounds of 20,000: ${alone.handler.rounds.join(", ")} µs): **${alone.handler.microseconds} µs** per cached lookup, of which ${alone.objects.microseconds} µs is the Request and Response objects themselves (a function answering the same bytes at once); the local server: ${serverMicroseconds} µs per request under load (1 / requests/s)`,
     `- database queries during the cached run: **${queriesOnHits}** (goal 0); during the uncached run: ${queriesOnMisses} for ${uncached.requests} requests (one per miss: the counter works)`,
     `- 200 concurrent requests for one cold agent: **${stampedeQueries}** agent quer${stampedeQueries === 1 ? "y" : "ies"} (goal 1), statuses ${[...new Set(statuses)].join(", ")}`,
     "",
@@ -239,6 +321,8 @@ try {
   console.log(report);
 } finally {
   for (const child of children) child.kill("SIGTERM");
+  await closeDbPools(0);
   await database.stop();
   await rm(dataRoot, { recursive: true, force: true });
+  await against?.remove();
 }

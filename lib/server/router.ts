@@ -96,6 +96,26 @@ export function matchRoute(routes: Route[], pathname: string): RouteMatch | unde
   return undefined;
 }
 
+/** Paths remembered by `routeMatcher`, each of at most REMEMBERED_PATH_LENGTH characters; past this many it starts afresh. */
+const REMEMBERED_PATHS = 1000;
+const REMEMBERED_PATH_LENGTH = 256;
+
+/**
+ * matchRoute over `routes` with the answers of recent paths remembered (a bounded map): a
+ * server sees the same paths again and again, and splitting and decoding each costs every request.
+ */
+export function routeMatcher(routes: Route[]): (pathname: string) => RouteMatch | undefined {
+  const remembered = new Map<string, RouteMatch | undefined>();
+  return (pathname) => {
+    if (remembered.has(pathname)) return remembered.get(pathname);
+    const match = matchRoute(routes, pathname);
+    if (pathname.length > REMEMBERED_PATH_LENGTH) return match;
+    if (remembered.size >= REMEMBERED_PATHS) remembered.clear();
+    remembered.set(pathname, match);
+    return match;
+  };
+}
+
 export type MethodHandler = (request: Request) => Response | Promise<Response>;
 export type RouteModule = Partial<Record<string, unknown>>;
 

@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import { getRequestListener, RequestError } from "@hono/node-server";
 import { PEER_ADDRESS_HEADER } from "../http/admin-token.js";
 import { ApiError, ERROR_STATUS, errorResponse } from "../http/errors.js";
-import { allowedMethods, discoverRoutes, matchRoute, methodHandler, moduleLoader, type Route, type RouteMatch } from "./router.js";
+import { allowedMethods, discoverRoutes, methodHandler, moduleLoader, routeMatcher, type RouteMatch } from "./router.js";
 import { headersFor, isCanonicalPath, rewritten, staticFile, vercelRouting, type VercelRouting } from "./static.js";
 
 /** Vercel refuses request bodies above 4.5 MB; so does the local server. */
@@ -63,10 +63,10 @@ async function dispatch(match: RouteMatch | undefined, load: ReturnType<typeof m
 }
 
 /** The route of a raw request URL; its dynamic segments are appended to the URL's query, as Vercel does. */
-function routeIncoming(routes: Route[], incoming: IncomingMessage): RouteMatch | undefined {
+function routeIncoming(routeOf: (pathname: string) => RouteMatch | undefined, incoming: IncomingMessage): RouteMatch | undefined {
   const rawUrl = incoming.url ?? "/";
   const queryAt = rawUrl.indexOf("?");
-  const match = matchRoute(routes, queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt));
+  const match = routeOf(queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt));
   if (match?.params.length) {
     const params = new URLSearchParams(match.params).toString();
     incoming.url = `${rawUrl}${queryAt === -1 ? "?" : "&"}${params}`;
@@ -140,7 +140,7 @@ function withRoutingHeaders(routing: VercelRouting, pathname: string, response: 
 
 /** A server for every function in `apiDir` (and the files of `publicDir`); call `listen` on it. */
 export async function createLocalServer({ apiDir, publicDir, vercelConfig }: LocalServerOptions): Promise<Server> {
-  const routes = await discoverRoutes(apiDir);
+  const routeOf = routeMatcher(await discoverRoutes(apiDir));
   const routing: VercelRouting = vercelConfig ? await vercelRouting(vercelConfig) : { rewrites: [], headers: [] };
   const load = moduleLoader();
   const matches = new WeakMap<object, RouteMatch | undefined>();
@@ -161,7 +161,7 @@ export async function createLocalServer({ apiDir, publicDir, vercelConfig }: Loc
     const peer = incoming.socket.remoteAddress ?? "unknown";
     incoming.rawHeaders = withPeerAddress(incoming.rawHeaders, peer);
     incoming.headers[PEER_ADDRESS_HEADER] = peer;
-    matches.set(incoming, routeIncoming(routes, incoming));
+    matches.set(incoming, routeIncoming(routeOf, incoming));
     void listener(incoming, outgoing);
   });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerUnparsable(error, socket));

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { discoverRoutes, matchRoute } from "../../../lib/server/router.js";
+import { discoverRoutes, matchRoute, routeMatcher } from "../../../lib/server/router.js";
 import { MAX_BODY_BYTES } from "../../../lib/server/server.js";
 import { API_DIR, serve, type RunningServer } from "../../harness/http.js";
 
@@ -25,6 +25,32 @@ describe("discoverRoutes", () => {
     expect(matchRoute(routes, "/api/files/a/b/c")?.params).toEqual([["path", "a/b/c"]]);
     expect(matchRoute(routes, "/api/agents/1/2")).toBeUndefined();
     expect(matchRoute(routes, "/api/agents/%E0%A4%A")).toBeUndefined();
+  });
+
+  it("routeMatcher answers as matchRoute does, the second time from memory, and stays bounded", async () => {
+    const routes = await discoverRoutes(FIXTURES);
+    const routeOf = routeMatcher(routes);
+    const paths = [
+      "/api/agents/search",
+      "/api/agents/a%20b",
+      "/api/agents/",
+      "/api/files/a/b/c",
+      "/api/agents/1/2",
+      "/api/agents/%E0%A4%A",
+      `/api/agents/${"x".repeat(300)}`,
+    ];
+    for (const path of paths) {
+      expect(routeOf(path)).toEqual(matchRoute(routes, path));
+      expect(routeOf(path)).toEqual(matchRoute(routes, path));
+    }
+    // The same object the second time: remembered, not matched again.
+    expect(routeOf("/api/agents/a%20b")).toBe(routeOf("/api/agents/a%20b"));
+    // A long path is matched every time, never kept.
+    const long = `/api/agents/${"y".repeat(300)}`;
+    expect(routeOf(long)).not.toBe(routeOf(long));
+    // Past 1,000 paths it starts afresh, answering the same.
+    for (let i = 0; i < 1500; i++) expect(routeOf(`/api/agents/${i}`)?.params).toEqual([["id", String(i)]]);
+    expect(routeOf("/api/agents/a%20b")?.params).toEqual([["id", "a b"]]);
   });
 });
 
