@@ -80,6 +80,36 @@ async function naiveLookup(sql: Sql, agentId: string): Promise<unknown> {
   return { ...agent, workflows };
 }
 
+/** Milliseconds the database's statements have spent executing, all of them (pg_stat_statements). */
+async function statementMilliseconds(sql: Sql): Promise<number> {
+  const [row] = await sql<{ ms: number }[]>`
+    select coalesce(sum(total_exec_time), 0)::float8 as ms from pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat_activity%'`;
+  return row?.ms ?? 0;
+}
+
+/** Samples, every 20 ms until stopped, how many of the database's backends are running a statement; stop() gives their mean. */
+function activeBackends(sql: Sql): { stop: () => Promise<number> } {
+  const samples: number[] = [];
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      const [row] = await sql<{ active: number }[]>`
+        select count(*)::int as active from pg_stat_activity
+        where datname = current_database() and state = 'active' and pid <> pg_backend_pid()`;
+      samples.push(row?.active ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await sampling;
+      return samples.reduce((sum, n) => sum + n, 0) / Math.max(samples.length, 1);
+    },
+  };
+}
+
 async function throughput(run: () => Promise<unknown>, concurrency: number, seconds: number): Promise<number> {
   let done = 0;
   const until = performance.now() + seconds * 1000;
@@ -229,7 +259,14 @@ try {
   await Promise.all(warmup.map((id) => fetch(`${base}/api/agents/${id}`, { headers: { authorization: `Bearer ${token}` } })));
   let next = 0;
   const beforeUncached = await agentQueryCalls(sql);
+  // The capacity check (db:inspect capacity): Little's law over the run against the backends seen busy.
+  const statementMsBefore = await statementMilliseconds(sql);
+  const sampler = activeBackends(sql);
+  const uncachedStarted = performance.now();
   const uncached = await load(base, token, { paths: () => `/api/agents/${cold[next++ % cold.length]}`, amount: cold.length });
+  const uncachedSeconds = (performance.now() - uncachedStarted) / 1000;
+  const sampledBusy = await sampler.stop();
+  const littleBusy = ((await statementMilliseconds(sql)) - statementMsBefore) / 1000 / uncachedSeconds;
   const queriesOnMisses = (await agentQueryCalls(sql)) - beforeUncached;
 
   log("stampede: 200 concurrent requests for one cold agent");
@@ -300,6 +337,7 @@ try {
       : []),
     `- the handler alone, what a request costs on Vercel (GET of api/agents/[id].ts called in this process with a Web Request, as Vercel's Node runtime calls it; one call after another, median of 5 rounds of 20,000: ${alone.handler.rounds.join(", ")} µs): **${alone.handler.microseconds} µs** per cached lookup, of which ${alone.objects.microseconds} µs is the Request and Response objects themselves (a function answering the same bytes at once); the local server: ${serverMicroseconds} µs per request under load (1 / requests/s)`,
     `- database queries during the cached run: **${queriesOnHits}** (goal 0); during the uncached run: ${queriesOnMisses} for ${uncached.requests} requests (one per miss: the counter works)`,
+    `- capacity, checked on the uncached run: Little's law as \`db:inspect -- capacity\` applies it (statement time / elapsed time, from pg_stat_statements) says **${littleBusy.toFixed(2)}** connections busy; pg_stat_activity sampled every 20 ms saw **${sampledBusy.toFixed(2)}** running a statement on average (${(sampledBusy / Math.max(littleBusy, 0.001)).toFixed(2)}x: what lies between statements, and planning, is not in the statements' time)`,
     `- 200 concurrent requests for one cold agent: **${stampedeQueries}** agent quer${stampedeQueries === 1 ? "y" : "ies"} (goal 1), statuses ${[...new Set(statuses)].join(", ")}`,
     "",
     "| agent + workflows from the database, 20 concurrent, 5 s | round trips | lookups/s |",
