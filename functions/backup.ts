@@ -10,7 +10,7 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { platformAlerts } from "../lib/alerts/alerts.js";
+import { alertsSentAgain, platformAlerts, type Redelivery } from "../lib/alerts/alerts.js";
 import { writeBackup, type WrittenBackup } from "../lib/backups/dump.js";
 import { BackupStoreError } from "../lib/backups/errors.js";
 import { manifestFiles } from "../lib/backups/manifest.js";
@@ -287,7 +287,12 @@ export async function recoveryTimeCheck(): Promise<RecoveryTime> {
   return { status: "over", projectedMinutes, rtoMinutes };
 }
 
-/** The recovery watchdog's run (every 15 minutes): the recovery point and the projected recovery time against their objectives. */
-export async function recoveryWatchdog(): Promise<RecoveryPoint & { recoveryTime: RecoveryTime }> {
-  return { ...(await recoveryPointCheck()), recoveryTime: await recoveryTimeCheck() };
+/**
+ * The recovery watchdog's run (every 15 minutes): the recovery point and the projected recovery
+ * time against their objectives; then the alert messages earlier runs could not deliver, sent again.
+ */
+export async function recoveryWatchdog(): Promise<RecoveryPoint & { recoveryTime: RecoveryTime; alertsRedelivered: Redelivery | undefined }> {
+  const point = await recoveryPointCheck();
+  const recoveryTime = await recoveryTimeCheck();
+  return { ...point, recoveryTime, alertsRedelivered: await alertsSentAgain() };
 }

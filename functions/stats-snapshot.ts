@@ -4,7 +4,7 @@
  * batches. Safe to run twice: a second delivery within the same 5-minute slot changes nothing.
  * Never resets pg_stat_statements.
  */
-import { platformAlerts } from "../lib/alerts/alerts.js";
+import { alertsSentAgain, platformAlerts, type Redelivery } from "../lib/alerts/alerts.js";
 import { pruneAlertEvents } from "../lib/data/alert-events.js";
 import { config } from "../lib/config.js";
 import {
@@ -55,6 +55,8 @@ export type SnapshotResult =
       /** Statements slower since the newest deploy (see statementRegressions). */
       regressions: StatementRegression[];
       pruned: Pruned;
+      /** Alert messages earlier runs could not deliver, sent again (undefined when that could not be done this run). */
+      alertsRedelivered: Redelivery | undefined;
     }
   | { status: "duplicate"; slot: string };
 
@@ -189,7 +191,7 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
   await reportMassDeletes(taken.massDeletes, slot);
   const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
   for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
-  return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune() };
+  return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune(), alertsRedelivered: await alertsSentAgain() };
 }
 
 /** The cron's entry: a snapshot whose failure fires `job:stats-snapshot`, resolved by the next success. */

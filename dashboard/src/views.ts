@@ -5,6 +5,7 @@ import { badge, h, runnable, section, table } from "./dom.js";
 import * as f from "./format.js";
 import type {
   Activity,
+  AlertEvent,
   BackupsView,
   ConnectionsView,
   Deploy,
@@ -113,6 +114,19 @@ function snapshotLine(snapshots: Overview["snapshots"]): HTMLElement {
   );
 }
 
+/** How an alert message went: delivered (to the webhook, to QStash, or only to the log), being retried, or given up, with why. */
+function deliveryText(alert: AlertEvent): HTMLElement {
+  const words: Record<AlertEvent["delivery"], [string, string]> = {
+    sent: ["ok", "sent"],
+    queued: ["ok", "handed to QStash, which retries it"],
+    logged: ["ok", "logged (no ALERT_WEBHOOK_URL)"],
+    retrying: ["warn", "not yet: the next run sends it again"],
+    undelivered: ["alert", "undelivered"],
+  };
+  const [status, text] = words[alert.delivery];
+  return h("span", {}, badge(status), ` ${text}${alert.deliveryReason ? `: ${alert.deliveryReason}` : ""}`);
+}
+
 function modeLine(mode: ModeState): HTMLElement {
   return h(
     "p",
@@ -151,7 +165,7 @@ export async function overviewView(main: HTMLElement, ctx: ViewContext): Promise
       { label: "Alert", value: (a) => a.key },
       { label: "Status", value: (a) => badge(a.status === "firing" ? "alert" : "ok") },
       { label: "Summary", value: (a) => a.summary },
-      { label: "Delivered", value: (a) => (a.delivered ? "yes" : "no") },
+      { label: "Delivery", value: (a) => deliveryText(a) },
     ]),
   );
   main.append(status, metrics, charts, alerts);

@@ -7,8 +7,11 @@ import { config, ConfigError } from "../config.js";
 import { JobPublishError } from "./errors.js";
 import { describedError } from "../errors.js";
 
-/** Deliveries QStash tries after the first fails. */
-const JOB_RETRIES = 3;
+/**
+ * Deliveries QStash tries after the first fails, with its default backoff (12 s, 2 min 28 s,
+ * 30 min: about 33 minutes before it gives up and calls the failure callback).
+ */
+const RETRIES = 3;
 
 /** The worker's job endpoints, by job. */
 export const WORKER_JOB_PATHS = { backup: "/api/jobs/backup", "dr-drill": "/api/jobs/dr-drill" } as const;
@@ -48,26 +51,43 @@ export interface PublishedJob {
   messageId: string;
 }
 
+/** QStash allows letters, digits and a few marks in a deduplication id; anything else becomes `_`. */
+export function deduplicationIdOf(parts: readonly string[]): string {
+  return parts.join(".").replace(/[^A-Za-z0-9_.:-]/g, "_");
+}
+
 /**
- * Publishes `body` to `destination`. The deduplication id makes a repeated publish of the
- * same job (a cron delivered twice) one delivery. With PUBLIC_URL known, QStash calls the
- * failure callback there once it has given up, so a dead worker is noticed at once.
+ * Publishes `body` to `destination`, retried by QStash. The deduplication id makes a repeated
+ * publish of the same message one delivery. With PUBLIC_URL known, QStash calls the failure
+ * callback there once it has given up. A refusal is a JobPublishError whose message never holds
+ * `destination` (an alert webhook's URL is its secret).
  */
-export async function publishJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
+async function published(what: string, destination: string, body: Record<string, unknown>, deduplicationId: string | undefined): Promise<PublishedJob> {
   const { token } = config().qstash;
-  if (!token) throw new ConfigError("Invalid configuration: QSTASH_TOKEN must be set to hand work to a worker");
+  if (!token) throw new ConfigError(`Invalid configuration: QSTASH_TOKEN must be set to publish the ${what} to QStash`);
   const client = qstashClient(token);
   try {
     const failureCallback = jobFailureUrl();
     const response = await client.publishJSON({
       url: destination,
       body,
-      retries: JOB_RETRIES,
-      deduplicationId,
+      retries: RETRIES,
+      ...(deduplicationId ? { deduplicationId } : {}),
       ...(failureCallback ? { failureCallback } : {}),
     });
     return { messageId: response.messageId };
   } catch (error) {
-    throw new JobPublishError(`QStash did not take the job: ${describedError(error)}`, { cause: error });
+    const reason = describedError(error).replaceAll(destination, "<destination>");
+    throw new JobPublishError(`QStash did not take the ${what}: ${reason}`, { cause: error });
   }
+}
+
+/** Hands a job to the worker at `destination` (a cron delivered twice is one job: the deduplication id). */
+export function publishJob(destination: string, body: Record<string, unknown>, deduplicationId: string): Promise<PublishedJob> {
+  return published("job", destination, body, deduplicationId);
+}
+
+/** Hands an alert message to QStash for the webhook at `destination` (ALERT_WEBHOOK_URL). */
+export function publishAlertMessage(destination: string, body: { text: string; alert: object }, deduplicationId: string | undefined): Promise<PublishedJob> {
+  return published("alert message", destination, body, deduplicationId);
 }

@@ -55,7 +55,12 @@ async function answer(response: Response) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const sentAlerts = (key: string) => hook.received.map((r) => (r.body as { alert: { key: string; status: string } }).alert).filter((alert) => alert.key === key);
+/** The alert messages published to QStash for the webhook (with QSTASH_TOKEN set, alerts go through QStash). */
+const sentAlerts = (key: string) =>
+  qstash.requests
+    .filter((r) => r.path === `/v2/publish/${hook.url}`)
+    .map((r) => (JSON.parse(r.body) as { alert: { key: string; status: string } }).alert)
+    .filter((alert) => alert.key === key);
 
 /** A POST to the stats snapshot's endpoint with a signature made as given. */
 async function signedSnapshotPost({

@@ -19,9 +19,89 @@ export interface PublishRequest {
 export interface FakeQstash {
   url: string;
   published: PublishRequest[];
-  /** The status publish answers with from now on (QStash's own errors are JSON with `error`). */
-  answer(status: number): void;
+  /** The status publish answers with from now on, and for an error its text (QStash's own errors are JSON with `error`). */
+  answer(status: number, error?: string): void;
+  /** Resolves once every message published so far has been delivered or given up on (with `delivering` only). */
+  settled(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface DeliveringOptions {
+  /** The key deliveries and failure reports are signed with (QStash's current signing key). */
+  signingKey: string;
+  /** The wait between tries, instead of QStash's backoff of seconds to minutes. */
+  retryDelayMs: number;
+}
+
+const header = (request: PublishRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return typeof value === "string" ? value : undefined;
+};
+
+/** QStash's report to the failure callback that it gave up delivering `request`, as it sends it. */
+function failureReport(
+  request: PublishRequest,
+  destination: string,
+  messageId: string,
+  last: { status: number; body: string } | undefined,
+  retried: number,
+): string {
+  return JSON.stringify({
+    status: last?.status ?? 0,
+    header: {},
+    body: Buffer.from(last?.body ?? "").toString("base64"),
+    retried,
+    maxRetries: retried,
+    dlqId: `${Date.now()}-0`,
+    sourceMessageId: messageId,
+    topicName: "",
+    endpointName: "",
+    url: destination,
+    method: "POST",
+    sourceHeader: { "Content-Type": [header(request, "content-type") ?? "application/json"] },
+    sourceBody: Buffer.from(request.body).toString("base64"),
+    notBefore: 0,
+    createdAt: Date.now(),
+    scheduleId: "",
+    callerIP: "127.0.0.1",
+  });
+}
+
+/**
+ * Delivers a published message as QStash does: POSTs its body to the destination, signed for it,
+ * trying again Upstash-Retries times while the answer is not 2xx, then reports to the
+ * Upstash-Failure-Callback, signed for that URL.
+ */
+async function delivered(request: PublishRequest, destination: string, messageId: string, { signingKey, retryDelayMs }: DeliveringOptions): Promise<void> {
+  const retries = Number(header(request, "upstash-retries") ?? 3);
+  let last: { status: number; body: string } | undefined;
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    try {
+      const response = await fetch(destination, {
+        method: "POST",
+        headers: {
+          "content-type": header(request, "content-type") ?? "application/json",
+          "upstash-signature": await qstashSignature(signingKey, destination, request.body),
+          "upstash-message-id": messageId,
+          "upstash-retried": String(attempt),
+        },
+        body: request.body,
+      });
+      last = { status: response.status, body: await response.text() };
+      if (response.ok) return;
+    } catch {
+      last = undefined;
+    }
+  }
+  const callback = header(request, "upstash-failure-callback");
+  if (!callback) return;
+  const report = failureReport(request, destination, messageId, last, retries);
+  await fetch(callback, {
+    method: "POST",
+    headers: { "content-type": "application/json", "upstash-signature": await qstashSignature(signingKey, callback, report) },
+    body: report,
+  }).catch(() => undefined);
 }
 
 interface RecordingServer {
@@ -56,17 +136,37 @@ async function recordingServer(answer: (request: PublishRequest) => { status: nu
   };
 }
 
-export async function fakeQstash(): Promise<FakeQstash> {
+/**
+ * QStash's publish endpoint. With `delivering`, it also does what QStash does with a message it
+ * took: a deduplication id seen before is answered 202 with the first message's id and not sent
+ * again; any other message is delivered to its destination with retries, and reported to its
+ * failure callback when every try failed.
+ */
+export async function fakeQstash(delivering?: DeliveringOptions): Promise<FakeQstash> {
   let status = 201;
-  const server = await recordingServer(() => ({
-    status,
-    body: status < 300 ? { messageId: `msg_${server.requests.length}` } : { error: "quota exceeded" },
-  }));
+  let errorText = "quota exceeded";
+  const messageIds = new Map<string, string>();
+  const deliveries: Array<Promise<void>> = [];
+  const server = await recordingServer((request) => {
+    if (status >= 300) return { status, body: { error: errorText } };
+    const deduplicationId = header(request, "upstash-deduplication-id");
+    const known = deduplicationId ? messageIds.get(deduplicationId) : undefined;
+    if (known) return { status: 202, body: { messageId: known, deduplicated: true } };
+    const messageId = `msg_${server.requests.length}`;
+    if (deduplicationId) messageIds.set(deduplicationId, messageId);
+    const destination = request.path.replace(/^\/v2\/publish\//, "");
+    if (delivering) deliveries.push(delivered(request, destination, messageId, delivering));
+    return { status, body: { messageId } };
+  });
   return {
     url: server.url,
     published: server.requests,
-    answer: (next) => {
+    answer: (next, error = "quota exceeded") => {
       status = next;
+      errorText = error;
+    },
+    settled: async () => {
+      await Promise.all(deliveries);
     },
     close: () => server.close(),
   };
@@ -122,11 +222,14 @@ export interface FakeQstashSchedules {
 export async function fakeQstashSchedules(token: string): Promise<FakeQstashSchedules> {
   const schedules = new Map<string, FakeSchedule>();
   let created = 0;
+  let published = 0;
   const answer = (status: number, body?: unknown) => ({ status, body });
   const handle = (request: PublishRequest) => {
     if (request.headers.authorization !== `Bearer ${token}`) return answer(401, { error: "invalid token" });
     const path = request.path;
     if (request.method === "GET" && path === "/v2/schedules") return answer(200, [...schedules.values()]);
+    // A message published (an alert for the webhook): taken, as QStash takes it.
+    if (request.method === "POST" && path.startsWith("/v2/publish/")) return answer(201, { messageId: `msg_${++published}` });
     const create = /^\/v2\/schedules\/(https?:\/\/.+)$/.exec(path);
     if (request.method === "POST" && create?.[1]) {
       const header = (name: string) => {

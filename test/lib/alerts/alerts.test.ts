@@ -26,7 +26,7 @@ beforeEach(() => {
 });
 
 function alertsOn(store: CacheStore): Alerter {
-  return alerter({ store, deliver: webhookDelivery(hook.url, 500), repeatMs: REPEAT_MS, now });
+  return alerter({ store, deliver: webhookDelivery(hook.url, { timeoutMs: 500, retryDelaysMs: [] }), repeatMs: REPEAT_MS, now });
 }
 
 const statusesSent = () => hook.received.map((r) => (r.body as { alert: { status: string } }).alert.status);
@@ -124,17 +124,35 @@ describe("when things fail", () => {
     hook.answer(200, 2000);
     const started = Date.now();
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const deliver = loggedDelivery(hook.url);
-    const slow = await webhookDelivery(hook.url, 200)({ key: "k", status: "firing", summary: "s", since: "", at: "", details: {} });
-    expect(slow).toEqual({ ok: false, reason: "webhook unreachable: timed out" });
+    const deliver = loggedDelivery({ webhookUrl: hook.url, throughQstash: false });
+    const slow = await webhookDelivery(hook.url, { timeoutMs: 200, retryDelaysMs: [] })({
+      key: "k",
+      status: "firing",
+      summary: "s",
+      since: "",
+      at: "",
+      details: {},
+    });
+    expect(slow).toEqual({ ok: false, reason: "webhook unreachable: timed out", attempts: 1 });
     expect(Date.now() - started).toBeLessThan(1500);
+    // A 404 says the request is wrong: no second try.
     hook.answer(404);
-    expect(await deliver({ key: "k", status: "firing", summary: "s", since: "", at: "", details: {} })).toEqual({ ok: false, reason: "webhook answered 404" });
+    hook.received.length = 0;
+    expect(await deliver({ key: "k", status: "firing", summary: "s", since: "", at: "", details: {} })).toEqual({
+      ok: false,
+      reason: "webhook answered 404",
+      attempts: 1,
+    });
+    expect(hook.received).toHaveLength(1);
+    // Nothing listening: tried again after each wait, then given up.
     const closed = new URL(hook.url);
     closed.port = String(await freePort());
-    expect(await webhookDelivery(closed.toString())({ key: "k", status: "firing", summary: "s", since: "", at: "", details: {} })).toEqual({
+    expect(
+      await webhookDelivery(closed.toString(), { retryDelaysMs: [10, 10] })({ key: "k", status: "firing", summary: "s", since: "", at: "", details: {} }),
+    ).toEqual({
       ok: false,
       reason: "webhook unreachable: ECONNREFUSED",
+      attempts: 3,
     });
     const logged = errors.mock.calls.map((c) => String(c[0])).join("\n");
     expect(logged).toContain('"message":"alert firing"');
@@ -144,7 +162,7 @@ describe("when things fail", () => {
 
   it("logs the alert when no webhook is configured", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery(undefined), repeatMs: REPEAT_MS, now });
+    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery({ webhookUrl: undefined, throughQstash: false }), repeatMs: REPEAT_MS, now });
     expect(await alerts.raise({ key: "nohook", summary: "lock wait 512 ms" })).toBe("sent");
     const [line] = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(line).toMatchObject({ level: "error", message: "alert firing", key: "nohook", summary: "lock wait 512 ms", delivered: "no ALERT_WEBHOOK_URL" });

@@ -7,7 +7,7 @@ import { quietConsole } from "../../harness/console.js";
 
 function brokenAlerts(): Alerter {
   const broken = () => Promise.reject(new Error("alert store down"));
-  return { raise: broken, clear: broken };
+  return { raise: broken, clear: broken, retry: broken };
 }
 
 describe("monitored", () => {
