@@ -86,6 +86,16 @@ const previousSigningKeys = v.pipe(
   v.transform((value) => value.split(/[\s,]+/).filter(Boolean)),
   v.check((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), "must be one or more keys of at least 32 characters, separated by commas"),
 );
+/** Waits in ms between the tries of a direct alert delivery, comma-separated: "1000,3000" is three tries. */
+const retryDelays = v.pipe(
+  v.string(),
+  v.transform((value) => value.split(/[\s,]+/).filter(Boolean)),
+  v.check(
+    (waits) => waits.length <= 5 && waits.every((wait) => /^\d{1,5}$/.test(wait)),
+    "must be up to 5 waits in milliseconds (at most 99999 each), separated by commas",
+  ),
+  v.transform((waits) => waits.map(Number)),
+);
 const ageIdentity = v.pipe(v.string(), v.regex(/^AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{20,}$/, "must be an age secret key (AGE-SECRET-KEY-1...)"));
 /** Digits (else "must be a whole number of ..."), then the range; the range is judged only of a number. */
 const wholeNumber = (what: string, min: number, max: number) =>
@@ -120,6 +130,8 @@ export const DEFAULTS = {
   QSTASH_URL: "https://qstash.upstash.io",
   ALERT_REPEAT_MINUTES: 240,
   ALERT_MASS_DELETE_SHARE: 0.2,
+  /** Three tries, within about 9 s with the 5 s timeout of each: inside any function's time. */
+  ALERT_RETRY_DELAYS_MS: [1000, 3000],
   CACHE_L1_TTL_MS: 1000,
   PORT: 3000,
   LOCAL_DATA_DIR: ".local",
@@ -190,6 +202,8 @@ const schema = v.object({
   ALERT_REPEAT_MINUTES: optional(wholeNumber("minutes", 1, 10_080)),
   /** A table that shrinks by more than this share of its rows between two stats snapshots fires `data:mass-delete` (DEFAULTS). */
   ALERT_MASS_DELETE_SHARE: optional(share),
+  /** Without QStash, the waits between the tries of an alert's delivery, in ms (DEFAULTS). */
+  ALERT_RETRY_DELAYS_MS: optional(retryDelays),
   /** Port of the local platform and the worker (DEFAULTS). */
   PORT: optional(wholeNumber("as a TCP port", 0, 65535)),
   /** Address the local server listens on; unset = 127.0.0.1 for npm start (this machine only), every interface for npm run worker. */
@@ -329,7 +343,7 @@ export interface Config {
   cronSecret: string | undefined;
   metricsToken: string | undefined;
   adminToken: string | undefined;
-  alerts: { webhookUrl: string | undefined; repeatMs: number; massDeleteShare: number };
+  alerts: { webhookUrl: string | undefined; repeatMs: number; massDeleteShare: number; retryDelaysMs: readonly number[] };
   port: number;
   host: string | undefined;
   localDataDir: string;
@@ -434,6 +448,7 @@ export function parseConfig(env: Env): Config {
       webhookUrl: e.ALERT_WEBHOOK_URL,
       repeatMs: (e.ALERT_REPEAT_MINUTES ?? DEFAULTS.ALERT_REPEAT_MINUTES) * 60_000,
       massDeleteShare: e.ALERT_MASS_DELETE_SHARE ?? DEFAULTS.ALERT_MASS_DELETE_SHARE,
+      retryDelaysMs: e.ALERT_RETRY_DELAYS_MS ?? DEFAULTS.ALERT_RETRY_DELAYS_MS,
     },
     port: e.PORT ?? DEFAULTS.PORT,
     host: e.HOST,

@@ -179,7 +179,7 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
 
 function deliveryRoute(): DeliveryRoute {
   const { alerts, qstash } = config();
-  return { webhookUrl: alerts.webhookUrl, throughQstash: Boolean(qstash.token) };
+  return { webhookUrl: alerts.webhookUrl, throughQstash: Boolean(qstash.token), retryDelaysMs: alerts.retryDelaysMs };
 }
 
 /** The platform's alerts: state in its cache store, messages to ALERT_WEBHOOK_URL (through QStash with QSTASH_TOKEN), the log and ops.alert_events. */
@@ -221,7 +221,7 @@ export async function redeliverAlerts({ now = Date.now() }: { now?: number } = {
   const pending = await pendingAlertEvents(sql, { before: new Date(now - REDELIVERY_MIN_AGE_MS), limit: REDELIVERY_BATCH });
   // Logged, not recorded again (the existing record is updated); one try each, and none after
   // the first that fails (the webhook is still down): the run's time stays short.
-  const alerts = alerter({ store: cacheStore(), deliver: loggedDelivery(deliveryRoute(), { retryDelaysMs: [] }), repeatMs: config().alerts.repeatMs });
+  const alerts = alerter({ store: cacheStore(), deliver: loggedDelivery({ ...deliveryRoute(), retryDelaysMs: [] }), repeatMs: config().alerts.repeatMs });
   let retried = 0;
   let delivered = 0;
   for (const event of pending) {

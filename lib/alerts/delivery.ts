@@ -34,8 +34,6 @@ export type Deliver = (message: AlertMessage, options?: DeliverOptions) => Promi
 
 /** @default 5000 */
 const WEBHOOK_TIMEOUT_MS = 5000;
-/** Waits before the second and third tries of a direct delivery: about 9 s at most with the timeouts, within any function's time. */
-const WEBHOOK_RETRY_DELAYS_MS = [1000, 3000];
 
 function text({ status, summary, since, at, details }: AlertMessage): string {
   if (status === "firing") return `[FIRING] ${summary} (since ${since})`;
@@ -72,12 +70,12 @@ async function postedOnce(url: string, message: AlertMessage, timeoutMs: number)
 
 export interface WebhookOptions {
   timeoutMs?: number;
-  /** The wait before each further try; [] tries once. */
-  retryDelaysMs?: readonly number[];
+  /** The wait before each further try (ALERT_RETRY_DELAYS_MS); [] tries once. */
+  retryDelaysMs: readonly number[];
 }
 
 /** Posts the message to the webhook, trying again after each of `retryDelaysMs` while the failure is worth retrying. */
-export function webhookDelivery(url: string, { timeoutMs = WEBHOOK_TIMEOUT_MS, retryDelaysMs = WEBHOOK_RETRY_DELAYS_MS }: WebhookOptions = {}): Deliver {
+export function webhookDelivery(url: string, { timeoutMs = WEBHOOK_TIMEOUT_MS, retryDelaysMs }: WebhookOptions): Deliver {
   return async (message) => {
     for (let attempt = 1; ; attempt++) {
       const posted = await postedOnce(url, message, timeoutMs);
@@ -108,11 +106,13 @@ export interface DeliveryRoute {
   webhookUrl: string | undefined;
   /** Whether QSTASH_TOKEN is set: the webhook is then reached through QStash. */
   throughQstash: boolean;
+  /** Without QStash, the waits between tries (ALERT_RETRY_DELAYS_MS). */
+  retryDelaysMs: readonly number[];
 }
 
 /** Every alert message is logged (the history); with a webhook it is also sent, through QStash when it can be. */
-export function loggedDelivery({ webhookUrl, throughQstash }: DeliveryRoute, webhookOptions: WebhookOptions = {}): Deliver {
-  const send = webhookUrl ? (throughQstash ? qstashDelivery(webhookUrl) : webhookDelivery(webhookUrl, webhookOptions)) : undefined;
+export function loggedDelivery({ webhookUrl, throughQstash, retryDelaysMs }: DeliveryRoute): Deliver {
+  const send = webhookUrl ? (throughQstash ? qstashDelivery(webhookUrl) : webhookDelivery(webhookUrl, { retryDelaysMs })) : undefined;
   return async (message, options) => {
     const delivery: Delivery = send ? await send(message, options) : { ok: true, state: "logged" };
     const fields = {

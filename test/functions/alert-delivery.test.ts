@@ -59,7 +59,8 @@ const throughQstash = () =>
     QSTASH_NEXT_SIGNING_KEY: NEXT_KEY,
     PUBLIC_URL: server.baseUrl,
   });
-const direct = () => useConfig({ ALERT_WEBHOOK_URL: hook.url, QSTASH_TOKEN: "" });
+// Three tries as in production, with shorter waits between them (ALERT_RETRY_DELAYS_MS).
+const direct = () => useConfig({ ALERT_WEBHOOK_URL: hook.url, QSTASH_TOKEN: "", ALERT_RETRY_DELAYS_MS: "50,100" });
 
 async function history() {
   return directDb()<{ key: string; status: string; delivery: string; reason: string | null; messageId: string | null; attempts: number }[]>`

@@ -56,6 +56,9 @@ async function startServer(): Promise<TestServer> {
     dataDir: path.join(dataRoot, "data"),
     port: await freePort(),
     persistent: false,
+    // A server deleted after the run need not survive a crash: no flush to disk at each commit
+    // and checkpoint (PostgreSQL's own advice for throwaway data).
+    settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
   });
   return {
     url: server.url,

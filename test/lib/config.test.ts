@@ -80,6 +80,8 @@ describe("parseConfig", () => {
     [{ DB_POOL_SIZE: "-1" }, "DB_POOL_SIZE must be a whole number of connections"],
     [{ DB_CONNECTION_TIMEOUT: "5s" }, "DB_CONNECTION_TIMEOUT must be a whole number of milliseconds"],
     [{ DB_IDLE_TIMEOUT: "1.5" }, "DB_IDLE_TIMEOUT must be a whole number of milliseconds"],
+    [{ ALERT_RETRY_DELAYS_MS: "1s,2s" }, "ALERT_RETRY_DELAYS_MS must be up to 5 waits in milliseconds (at most 99999 each), separated by commas"],
+    [{ ALERT_RETRY_DELAYS_MS: "1,2,3,4,5,6" }, "ALERT_RETRY_DELAYS_MS must be up to 5 waits in milliseconds (at most 99999 each), separated by commas"],
     [{ DB_MAX_LIFETIME: "abc" }, "DB_MAX_LIFETIME must be a whole number of milliseconds"],
     [{ DB_STATEMENT_TIMEOUT: "10" }, "DB_STATEMENT_TIMEOUT must be between 100 and 3600000 milliseconds"],
     [{ DB_POOL_PROFILE: "huge" }, "DB_POOL_PROFILE"],

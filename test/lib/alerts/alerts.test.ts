@@ -124,7 +124,7 @@ describe("when things fail", () => {
     hook.answer(200, 2000);
     const started = Date.now();
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const deliver = loggedDelivery({ webhookUrl: hook.url, throughQstash: false });
+    const deliver = loggedDelivery({ webhookUrl: hook.url, throughQstash: false, retryDelaysMs: [10, 10] });
     const slow = await webhookDelivery(hook.url, { timeoutMs: 200, retryDelaysMs: [] })({
       key: "k",
       status: "firing",
@@ -162,7 +162,7 @@ describe("when things fail", () => {
 
   it("logs the alert when no webhook is configured", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery({ webhookUrl: undefined, throughQstash: false }), repeatMs: REPEAT_MS, now });
+    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery({ webhookUrl: undefined, throughQstash: false, retryDelaysMs: [] }), repeatMs: REPEAT_MS, now });
     expect(await alerts.raise({ key: "nohook", summary: "lock wait 512 ms" })).toBe("sent");
     const [line] = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(line).toMatchObject({ level: "error", message: "alert firing", key: "nohook", summary: "lock wait 512 ms", delivered: "no ALERT_WEBHOOK_URL" });
