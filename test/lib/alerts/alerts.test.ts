@@ -162,7 +162,12 @@ describe("when things fail", () => {
 
   it("logs the alert when no webhook is configured", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const alerts = alerter({ store: memoryStore({ now }), deliver: loggedDelivery({ webhookUrl: undefined, throughQstash: false, retryDelaysMs: [] }), repeatMs: REPEAT_MS, now });
+    const alerts = alerter({
+      store: memoryStore({ now }),
+      deliver: loggedDelivery({ webhookUrl: undefined, throughQstash: false, retryDelaysMs: [] }),
+      repeatMs: REPEAT_MS,
+      now,
+    });
     expect(await alerts.raise({ key: "nohook", summary: "lock wait 512 ms" })).toBe("sent");
     const [line] = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(line).toMatchObject({ level: "error", message: "alert firing", key: "nohook", summary: "lock wait 512 ms", delivered: "no ALERT_WEBHOOK_URL" });
