@@ -23,7 +23,7 @@ import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { overrideConfig } from "../lib/config.js";
 import { closeDbPools } from "../lib/db/pool.js";
 import { againstBuild, startAgainstServer, type AgainstBuild } from "./against.js";
-import { startServer } from "./server-process.js";
+import { medianMs, startServer } from "./server-process.js";
 
 const SECRET = "bench-jwt-secret-0123456789abcdef";
 const DURATION_S = 5;
@@ -122,17 +122,6 @@ async function throughput(run: () => Promise<unknown>, concurrency: number, seco
     }),
   );
   return Math.round(done / seconds);
-}
-
-async function medianMs(run: () => Promise<unknown>, times: number): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    await run();
-    samples.push(performance.now() - started);
-  }
-  samples.sort((a, b) => a - b);
-  return Math.round((samples[Math.floor(times / 2)] ?? 0) * 1000) / 1000;
 }
 
 interface HandlerTiming {

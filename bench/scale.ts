@@ -32,7 +32,7 @@ import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb, type Pool } from "../lib/db/pool.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../lib/local/embedded.js";
 import { seedDemoData } from "../scripts/demo/data.js";
-import { median } from "./server-process.js";
+import { median, medianMs, timedSeconds } from "./server-process.js";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "1000000,10000000,30000000" } } });
 const SIZES = (values.messages ?? "").split(",").map(Number);
@@ -46,19 +46,6 @@ const AGENTS = 1000;
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
-}
-
-async function seconds(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
-}
-
-/** The median milliseconds of `times` runs of `work`. */
-async function medianMs(work: () => Promise<unknown>, times: number): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < times; i++) samples.push((await seconds(work)) * 1000);
-  return median(samples);
 }
 
 /** One row of the report: a figure at each size. */
@@ -127,7 +114,7 @@ async function monitoring(index: number): Promise<void> {
   const base = Date.now();
   const snapshots: number[] = [];
   // Three snapshots, five minutes apart as far as their slots go: the dashboard then has history.
-  for (let run = 0; run < 3; run++) snapshots.push((await seconds(() => takeStatsSnapshot({ at: new Date(base + run * SNAPSHOT_INTERVAL_MS) }))) * 1000);
+  for (let run = 0; run < 3; run++) snapshots.push((await timedSeconds(() => takeStatsSnapshot({ at: new Date(base + run * SNAPSHOT_INTERVAL_MS) }))) * 1000);
   record("jobs", "stats snapshot", "ms", median(snapshots), index);
   for (const section of SECTIONS) {
     record("db:inspect", section, "ms", await medianMs(() => inspectionReport(directDb(), [section]), 3), index);
@@ -146,7 +133,7 @@ async function monitoring(index: number): Promise<void> {
 
 async function recovery(database: EmbeddedServer, index: number): Promise<void> {
   let archiveBytes = 0;
-  record("jobs", "backup (pg_dump, zstd, signed, on this disk)", "s", await seconds(async () => (archiveBytes = (await takeBackup()).sizeBytes)), index);
+  record("jobs", "backup (pg_dump, zstd, signed, on this disk)", "s", await timedSeconds(async () => (archiveBytes = (await takeBackup()).sizeBytes)), index);
   record("sizes", "backup archive", "MB", archiveBytes / 1024 ** 2, index);
   const admin = postgres(database.url, { max: 1, onnotice: () => undefined });
   await admin`create database bench_restore_target`;
@@ -156,7 +143,7 @@ async function recovery(database: EmbeddedServer, index: number): Promise<void> 
     "jobs",
     "restore into an empty database (verified, one transaction)",
     "s",
-    await seconds(() => restoreChosenBackup({ latest: true }, target.toString())),
+    await timedSeconds(() => restoreChosenBackup({ latest: true }, target.toString())),
     index,
   );
   await admin`drop database bench_restore_target with (force)`;
@@ -168,7 +155,7 @@ async function recovery(database: EmbeddedServer, index: number): Promise<void> 
 async function inserts(sql: Pool, ids: "random" | "time-ordered"): Promise<{ seconds: number; walBytes: number }> {
   const [conversation] = await sql<{ id: string }[]>`select id from conversations limit 1`;
   const [before] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
-  const took = await seconds(() =>
+  const took = await timedSeconds(() =>
     ids === "random"
       ? sql`insert into conversation_messages (id, conversation_id, role, content, created_at)
             select gen_random_uuid(), ${conversation?.id ?? ""}, 'user', 'bench', now() from generate_series(1, ${BATCH})`
@@ -229,7 +216,7 @@ async function measure(messages: number, index: number): Promise<void> {
       "jobs",
       "seed (npm run db:seed)",
       "s",
-      await seconds(() => seedDemoData(sql, { organizations: 10, usersPerOrganization: 4, agents: AGENTS, conversations: 1, messages })),
+      await timedSeconds(() => seedDemoData(sql, { organizations: 10, usersPerOrganization: 4, agents: AGENTS, conversations: 1, messages })),
       index,
     );
     await sql`vacuum analyze`;

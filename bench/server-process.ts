@@ -1,4 +1,4 @@
-/** What the benchmarks share: a platform server in a process of its own, and the median of runs. */
+/** What the benchmarks share: a platform server in a process of its own, timing a run, and the median of runs. */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,4 +32,18 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Seconds `work` took. */
+export async function timedSeconds(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** The median milliseconds of `times` runs of `work`, one after another, to the microsecond. */
+export async function medianMs(work: () => Promise<unknown>, times: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < times; i++) samples.push((await timedSeconds(work)) * 1000);
+  return Math.round(median(samples) * 1000) / 1000;
 }

@@ -14,7 +14,7 @@ import { seedDemoData } from "../scripts/demo/data.js";
 import { migrate } from "../lib/db/migrate.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { freePort, sharedTempDir } from "../test/harness/net.js";
-import { median } from "./server-process.js";
+import { median, timedSeconds } from "./server-process.js";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "10000000" }, ids: { type: "string", default: "time-ordered" } } });
 const MESSAGES = Number(values.messages);
@@ -24,12 +24,6 @@ const ROUNDS = 3;
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
-}
-
-async function timedSeconds(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
 }
 
 async function main(): Promise<void> {

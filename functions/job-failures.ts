@@ -63,7 +63,8 @@ async function recordUndeliveredAlert(
 
 /** A message QStash gave up on: a worker's job or an alert, recorded as undelivered; anything else is ignored. */
 export async function recordUndeliveredMessage(report: UndeliveredMessage): Promise<UndeliveredOutcome> {
-  if (workerJobOf(report.url)) return recordUndeliveredJob(report);
+  const job = workerJobOf(report.url);
+  if (job) return recordUndeliveredJob(job, report);
   const alert = alertIn(report.message);
   if (alert) return recordUndeliveredAlert(alert, report);
   log.warn("QStash reported a failed delivery of a message this platform does not know");
@@ -75,9 +76,7 @@ function idIn(message: Record<string, unknown>, field: string): string | undefin
   return typeof value === "string" && /^\d{1,18}$/.test(value) ? value : undefined;
 }
 
-async function recordUndeliveredJob({ url, message, lastStatus, retried }: UndeliveredMessage): Promise<UndeliveredOutcome> {
-  const job = workerJobOf(url);
-  if (!job) return { status: "ignored" };
+async function recordUndeliveredJob(job: WorkerJob, { url, message, lastStatus, retried }: UndeliveredMessage): Promise<UndeliveredOutcome> {
   const reason = `QStash gave up delivering to the worker after ${retried ?? "its"} retries (${answerOf(lastStatus)}): is the worker running at ${new URL(url).origin}?`;
   const kind = KINDS[job];
   const id = idIn(message, kind.idField);

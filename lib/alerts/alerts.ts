@@ -103,6 +103,7 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
   }
 
   const saved = (key: string, state: AlertState) => store.set(stateKey(key), JSON.stringify(state), STATE_TTL_SECONDS).catch(() => undefined);
+  const forgotten = (key: string) => store.del([stateKey(key)]).catch(() => undefined);
 
   return {
     async raise({ key, summary, details = {} }) {
@@ -138,16 +139,15 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
       if (!firing) return "not-firing";
       const outcome = await locked(key, async (state): Promise<ClearOutcome> => {
         if (!state) return "not-firing";
-        const forget = () => store.del([stateKey(key)]).catch(() => undefined);
         if (state.notifiedAt === null) {
           // Nobody heard it fire: nothing to take back.
-          await forget();
+          await forgotten(key);
           return "not-firing";
         }
         const resolved = message(key, "resolved", resolution, state.since, { fired: state.summary });
         const delivery = await deliver(resolved, { deduplicationId: deduplicationId(resolved) });
         if (!delivery.ok) return "undelivered";
-        await forget();
+        await forgotten(key);
         return "resolved";
       });
       // Without the store there is no telling whether it fired: say nothing rather than "resolved" at random.
@@ -163,7 +163,7 @@ export function alerter({ store, deliver, repeatMs, now = Date.now }: AlerterOpt
         if (!current) return { result: "replaced" };
         const delivery = await send();
         if (!delivery.ok) return { result: "undelivered", delivery };
-        if (pending.status === "resolved") await store.del([stateKey(pending.key)]).catch(() => undefined);
+        if (pending.status === "resolved") await forgotten(pending.key);
         else await saved(pending.key, { ...state, notifiedAt: now(), notices: (state.notices ?? 0) + 1 });
         return { result: "delivered", delivery };
       });

@@ -40,12 +40,10 @@ export interface PendingAlertEvent extends AlertEventInput {
   attempts: number;
 }
 
-const deliveredState = (state: DeliveryState) => state === "sent" || state === "queued" || state === "logged";
-
 export async function recordAlertEvent(sql: Sql, event: AlertEventInput, delivery: DeliveryRecord): Promise<void> {
   await sql`
-    insert into ops.alert_events (at, key, status, summary, since, delivered, details, delivery, delivery_reason, qstash_message_id, attempts)
-    values (${event.at}::text::timestamptz, ${event.key}, ${event.status}, ${event.summary}, ${event.since}::text::timestamptz, ${deliveredState(delivery.state)},
+    insert into ops.alert_events (at, key, status, summary, since, details, delivery, delivery_reason, qstash_message_id, attempts)
+    values (${event.at}::text::timestamptz, ${event.key}, ${event.status}, ${event.summary}, ${event.since}::text::timestamptz,
       ${sql.json(JSON.parse(JSON.stringify(event.details)) as Record<string, never>)}, ${delivery.state}, ${delivery.reason ?? null}, ${delivery.messageId ?? null},
       ${delivery.attempts})`;
 }
@@ -91,7 +89,7 @@ export async function pendingAlertEvents(sql: Sql, { before, limit }: { before: 
 export async function setAlertDelivery(sql: Sql, id: string, delivery: DeliveryRecord): Promise<void> {
   await sql`
     update ops.alert_events
-    set delivery = ${delivery.state}, delivered = ${deliveredState(delivery.state)}, delivery_reason = ${delivery.reason ?? null},
+    set delivery = ${delivery.state}, delivery_reason = ${delivery.reason ?? null},
       qstash_message_id = coalesce(${delivery.messageId ?? null}, qstash_message_id), attempts = ${delivery.attempts}
     where id = ${id}`;
 }
@@ -100,7 +98,7 @@ export async function setAlertDelivery(sql: Sql, id: string, delivery: DeliveryR
 export async function abandonStaleAlertEvents(sql: Sql, hours: number): Promise<number> {
   const abandoned = await sql`
     update ops.alert_events e
-    set delivery = 'undelivered', delivered = false,
+    set delivery = 'undelivered',
       delivery_reason = case
         when e.at < now() - make_interval(hours => ${hours}) then coalesce(e.delivery_reason || '; ', '') || ${`given up after ${hours} h of retries`}
         else coalesce(e.delivery_reason || '; ', '') || 'not sent again: a newer message about this alert replaced it'
@@ -119,7 +117,7 @@ export async function markAlertUndelivered(
 ): Promise<boolean> {
   const marked = await sql`
     update ops.alert_events
-    set delivery = 'undelivered', delivered = false, delivery_reason = ${reason}
+    set delivery = 'undelivered', delivery_reason = ${reason}
     where id = (
       select id from ops.alert_events
       where qstash_message_id = ${messageId ?? null}

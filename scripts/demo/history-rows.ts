@@ -164,7 +164,7 @@ export async function rollUpHistory(sql: Sql, fromId: string, toId: string): Pro
 /** The alert messages of the range: each p95 spike fired its alert, resolved at the next snapshot. */
 export async function insertHistoryAlerts(sql: Sql, fromId: string, toId: string): Promise<void> {
   await sql`
-    insert into ops.alert_events (at, key, status, summary, since, delivered, delivery, details)
+    insert into ops.alert_events (at, key, status, summary, since, delivery, details)
     select
       s.taken_at + case when e.status = 'resolved' then interval '5 minutes' else interval '0' end,
       'threshold:statement_p95_ms',
@@ -173,7 +173,6 @@ export async function insertHistoryAlerts(sql: Sql, fromId: string, toId: string
         then 'statement_p95_ms is ' || r.value || ' ms, above its alert level of 500 (target 100)'
         else 'statement_p95_ms is ' || coalesce(n.value, 0) || ' ms, back under its alert level of 500' end,
       s.taken_at,
-      true,
       'sent',
       case when e.status = 'firing'
         then jsonb_build_object('metric', 'statement_p95_ms', 'value', r.value)

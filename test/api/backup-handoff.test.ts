@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { serve, type RunningServer } from "../harness/http.js";
-import { fakeQstash, qstashSignature, type FakeQstash } from "../harness/qstash.js";
+import { fakeQstash, qstashFailureReport, qstashSignature, type FakeQstash } from "../harness/qstash.js";
 import { commandAvailable } from "../harness/services.js";
 import { quietConsole } from "../harness/console.js";
 
@@ -219,24 +219,13 @@ describe.skipIf(!withPgTools)("the weekly drill with a worker", () => {
 
 /** QStash's report that it gave up delivering `message` to `destination`, as it sends it. */
 function failureReport(destination: string, message: string, status = 502): string {
-  return JSON.stringify({
+  return qstashFailureReport({
+    destination,
+    message,
+    messageId: "msg_26hZCxZCuWyyTWPmSVBrNC1RADwpgWxPcak2rQD51EMjFMuzcW7qYXpPiDyw",
     status,
-    header: { "Content-Type": ["application/json"] },
-    body: Buffer.from('{"error":"bad gateway"}').toString("base64"),
+    answer: '{"error":"bad gateway"}',
     retried: 3,
-    maxRetries: 3,
-    dlqId: "1725323658779-0",
-    sourceMessageId: "msg_26hZCxZCuWyyTWPmSVBrNC1RADwpgWxPcak2rQD51EMjFMuzcW7qYXpPiDyw",
-    topicName: "",
-    endpointName: "",
-    url: destination,
-    method: "POST",
-    sourceHeader: { "Content-Type": ["application/json"] },
-    sourceBody: Buffer.from(message).toString("base64"),
-    notBefore: 1725323658,
-    createdAt: 1725323658,
-    scheduleId: "",
-    callerIP: "203.0.113.7",
   });
 }
 

@@ -86,15 +86,12 @@ function keepFailureExitCode(): void {
 
 /**
  * What every project's setup shares within the run (global setups run in the one main process,
- * but each project may load this module afresh): the bundle, built once, and the server,
- * started once and stopped when the last project using it is done.
+ * but each project may load this module afresh): the bundle, built once; the compiled scripts and
+ * the server, made once and ended when the last project using them is done.
  */
 const shared = globalThis as typeof globalThis & {
   gapDashboardBuilt?: Promise<unknown>;
-  gapScripts?: Promise<string>;
-  gapScriptsUsers?: number;
-  gapTestServer?: Promise<TestServer>;
-  gapTestServerUsers?: number;
+  gapInUse?: Map<string, { value: Promise<unknown>; users: number }>;
 };
 
 /** The dashboard's bundle, as `npm run build` makes it for Vercel and `npm start` locally: once per run. */
@@ -103,34 +100,33 @@ export function dashboardBuilt(): Promise<unknown> {
   return shared.gapDashboardBuilt;
 }
 
-/** The compiled scripts, provided to `project`; the returned teardown removes them after the last project is done. */
-export async function scriptsProvided(project: TestProject): Promise<() => Promise<void>> {
-  shared.gapScripts ??= compileScripts();
-  shared.gapScriptsUsers = (shared.gapScriptsUsers ?? 0) + 1;
-  const dir = await shared.gapScripts;
-  project.provide("scriptsDir", dir);
-  return async () => {
-    shared.gapScriptsUsers = (shared.gapScriptsUsers ?? 1) - 1;
-    if (shared.gapScriptsUsers > 0) return;
-    shared.gapScripts = undefined;
-    await rm(dir, { recursive: true, force: true });
+/** `make()`'s value under `name`, made by the first user; `release` ends it (`end`) once the last user has released it. */
+async function inUse<T>(name: string, make: () => Promise<T>, end: (value: T) => Promise<void>): Promise<{ value: T; release: () => Promise<void> }> {
+  const held = (shared.gapInUse ??= new Map());
+  const entry = held.get(name) ?? { value: make(), users: 0 };
+  held.set(name, entry);
+  entry.users++;
+  const value = (await entry.value) as T;
+  return {
+    value,
+    release: async () => {
+      if (--entry.users > 0) return;
+      held.delete(name);
+      await end(value);
+    },
   };
 }
 
+/** The compiled scripts, provided to `project`; the returned teardown removes them after the last project is done. */
+export async function scriptsProvided(project: TestProject): Promise<() => Promise<void>> {
+  const { value: dir, release } = await inUse("scripts", compileScripts, (made) => rm(made, { recursive: true, force: true }));
+  project.provide("scriptsDir", dir);
+  return release;
+}
+
 async function sharedServer(): Promise<TestServer> {
-  shared.gapTestServer ??= startServer();
-  shared.gapTestServerUsers = (shared.gapTestServerUsers ?? 0) + 1;
-  const server = await shared.gapTestServer;
-  return {
-    url: server.url,
-    throwaway: server.throwaway,
-    stop: async () => {
-      shared.gapTestServerUsers = (shared.gapTestServerUsers ?? 1) - 1;
-      if (shared.gapTestServerUsers > 0) return;
-      shared.gapTestServer = undefined;
-      await server.stop();
-    },
-  };
+  const { value: server, release } = await inUse("server", startServer, (started) => started.stop());
+  return { url: server.url, throwaway: server.throwaway, stop: release };
 }
 
 /** The setup of a project whose tests need a database. */

@@ -38,18 +38,23 @@ const header = (request: PublishRequest, name: string): string | undefined => {
   return typeof value === "string" ? value : undefined;
 };
 
-/** QStash's report to the failure callback that it gave up delivering `request`, as it sends it. */
-function failureReport(
-  request: PublishRequest,
-  destination: string,
-  messageId: string,
-  last: { status: number; body: string } | undefined,
-  retried: number,
-): string {
+export interface FailureReport {
+  /** The destination QStash gave up on, and the message it published there. */
+  destination: string;
+  message: string;
+  messageId: string;
+  /** The destination's last answer: its status (0 when it never answered) and body. */
+  status: number;
+  answer: string;
+  retried: number;
+}
+
+/** QStash's report to the failure callback that it gave up delivering a message, as it sends it. */
+export function qstashFailureReport({ destination, message, messageId, status, answer, retried }: FailureReport): string {
   return JSON.stringify({
-    status: last?.status ?? 0,
-    header: {},
-    body: Buffer.from(last?.body ?? "").toString("base64"),
+    status,
+    header: { "Content-Type": ["application/json"] },
+    body: Buffer.from(answer).toString("base64"),
     retried,
     maxRetries: retried,
     dlqId: `${Date.now()}-0`,
@@ -58,12 +63,12 @@ function failureReport(
     endpointName: "",
     url: destination,
     method: "POST",
-    sourceHeader: { "Content-Type": [header(request, "content-type") ?? "application/json"] },
-    sourceBody: Buffer.from(request.body).toString("base64"),
-    notBefore: 0,
+    sourceHeader: { "Content-Type": ["application/json"] },
+    sourceBody: Buffer.from(message).toString("base64"),
+    notBefore: Math.floor(Date.now() / 1000),
     createdAt: Date.now(),
     scheduleId: "",
-    callerIP: "127.0.0.1",
+    callerIP: "203.0.113.7",
   });
 }
 
@@ -96,7 +101,7 @@ async function delivered(request: PublishRequest, destination: string, messageId
   }
   const callback = header(request, "upstash-failure-callback");
   if (!callback) return;
-  const report = failureReport(request, destination, messageId, last, retries);
+  const report = qstashFailureReport({ destination, message: request.body, messageId, status: last?.status ?? 0, answer: last?.body ?? "", retried: retries });
   await fetch(callback, {
     method: "POST",
     headers: { "content-type": "application/json", "upstash-signature": await qstashSignature(signingKey, callback, report) },
