@@ -79,3 +79,8 @@ export class SessionSignalError extends PlatformError {
     super(reason === "not-found" ? "NOT_FOUND" : "SIGNAL_REFUSED", message);
   }
 }
+
+/** Measured advice was pointed at something it may not measure on (the database itself rather than a copy). */
+export class MeasureError extends ErrorWithCode("BAD_REQUEST") {
+  override name = "MeasureError";
+}

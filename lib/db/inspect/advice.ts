@@ -84,6 +84,10 @@ export async function adviceCandidates(
 export interface IndexAdvice {
   table: string;
   columns: string[];
+  /** The table's schema and name, apart. */
+  relation: Relation;
+  /** The name the create statement gives the index. */
+  indexName: string;
   costBefore: number;
   costAfter: number;
   /** The share of the plan's cost the index removes, 0 to 1. */
@@ -118,7 +122,7 @@ interface PlanNode {
   [field: string]: unknown;
 }
 
-interface Relation {
+export interface Relation {
   schema: string;
   table: string;
 }
@@ -347,15 +351,13 @@ function bestTrial(trials: Trial[]): Trial | undefined {
   return trials.filter((t) => t.cost <= cheapest * (1 + COST_TOLERANCE)).sort((a, b) => a.columns.length - b.columns.length)[0];
 }
 
-async function createStatement(sql: Sql, { relation, columns }: Trial): Promise<string> {
+/** The name an advised index is given: idx_<table>_<columns>, within PostgreSQL's 63 characters. */
+const indexNameOf = ({ relation, columns }: Pick<Trial, "relation" | "columns">) => `idx_${relation.table}_${columns.join("_")}`.slice(0, 63);
+
+async function createStatement(sql: Sql, trial: Trial): Promise<string> {
   const [row] = await sql<{ statement: string }[]>`
-    with cols as (
-      select c, o from jsonb_array_elements_text(${sql.json(columns)}::jsonb) with ordinality as t (c, o)
-    )
-    select format('CREATE INDEX CONCURRENTLY %I ON %I.%I (%s)',
-      left('idx_' || ${relation.table}::text || '_' || (select string_agg(c, '_' order by o) from cols), 63),
-      ${relation.schema}::text, ${relation.table}::text,
-      (select string_agg(quote_ident(c), ', ' order by o) from cols)) as statement`;
+    select format('CREATE INDEX CONCURRENTLY %I ON %I.%I (%s)', ${indexNameOf(trial)}::text, ${trial.relation.schema}::text, ${trial.relation.table}::text,
+      (select string_agg(quote_ident(c), ', ' order by o) from jsonb_array_elements_text(${sql.json(trial.columns)}::jsonb) with ordinality as t (c, o))) as statement`;
   return row?.statement ?? "";
 }
 
@@ -378,6 +380,8 @@ async function statementAdvice(sql: Sql, hypopg: string, candidate: AdviceCandid
   return {
     table: `${best.relation.schema}.${best.relation.table}`,
     columns: best.columns,
+    relation: best.relation,
+    indexName: indexNameOf(best),
     costBefore,
     costAfter: best.cost,
     costCut: Math.round(((costBefore - best.cost) / costBefore) * 1000) / 1000,

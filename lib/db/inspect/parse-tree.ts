@@ -28,6 +28,8 @@ export interface RelationName {
   name: string;
 }
 
+const TARGETS = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
+
 /** The relations the tree names, once each, leaving out the names its WITH queries define. */
 export function namedRelations(tree: unknown): RelationName[] {
   const relations: RelationName[] = [];
@@ -38,6 +40,10 @@ export function namedRelations(tree: unknown): RelationName[] {
         schema: typeof fields.schemaname === "string" ? fields.schemaname : null,
         name: typeof fields.relname === "string" ? fields.relname : "",
       });
+    } else if (TARGETS.has(kind) && fields.relation && typeof fields.relation === "object") {
+      // A statement's target is a bare RangeVar's fields, not wrapped as one.
+      const target = fields.relation as Record<string, unknown>;
+      if (typeof target.relname === "string") relations.push({ schema: typeof target.schemaname === "string" ? target.schemaname : null, name: target.relname });
     } else if (kind === "CommonTableExpr" && typeof fields.ctename === "string") ctes.add(fields.ctename);
   });
   const named = relations.filter((r) => r.schema !== null || !ctes.has(r.name));

@@ -1,0 +1,269 @@
+/**
+ * Index advice proven on a restored copy: what hypopg predicts on the database (read-only, as
+ * the advice section does) is built on the copy and the statement timed before and after; each
+ * index proposed for a drop (unused, redundant) is dropped on the copy and every recorded
+ * statement whose plan read it timed with and without it. An index is suggested only with a
+ * measured gain; a drop only when no recorded statement got slower. Everything on the copy runs
+ * in one transaction that is rolled back, never on the database the statements came from.
+ */
+import { randomUUID } from "node:crypto";
+import { adviceCandidates, hypopgAvailability, indexAdvice, type AdviceCandidate, type IndexAdvice } from "../lib/db/inspect/advice.js";
+import { redundantIndexes, unusedIndexes } from "../lib/db/inspect/indexes.js";
+import {
+  databaseIdentity,
+  limitStatements,
+  measuredBuild,
+  measuredDrop,
+  runnable,
+  type MeasureOptions,
+  type RecordedStatement,
+  type Timing,
+} from "../lib/db/inspect/measure.js";
+import { probed } from "../lib/db/inspect/probe.js";
+import { SLOW_STATEMENT, statementsAvailability } from "../lib/db/inspect/statements.js";
+import { onOwnConnection, singleConnection, type Pool, type Transaction } from "../lib/db/pool.js";
+import { recordMeasuredAdvice, type MeasuredAdvice, type MeasuredEffect } from "../lib/data/measured-advice.js";
+import { describedError } from "../lib/errors.js";
+import { MeasureError } from "../lib/db/errors.js";
+
+/** A suggested index must make its statement at least this many times faster on the copy... */
+export const MIN_MEASURED_SPEEDUP = 1.5;
+/** ...and save at least this much per call: below it the difference is the timer's noise. */
+export const MIN_SAVED_MS = 0.05;
+/** Without a dropped index, a statement this many times slower (and by MIN_SAVED_MS) withholds the drop. */
+export const SLOWER_RATIO = 1.25;
+
+export interface MeasureAdviceOptions extends MeasureOptions {
+  /** Slow-statement thresholds for the suggestions (SLOW_STATEMENT). */
+  minCalls?: number;
+  minMeanMs?: number;
+  /** The recorded statements a drop is checked against: the top ones by total time. @default 50 */
+  recordedStatements?: number;
+  drillId?: string | null;
+  /** When the copy's data was taken (the backup's time), for the verdicts' words. */
+  copyTakenAt?: string | null;
+}
+
+export interface MeasuredAdviceResult {
+  runId: string;
+  seconds: number;
+  advice: MeasuredAdvice[];
+  notes: string[];
+}
+
+interface Proposals {
+  suggestions: IndexAdvice[];
+  drops: Array<{ schema: string; table: string; index: string; why: string }>;
+  statements: RecordedStatement[];
+  notes: string[];
+}
+
+/** What the database's own figures propose, read from it read-only: hypopg's suggestions, the unused and redundant indexes, the top statements. */
+async function proposals(tx: Transaction, { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, recordedStatements = 50 }: MeasureAdviceOptions): Promise<Proposals> {
+  const notes: string[] = [];
+  const statements = await statementsAvailability(tx);
+  if (!statements.available) return { suggestions: [], drops: [], statements: [], notes: [`nothing measured: statement statistics unavailable: ${statements.reason}`] };
+  const recorded: AdviceCandidate[] = await adviceCandidates(tx, statements.schema, { minCalls: 1, minMeanMs: 0, limit: recordedStatements });
+  const hypopg = await hypopgAvailability(tx);
+  let suggestions: IndexAdvice[] = [];
+  if (hypopg.available) {
+    const result = await indexAdvice(tx, hypopg.schema, await adviceCandidates(tx, statements.schema, { minCalls, minMeanMs }));
+    suggestions = result.advice;
+  } else notes.push(`no index suggestions to measure: ${hypopg.reason}`);
+  const redundant = await redundantIndexes(tx);
+  const unused = (await unusedIndexes(tx)).filter((row) => !redundant.some((r) => r.oid === row.oid));
+  const drops = [
+    ...unused.map((row) => ({ schema: row.schema, table: row.table, index: row.index, why: `unused (${row.scans} scans)` })),
+    ...redundant.map((row) => ({ schema: row.schema, table: row.table, index: row.index, why: `redundant (covered by ${row.coveredBy})` })),
+  ];
+  return { suggestions, drops, statements: recorded.map(({ queryId, query, shownQuery, roles }) => ({ queryId, query, shownQuery, roles })), notes };
+}
+
+const ms = (value: number) => (value >= 100 ? `${Math.round(value)} ms` : `${Number(value.toPrecision(2))} ms`);
+const times = (before: number, after: number) => `${Math.round((before / Math.max(after, 0.001)) * 10) / 10}x`;
+const mb = (bytes: number) => `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+
+function copyWords(copyTakenAt: string | null | undefined): string {
+  return copyTakenAt ? `the copy of ${copyTakenAt}` : "the copy";
+}
+
+const unmeasured = (base: Omit<MeasuredAdvice, "verdict" | "reason">, reason: string): MeasuredAdvice => ({ ...base, verdict: "not measured", reason });
+
+const gained = (before: Timing, after: Timing) => before.ms / Math.max(after.ms, 0.001) >= MIN_MEASURED_SPEEDUP && before.ms - after.ms >= MIN_SAVED_MS;
+
+async function measuredSuggestion(tx: Transaction, advice: IndexAdvice, statement: RecordedStatement | undefined, options: MeasureAdviceOptions): Promise<MeasuredAdvice> {
+  const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
+    kind: "create",
+    table: advice.table,
+    index: advice.indexName,
+    columns: advice.columns,
+    statement: `${advice.createStatement};`,
+    queryId: advice.queryId,
+    query: advice.query,
+    predictedCostBefore: advice.costBefore,
+    predictedCostAfter: advice.costAfter,
+    msBefore: null,
+    msAfter: null,
+    buffersBefore: null,
+    buffersAfter: null,
+    buildSeconds: null,
+    sizeBytes: null,
+    effects: [],
+  };
+  if (!statement) return unmeasured(base, "its statement is not among the recorded ones any more");
+  const values = await runnable(tx, statement, options);
+  if (!values.sets) return unmeasured(base, values.reason);
+  const built = await measuredBuild(tx, statement, values.sets, { ...advice.relation, columns: advice.columns, name: advice.indexName }, options);
+  const measured = {
+    ...base,
+    msBefore: built.before.ms,
+    msAfter: built.after.ms,
+    buffersBefore: built.before.buffers,
+    buffersAfter: built.after.buffers,
+    buildSeconds: built.buildSeconds,
+    sizeBytes: built.sizeBytes,
+  };
+  const figures = `${ms(built.before.ms)} -> ${ms(built.after.ms)} (${times(built.before.ms, built.after.ms)})`;
+  const predicted = `hypopg predicted ${times(advice.costBefore, advice.costAfter)}`;
+  if (built.used && gained(built.before, built.after)) {
+    return {
+      ...measured,
+      verdict: "suggested",
+      reason: `measured on ${copyWords(options.copyTakenAt)}: ${figures} for its statement, build ${built.buildSeconds} s, ${mb(built.sizeBytes)} (${predicted})`,
+    };
+  }
+  return {
+    ...measured,
+    verdict: "not suggested",
+    reason: `no measurable gain on ${copyWords(options.copyTakenAt)}: ${figures}${built.used ? "" : ", no plan read the index"}; not suggested (${predicted})`,
+  };
+}
+
+async function measuredDropAdvice(tx: Transaction, drop: Proposals["drops"][number], statements: RecordedStatement[], options: MeasureAdviceOptions): Promise<MeasuredAdvice> {
+  const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
+    kind: "drop",
+    table: `${drop.schema}.${drop.table}`,
+    index: drop.index,
+    columns: [],
+    statement: `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`,
+    queryId: null,
+    query: null,
+    predictedCostBefore: null,
+    predictedCostAfter: null,
+    msBefore: null,
+    msAfter: null,
+    buffersBefore: null,
+    buffersAfter: null,
+    buildSeconds: null,
+    sizeBytes: null,
+    effects: [],
+  };
+  const measured = await measuredDrop(tx, drop, statements, options);
+  const effects: MeasuredEffect[] = measured.effects.map((e) => ({
+    queryId: e.queryId,
+    query: e.query,
+    msBefore: e.before.ms,
+    msAfter: e.after.ms,
+    buffersBefore: e.before.buffers,
+    buffersAfter: e.after.buffers,
+    slower: e.after.ms >= e.before.ms * SLOWER_RATIO && e.after.ms - e.before.ms >= MIN_SAVED_MS,
+  }));
+  const slowest = effects.filter((e) => e.slower).sort((a, b) => b.msAfter - b.msBefore - (a.msAfter - a.msBefore))[0];
+  const copy = copyWords(options.copyTakenAt);
+  if (slowest) {
+    return {
+      ...base,
+      effects,
+      verdict: "withheld",
+      reason: `${drop.why}, but without it a recorded statement went ${ms(slowest.msBefore)} -> ${ms(slowest.msAfter)} (${times(slowest.msAfter, slowest.msBefore)} slower) on ${copy}: keep it (${slowest.query.slice(0, 120)})`,
+    };
+  }
+  const skipped = measured.notMeasured.filter((n) => !n.reason.startsWith("its plans on the copy do not read"));
+  if (skipped.length) {
+    return { ...base, effects, verdict: "not measured", reason: `${drop.why}; ${skipped.length} recorded statement(s) on ${drop.table} could not be run on ${copy} (${skipped[0]?.reason ?? ""}): not suggested until they can` };
+  }
+  return {
+    ...base,
+    effects,
+    verdict: "suggested",
+    reason: effects.length
+      ? `${drop.why}; no recorded statement got slower without it on ${copy} (${effects.length} timed)`
+      : `${drop.why}; no recorded statement's plan on ${copy} reads it`,
+  };
+}
+
+const quoted = (name: string) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`);
+
+/** Each proposal measured on the copy, in its own savepoint: one that fails is noted and the rest go on. */
+async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdviceOptions): Promise<MeasuredAdvice[]> {
+  return copy.begin(async (tx) => {
+    await limitStatements(tx, options);
+    const results: MeasuredAdvice[] = [];
+    const attempt = async (measure: () => Promise<MeasuredAdvice>, failed: (reason: string) => MeasuredAdvice) => {
+      try {
+        results.push(await tx.savepoint(() => measure()));
+      } catch (error) {
+        results.push(failed(`not measured: ${describedError(error)}`));
+      }
+    };
+    for (const advice of found.suggestions) {
+      const statement = found.statements.find((s) => s.queryId === advice.queryId);
+      await attempt(
+        () => measuredSuggestion(tx, advice, statement, options),
+        (reason) => ({ ...placeholder("create", advice.table, advice.indexName, `${advice.createStatement};`), columns: advice.columns, queryId: advice.queryId, query: advice.query, reason }),
+      );
+    }
+    for (const drop of found.drops) {
+      await attempt(
+        () => measuredDropAdvice(tx, drop, found.statements, options),
+        (reason) => ({ ...placeholder("drop", `${drop.schema}.${drop.table}`, drop.index, `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`), reason }),
+      );
+    }
+    return results;
+  }) as Promise<MeasuredAdvice[]>;
+}
+
+function placeholder(kind: "create" | "drop", table: string, index: string, statement: string): MeasuredAdvice {
+  return {
+    kind,
+    table,
+    index,
+    columns: [],
+    statement,
+    verdict: "not measured",
+    reason: "",
+    queryId: null,
+    query: null,
+    predictedCostBefore: null,
+    predictedCostAfter: null,
+    msBefore: null,
+    msAfter: null,
+    buffersBefore: null,
+    buffersAfter: null,
+    buildSeconds: null,
+    sizeBytes: null,
+    effects: [],
+  };
+}
+
+/**
+ * The advice for the database at DATABASE_URL, measured on the copy at `copyUrl`, recorded in
+ * the database's ops.measured_advice. Refuses a copy that is the database itself.
+ */
+export async function measureAdvice(source: Pool, copyUrl: string, options: MeasureAdviceOptions = {}): Promise<MeasuredAdviceResult> {
+  const started = performance.now();
+  const copy = singleConnection(copyUrl, "gap-measured-advice");
+  try {
+    const [here, there] = [await databaseIdentity(source), await databaseIdentity(copy)];
+    if (here.key === there.key) {
+      throw new MeasureError(`${copyUrl.replace(/\/\/[^@/]*@/, "//")} is the database itself (${here.name}), not a copy: measurements build and drop indexes, so they run on a restored copy only`);
+    }
+    const found = await onOwnConnection((own) => probed(own, (tx) => proposals(tx, options), 120_000));
+    const advice = await measuredOnCopy(copy, found, options);
+    const runId = randomUUID();
+    await recordMeasuredAdvice(source, { runId, drillId: options.drillId ?? null, copyTakenAt: options.copyTakenAt ?? null }, advice);
+    return { runId, seconds: Math.round((performance.now() - started) / 10) / 100, advice, notes: found.notes };
+  } finally {
+    await copy.end();
+  }
+}
