@@ -24,6 +24,7 @@ import { monitored } from "../lib/jobs/monitored.js";
 import { latestBackupSource, signingKeys, sourceOf } from "./backup-catalog.js";
 import { log } from "../lib/log.js";
 import { describedError } from "../lib/errors.js";
+import { measureAdvice } from "./measured-advice.js";
 import { cronRun, requestedRun, runNow, type Duplicate, type HandedOff, type NotPending, type WorkerJobKind } from "./worker-jobs.js";
 
 export interface DrillOptions {
@@ -35,7 +36,13 @@ export interface DrillOptions {
   keep?: boolean;
   /** Hears, before anything is restored, which backup and how much free space the server needs. */
   onPlan?: (plan: DrillPlan) => void;
+  /** Measure the index advice on the restored copy after recovery is timed (functions/measured-advice.ts). @default true */
+  measureAdvice?: boolean;
 }
+
+/** What measuring the advice on the drill's copy found, or why it did not run; its time is not part of the recovery time. */
+export type DrillAdvice =
+  { measured: true; seconds: number; suggested: number; notSuggested: number; withheld: number; notMeasured: number } | { measured: false; reason: string };
 
 export interface DrillPlan {
   source: string;
@@ -63,6 +70,7 @@ export interface DrillResult {
   extensions: ExtensionOutcome[];
   applicationCheck: string;
   kept: boolean;
+  advice: DrillAdvice;
 }
 
 function urlOfDatabase(serverUrl: string, database: string): string {
@@ -100,7 +108,26 @@ async function drilledSource(file: string | undefined): Promise<{ source: Archiv
   return { source: await latestBackupSource({ recorded: newest }), newest };
 }
 
-async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: DrillOptions): Promise<DrillResult> {
+/** The advice measured on the drill's copy: a failure is said, and fails nothing (recovery was already proven). */
+async function drillAdvice(id: string, targetUrl: string, copyTakenAt: string): Promise<DrillAdvice> {
+  try {
+    const { seconds, advice } = await measureAdvice(directDb(), targetUrl, { drillId: id, copyTakenAt });
+    const count = (verdict: string) => advice.filter((a) => a.verdict === verdict).length;
+    return {
+      measured: true,
+      seconds,
+      suggested: count("suggested"),
+      notSuggested: count("not suggested"),
+      withheld: count("withheld"),
+      notMeasured: count("not measured"),
+    };
+  } catch (error) {
+    log.warn("measuring the advice on the drill's copy failed", { id, error });
+    return { measured: false, reason: describedError(error) };
+  }
+}
+
+async function runDrill(id: string, { file, serverUrl, keep = false, onPlan, measureAdvice: measuring = true }: DrillOptions): Promise<DrillResult> {
   const { databaseUrl, backups } = config();
   const started = performance.now();
   const startedAt = Date.now();
@@ -155,7 +182,8 @@ async function runDrill(id: string, { file, serverUrl, keep = false, onPlan }: D
       analyzeSeconds: restored.analyzeSeconds,
     };
     await markDrillSucceeded(directDb(), id, done);
-    return { id, ...done, scratchDatabase, extensions: restored.extensions, applicationCheck: check, kept: keep };
+    const advice: DrillAdvice = measuring ? await drillAdvice(id, targetUrl, restored.takenAt) : { measured: false, reason: "not asked for" };
+    return { id, ...done, scratchDatabase, extensions: restored.extensions, applicationCheck: check, kept: keep, advice };
   } catch (error) {
     await markDrillFailed(directDb(), id, describedError(error), source?.manifestLocation ?? null).catch((recordError: unknown) =>
       log.error("recording the failed drill failed; the drill's own error follows", { id, error: recordError }),

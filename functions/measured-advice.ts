@@ -24,6 +24,7 @@ import { SLOW_STATEMENT, statementsAvailability } from "../lib/db/inspect/statem
 import { onOwnConnection, singleConnection, type Pool, type Transaction } from "../lib/db/pool.js";
 import { recordMeasuredAdvice, type MeasuredAdvice, type MeasuredEffect } from "../lib/data/measured-advice.js";
 import { describedError } from "../lib/errors.js";
+import { redactedUrl } from "../lib/db/target.js";
 import { MeasureError } from "../lib/db/errors.js";
 
 /** A suggested index must make its statement at least this many times faster on the copy... */
@@ -59,10 +60,14 @@ interface Proposals {
 }
 
 /** What the database's own figures propose, read from it read-only: hypopg's suggestions, the unused and redundant indexes, the top statements. */
-async function proposals(tx: Transaction, { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, recordedStatements = 50 }: MeasureAdviceOptions): Promise<Proposals> {
+async function proposals(
+  tx: Transaction,
+  { minCalls = SLOW_STATEMENT.minCalls, minMeanMs = SLOW_STATEMENT.minMeanMs, recordedStatements = 50 }: MeasureAdviceOptions,
+): Promise<Proposals> {
   const notes: string[] = [];
   const statements = await statementsAvailability(tx);
-  if (!statements.available) return { suggestions: [], drops: [], statements: [], notes: [`nothing measured: statement statistics unavailable: ${statements.reason}`] };
+  if (!statements.available)
+    return { suggestions: [], drops: [], statements: [], notes: [`nothing measured: statement statistics unavailable: ${statements.reason}`] };
   const recorded: AdviceCandidate[] = await adviceCandidates(tx, statements.schema, { minCalls: 1, minMeanMs: 0, limit: recordedStatements });
   const hypopg = await hypopgAvailability(tx);
   let suggestions: IndexAdvice[] = [];
@@ -91,7 +96,12 @@ const unmeasured = (base: Omit<MeasuredAdvice, "verdict" | "reason">, reason: st
 
 const gained = (before: Timing, after: Timing) => before.ms / Math.max(after.ms, 0.001) >= MIN_MEASURED_SPEEDUP && before.ms - after.ms >= MIN_SAVED_MS;
 
-async function measuredSuggestion(tx: Transaction, advice: IndexAdvice, statement: RecordedStatement | undefined, options: MeasureAdviceOptions): Promise<MeasuredAdvice> {
+async function measuredSuggestion(
+  tx: Transaction,
+  advice: IndexAdvice,
+  statement: RecordedStatement | undefined,
+  options: MeasureAdviceOptions,
+): Promise<MeasuredAdvice> {
   const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
     kind: "create",
     table: advice.table,
@@ -139,7 +149,12 @@ async function measuredSuggestion(tx: Transaction, advice: IndexAdvice, statemen
   };
 }
 
-async function measuredDropAdvice(tx: Transaction, drop: Proposals["drops"][number], statements: RecordedStatement[], options: MeasureAdviceOptions): Promise<MeasuredAdvice> {
+async function measuredDropAdvice(
+  tx: Transaction,
+  drop: Proposals["drops"][number],
+  statements: RecordedStatement[],
+  options: MeasureAdviceOptions,
+): Promise<MeasuredAdvice> {
   const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
     kind: "drop",
     table: `${drop.schema}.${drop.table}`,
@@ -180,7 +195,12 @@ async function measuredDropAdvice(tx: Transaction, drop: Proposals["drops"][numb
   }
   const skipped = measured.notMeasured.filter((n) => !n.reason.startsWith("its plans on the copy do not read"));
   if (skipped.length) {
-    return { ...base, effects, verdict: "not measured", reason: `${drop.why}; ${skipped.length} recorded statement(s) on ${drop.table} could not be run on ${copy} (${skipped[0]?.reason ?? ""}): not suggested until they can` };
+    return {
+      ...base,
+      effects,
+      verdict: "not measured",
+      reason: `${drop.why}; ${skipped.length} recorded statement(s) on ${drop.table} could not be run on ${copy} (${skipped[0]?.reason ?? ""}): not suggested until they can`,
+    };
   }
   return {
     ...base,
@@ -196,7 +216,7 @@ const quoted = (name: string) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${
 
 /** Each proposal measured on the copy, in its own savepoint: one that fails is noted and the rest go on. */
 async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdviceOptions): Promise<MeasuredAdvice[]> {
-  return copy.begin(async (tx) => {
+  return copy.begin<MeasuredAdvice[]>(async (tx) => {
     await limitStatements(tx, options);
     const results: MeasuredAdvice[] = [];
     const attempt = async (measure: () => Promise<MeasuredAdvice>, failed: (reason: string) => MeasuredAdvice) => {
@@ -210,17 +230,26 @@ async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdvi
       const statement = found.statements.find((s) => s.queryId === advice.queryId);
       await attempt(
         () => measuredSuggestion(tx, advice, statement, options),
-        (reason) => ({ ...placeholder("create", advice.table, advice.indexName, `${advice.createStatement};`), columns: advice.columns, queryId: advice.queryId, query: advice.query, reason }),
+        (reason) => ({
+          ...placeholder("create", advice.table, advice.indexName, `${advice.createStatement};`),
+          columns: advice.columns,
+          queryId: advice.queryId,
+          query: advice.query,
+          reason,
+        }),
       );
     }
     for (const drop of found.drops) {
       await attempt(
         () => measuredDropAdvice(tx, drop, found.statements, options),
-        (reason) => ({ ...placeholder("drop", `${drop.schema}.${drop.table}`, drop.index, `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`), reason }),
+        (reason) => ({
+          ...placeholder("drop", `${drop.schema}.${drop.table}`, drop.index, `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`),
+          reason,
+        }),
       );
     }
     return results;
-  }) as Promise<MeasuredAdvice[]>;
+  });
 }
 
 function placeholder(kind: "create" | "drop", table: string, index: string, statement: string): MeasuredAdvice {
@@ -254,9 +283,14 @@ export async function measureAdvice(source: Pool, copyUrl: string, options: Meas
   const started = performance.now();
   const copy = singleConnection(copyUrl, "gap-measured-advice");
   try {
-    const [here, there] = [await databaseIdentity(source), await databaseIdentity(copy)];
+    const here = await databaseIdentity(source);
+    const there = await databaseIdentity(copy).catch((error: unknown) => {
+      throw new MeasureError(`cannot reach the copy at ${redactedUrl(copyUrl)}: ${describedError(error)}`);
+    });
     if (here.key === there.key) {
-      throw new MeasureError(`${copyUrl.replace(/\/\/[^@/]*@/, "//")} is the database itself (${here.name}), not a copy: measurements build and drop indexes, so they run on a restored copy only`);
+      throw new MeasureError(
+        `${redactedUrl(copyUrl)} is the database itself (${here.name}), not a copy: measurements build and drop indexes, so they run on a restored copy only`,
+      );
     }
     const found = await onOwnConnection((own) => probed(own, (tx) => proposals(tx, options), 120_000));
     const advice = await measuredOnCopy(copy, found, options);

@@ -1,5 +1,5 @@
 /**
- * `npm run db:drill -- [archive | s3://bucket/key] [--server <postgres-url>] [--keep]`: a
+ * `npm run db:drill -- [archive | s3://bucket/key] [--server <postgres-url>] [--keep] [--no-advice]`: a
  * disaster-recovery drill of the newest backup (from the bucket when one is set) or the one
  * given, measured and recorded in ops.dr_drills.
  */
@@ -10,11 +10,16 @@ import { closeDbPools } from "../lib/db/pool.js";
 import { commandLine, runCli, UsageError, useDatabase, useLocalSigningKey } from "./cli.js";
 import { bytesText } from "../lib/units.js";
 
-const USAGE = "usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep]";
+const USAGE = `usage: npm run db:drill -- [archive.dump | manifest.json | s3://bucket/key] [--server <postgres-url>] [--keep] [--no-advice]
+  --no-advice   do not measure the index advice on the restored copy (it runs after the recovery time is taken)`;
 
 await runCli(async () => {
   const parsed = commandLine(
-    { args: process.argv.slice(2), allowPositionals: true, options: { server: { type: "string" }, keep: { type: "boolean" } } },
+    {
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { server: { type: "string" }, keep: { type: "boolean" }, "no-advice": { type: "boolean" } },
+    },
     USAGE,
   );
   const [file, ...extra] = parsed.positionals;
@@ -27,6 +32,7 @@ await runCli(async () => {
     file,
     serverUrl: server,
     keep,
+    measureAdvice: parsed.values["no-advice"] !== true,
     onPlan: (plan) =>
       console.log(
         `drilling backup ${plan.backupId} (taken ${timeAndAge(plan.takenAt)}) from ${plan.source}` +
@@ -40,5 +46,10 @@ await runCli(async () => {
       `(ANALYZE ${result.analyzeSeconds} s; data ${hours} h old${result.backupId ? `, backup ${result.backupId}` : ""}); row counts match; ${result.applicationCheck}`,
   );
   console.log(`  source  ${result.source}`);
+  console.log(
+    result.advice.measured
+      ? `  advice  measured on the copy in ${result.advice.seconds} s: ${result.advice.suggested} suggested, ${result.advice.notSuggested} not suggested, ${result.advice.withheld} withheld, ${result.advice.notMeasured} not measured (npm run db:advise shows them)`
+      : `  advice  not measured: ${result.advice.reason}`,
+  );
   console.log(result.kept ? `  scratch database kept: ${result.scratchDatabase}` : `  scratch database ${result.scratchDatabase} dropped`);
 });

@@ -48,7 +48,11 @@ export interface MeasuredAdviceRun {
   advice: MeasuredAdvice[];
 }
 
-export async function recordMeasuredAdvice(sql: Sql, run: { runId: string; drillId: string | null; copyTakenAt: string | null }, advice: readonly MeasuredAdvice[]): Promise<void> {
+export async function recordMeasuredAdvice(
+  sql: Sql,
+  run: { runId: string; drillId: string | null; copyTakenAt: string | null },
+  advice: readonly MeasuredAdvice[],
+): Promise<void> {
   if (!advice.length) return;
   await sql`
     insert into ops.measured_advice (run_id, drill_id, copy_taken_at, kind, table_name, index_name, columns, statement, verdict, reason, queryid, query,

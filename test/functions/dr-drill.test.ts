@@ -52,6 +52,8 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
     expect(result.applicationCheck).toMatch(/^read agent [0-9a-f-]{36} with 3 workflow\(s\)$/);
     expect(result.recoverySeconds).toBeGreaterThan(0);
     expect(result.dataAgeSeconds).toBeLessThan(60);
+    // After the recovery is timed, the advice is measured on the copy before it is dropped.
+    expect(result.advice).toMatchObject({ measured: true, seconds: expect.any(Number) });
     expect(await databaseExists(result.scratchDatabase)).toBe(false);
     const [row] = await directDb()`
       select status, backup_id::text as backup, recovery_seconds as seconds, tables, row_count::float8 as rows,
@@ -117,6 +119,7 @@ describe.skipIf(!withPgTools)("the disaster-recovery drill", () => {
       /^drill \d+: recovered \d+ tables, \d+ rows \([\d.]+ MB\) in [\d.]+ s \(ANALYZE [\d.]+ s; data [\d.]+ h old, backup \d+\); row counts match; read agent /,
     );
     expect(drilled.stdout).toMatch(/scratch database gap_drill_\d+_\d+ dropped/);
+    expect(drilled.stdout).toMatch(/\n {2}advice {2}measured on the copy in [\d.]+ s: \d+ suggested, \d+ not suggested, \d+ withheld, \d+ not measured/);
     expect(await run(["--server", "mysql://nope"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--server must be a postgres:// URL") });
   });
 

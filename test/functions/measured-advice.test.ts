@@ -11,6 +11,7 @@ import { newestMeasuredAdvice } from "../../lib/data/measured-advice.js";
 import { directDb, type Pool } from "../../lib/db/pool.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { extensionOffered } from "../harness/services.js";
+import { runScript } from "../harness/scripts.js";
 import { throwawayDatabases } from "../harness/throwaway-databases.js";
 
 const sql = () => directDb();
@@ -78,7 +79,9 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     expect(built?.buffersBefore ?? 0).toBeGreaterThan(built?.buffersAfter ?? Infinity);
     expect(built?.buildSeconds).toBeGreaterThan(0);
     expect(built?.sizeBytes).toBeGreaterThan(1024 * 1024);
-    expect(built?.reason).toMatch(/^measured on the copy of 2026-12-06T03:00:00.000Z: [\d.]+ ms -> [\d.]+ ms \([\d.]+x\) for its statement, build [\d.]+ s, [\d.]+ MB \(hypopg predicted [\d.]+x\)$/);
+    expect(built?.reason).toMatch(
+      /^measured on the copy of 2026-12-06T03:00:00.000Z: [\d.]+ ms -> [\d.]+ ms \([\d.]+x\) for its statement, build [\d.]+ s, [\d.]+ MB \(hypopg predicted [\d.]+x\)$/,
+    );
   });
 
   it("does not suggest an index that only helps in hypopg's estimate: the values the data holds gain nothing", () => {
@@ -96,7 +99,11 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     expect(effect).toMatchObject({ query: expect.stringContaining("from ma_orders where customer_id = $1"), slower: true });
     expect(effect?.msAfter ?? 0).toBeGreaterThan((effect?.msBefore ?? Infinity) * 1.25);
     expect(needed?.reason).toMatch(/^unused \(\d+ scans\), but without it a recorded statement went .* on the copy of 2026-12-06T03:00:00.000Z: keep it/);
-    expect(about("ma_orders_total")).toMatchObject({ kind: "drop", verdict: "suggested", reason: expect.stringContaining("no recorded statement's plan on the copy") });
+    expect(about("ma_orders_total")).toMatchObject({
+      kind: "drop",
+      verdict: "suggested",
+      reason: expect.stringContaining("no recorded statement's plan on the copy"),
+    });
   });
 
   it("leaves the copy as it was and records the run in the database's ops.measured_advice", async () => {
@@ -107,7 +114,31 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     expect(newest?.advice.map((a) => [a.index, a.verdict]).sort()).toEqual(result.advice.map((a) => [a.index, a.verdict]).sort());
   });
 
-  it("refuses to measure on the database itself", async () => {
+  it("refuses to measure on the database itself, or on a copy it cannot reach", async () => {
     await expect(measureAdvice(sql(), TEST_DATABASE_URL)).rejects.toThrow(/is the database itself .* not a copy/);
+    const unreachable = "postgres://someone:secret-password@127.0.0.1:1/copy";
+    await expect(measureAdvice(sql(), unreachable)).rejects.toThrow(/^cannot reach the copy at postgres:\/\/someone:\*+@127\.0\.0\.1:1\/copy: /);
+  });
+
+  it("runs from the command line: --on measures and records, without it the newest run is shown; mistakes exit non-zero", async () => {
+    const run = (args: string[]) => runScript("advise", args, { DATABASE_URL: TEST_DATABASE_URL });
+    const measured = await run(["--on", copyUrl, "--runs", "1", "--value-sets", "2", "--slow-min-calls", "5", "--slow-min-mean-ms", "0"]);
+    expect(measured.code).toBe(0);
+    expect(measured.stdout).toMatch(/\nSUGGESTED {2}build idx_ma_messages_conversation_id\S* on public\.ma_messages\n {2}measured on the copy: /);
+    expect(measured.stdout).toMatch(/\n {2}run: CREATE INDEX CONCURRENTLY idx_ma_messages_conversation_id\S* ON public\.ma_messages \(conversation_id/);
+    expect(measured.stdout).toMatch(/\nWITHHELD {2}drop ma_orders_customer on public\.ma_orders\n/);
+    expect(measured.stdout).toMatch(/\nmeasured in [\d.]+ s; recorded as run [0-9a-f-]{36} in ops\.measured_advice$/m);
+    const shown = await run([]);
+    expect(shown).toMatchObject({ code: 0, stdout: expect.stringMatching(/^measured \S+Z\n/) });
+    expect(shown.stdout).toContain("WITHHELD  drop ma_orders_customer on public.ma_orders");
+    expect(await run(["--on", "mysql://x"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--on must be a postgres:// URL") });
+    expect(await run(["--runs", "0", "--on", copyUrl])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--runs must be a whole number of 1 or more"),
+    });
+    expect(await run(["--runs", "2"])).toMatchObject({ code: 2, stderr: expect.stringContaining("the options measure: they go with --on") });
+    const itself = await run(["--on", TEST_DATABASE_URL]);
+    expect(itself).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: .* is the database itself .*, not a copy/) });
+    expect(itself.stderr).not.toContain("at Object");
   });
 });

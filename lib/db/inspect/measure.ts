@@ -164,7 +164,13 @@ export interface BuildMeasurement {
 }
 
 /** The statement's time on the copy without and with the index, and what building it took; rolled back after. */
-export async function measuredBuild(tx: Transaction, statement: RecordedStatement, sets: ValueSet[], index: IndexToBuild, options: MeasureOptions = {}): Promise<BuildMeasurement> {
+export async function measuredBuild(
+  tx: Transaction,
+  statement: RecordedStatement,
+  sets: ValueSet[],
+  index: IndexToBuild,
+  options: MeasureOptions = {},
+): Promise<BuildMeasurement> {
   const before = await statementTiming(tx, statement.query, sets, options);
   return rolledBack(tx, async (sp) => {
     await sp`select set_config('statement_timeout', ${String(options.buildTimeoutMs ?? 600_000)}, true)`;
@@ -213,7 +219,12 @@ async function reads(statement: RecordedStatement, { schema, table }: IndexToDro
 }
 
 /** The statements that read the index's table, timed on the copy with it and without it; the drop rolled back after. */
-export async function measuredDrop(tx: Transaction, index: IndexToDrop, statements: readonly RecordedStatement[], options: MeasureOptions = {}): Promise<DropMeasurement> {
+export async function measuredDrop(
+  tx: Transaction,
+  index: IndexToDrop,
+  statements: readonly RecordedStatement[],
+  options: MeasureOptions = {},
+): Promise<DropMeasurement> {
   const timed: Array<{ statement: RecordedStatement; sets: ValueSet[]; before: Timing }> = [];
   const notMeasured: DropMeasurement["notMeasured"] = [];
   for (const statement of statements) {

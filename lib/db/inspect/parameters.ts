@@ -18,9 +18,7 @@ export type RepresentativeValues = { sets: ValueSet[] } | { sets: null; reason: 
 /** The page LIMIT $n takes: about what a list or a page of messages asks for. */
 const LIMIT_VALUE = "50";
 
-type Source =
-  | { kind: "column"; alias: string | null; column: string; array: boolean }
-  | { kind: "constant"; value: string };
+type Source = { kind: "column"; alias: string | null; column: string; array: boolean } | { kind: "constant"; value: string };
 
 interface Relation {
   schema: string | null;
@@ -177,7 +175,8 @@ export async function representativeValues(sql: Sql, query: string, { count = 5 
       }
       const column = statsOf(n);
       const value = column ? valueAt(column, (i + 0.5) / count) : null;
-      if (value === null || !source) return { sets: null, reason: `$${n} is compared with ${source?.column ?? "a column"}, which has no statistics on the copy (ANALYZE it)` };
+      if (value === null || !source)
+        return { sets: null, reason: `$${n} is compared with ${source?.column ?? "a column"}, which has no statistics on the copy (ANALYZE it)` };
       set.push(source.array ? arrayLiteral(value) : value);
     }
     sets.push(set);

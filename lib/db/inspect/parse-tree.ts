@@ -43,7 +43,8 @@ export function namedRelations(tree: unknown): RelationName[] {
     } else if (TARGETS.has(kind) && fields.relation && typeof fields.relation === "object") {
       // A statement's target is a bare RangeVar's fields, not wrapped as one.
       const target = fields.relation as Record<string, unknown>;
-      if (typeof target.relname === "string") relations.push({ schema: typeof target.schemaname === "string" ? target.schemaname : null, name: target.relname });
+      if (typeof target.relname === "string")
+        relations.push({ schema: typeof target.schemaname === "string" ? target.schemaname : null, name: target.relname });
     } else if (kind === "CommonTableExpr" && typeof fields.ctename === "string") ctes.add(fields.ctename);
   });
   const named = relations.filter((r) => r.schema !== null || !ctes.has(r.name));
