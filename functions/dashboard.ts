@@ -35,6 +35,8 @@ import {
   type ThresholdNow,
   type Window,
 } from "../lib/data/history.js";
+import { measuredAdviceFor, type MeasuredAdvice } from "../lib/data/measured-advice.js";
+import { planChanges, type PlanChange } from "../lib/data/statement-plans.js";
 import { genericPlanText, hypopgAvailability, indexAdvice, statementCandidate, type GenericPlan, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { connectionGroups, connectionUsage, type ConnectionGroup, type ConnectionUsage } from "../lib/db/inspect/connections.js";
 import { replication, type Replication } from "../lib/db/inspect/replication.js";
@@ -187,6 +189,9 @@ export async function statementsView(window: Window, options: StatementListOptio
 
 export type StatementAdvice = { advice: IndexAdvice | null; note: string };
 
+/** The newest advice measured on a restored copy about the statement: an index built for it, or a drop it was timed for. */
+export type StatementMeasuredAdvice = (MeasuredAdvice & { measuredAt: string; copyTakenAt: string | null }) | null;
+
 export interface StatementView {
   window: Window;
   statement: StatementText;
@@ -195,7 +200,11 @@ export interface StatementView {
   /** Each deploy in the window: the statement's mean before and after, and whether it regressed. */
   deployEffects: DeployEffect[];
   plan: GenericPlan;
+  /** hypopg's estimate: hypothetical. */
   advice: StatementAdvice;
+  measuredAdvice: StatementMeasuredAdvice;
+  /** Each change of its plan the snapshots caught in the window, both plans and the mean on either side. */
+  planChanges: PlanChange[];
   /** The tables it reads, with their sizes and indexes. */
   tables: StatementTable[];
   /** What EXPLAIN ANALYZE needs of the operator: the values of $1 … $n, and a confirmation if it writes; null where the text cannot be parsed. */
@@ -243,6 +252,8 @@ export async function statementView(window: Window, queryId: string): Promise<St
     deploys: await deploysIn(sql, window),
     deployEffects: await statementDeployEffects(sql, window, queryId),
     ...(await planAndAdvice(queryId)),
+    measuredAdvice: (await measuredAdviceFor(sql, queryId)) ?? null,
+    planChanges: await planChanges(sql, { since: new Date(Date.now() - WINDOW_SECONDS[window] * 1000), queryId }),
     ...(await tablesAndShape(sql, statement.query)),
   };
 }

@@ -5,6 +5,7 @@
  * constraint relies on, and no unused index is suggested for a drop before its usage has been
  * counted long enough to mean something.
  */
+import { newestMeasuredAdvice, type MeasuredAdviceRun } from "../lib/data/measured-advice.js";
 import { adviceCandidates, hypopgAvailability, indexAdvice, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { foreignKeyColumns, heldDrops, indexShapes, type DropReason } from "../lib/db/inspect/drop-plan.js";
 import {
@@ -60,6 +61,8 @@ export interface FindingsView {
   maintenance: VacuumStats[];
   /** What could not be looked at, and why. */
   notes: string[];
+  /** The newest advice measured on a restored copy (the drill's, or db:advise --on): proven, where the findings' advice is hypopg's estimate. */
+  measured: MeasuredAdviceRun | null;
 }
 
 /** Tables listed in the maintenance table (PgHero lists them all; a platform has dozens). */
@@ -343,7 +346,7 @@ const adviceFinding = (row: IndexAdvice): Finding => ({
   check: "indexAdvice",
   severity: row.costCut >= 0.9 && row.meanMs >= 10 ? "warning" : "notice",
   subject: `${row.table} (${row.columns.join(", ")})`,
-  detail: `cuts the plan's cost by ${percent(row.costCut)} (${row.costBefore} to ${row.costAfter}) for a statement called ${row.calls} times, ${row.meanMs} ms on average: ${row.query}`,
+  detail: `hypothetical (hypopg's estimate, not measured): cuts the plan's cost by ${percent(row.costCut)} (${row.costBefore} to ${row.costAfter}) for a statement called ${row.calls} times, ${row.meanMs} ms on average: ${row.query}`,
   run: `${row.createStatement};`,
   weight: row.costCut,
 });
@@ -366,5 +369,5 @@ export async function findingsView(): Promise<FindingsView> {
   const found = new Set(findings.map((finding) => finding.check));
   const passed = (Object.keys(CHECK_TITLES) as Check[]).filter((check) => !found.has(check) && (check !== "indexAdvice" || advised.ran));
   const maintenance = await probed(sql, (tx) => vacuumStats(tx, { limit: MAINTENANCE_TABLES }));
-  return { findings, passed, maintenance, notes };
+  return { findings, passed, maintenance, notes, measured: (await newestMeasuredAdvice(sql)) ?? null };
 }

@@ -22,7 +22,13 @@ import {
 import { hiddenStatementsNote, statsVisibility } from "../lib/db/inspect/visibility.js";
 import { probed } from "../lib/db/inspect/probe.js";
 import type { Sql } from "../lib/db/pool.js";
-import { statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
+import { planChangeRegressions, statementRegressions, type StatementRegression } from "../lib/db/inspect/regressions.js";
+import { adviceCandidates } from "../lib/db/inspect/advice.js";
+import { planFingerprints } from "../lib/db/inspect/plan-fingerprints.js";
+import { pruneStatementPlans, recordPlanFingerprints, type PlanChange } from "../lib/data/statement-plans.js";
+import { pruneMeasuredAdvice } from "../lib/data/measured-advice.js";
+import { onOwnConnection } from "../lib/db/pool.js";
+import { describedError } from "../lib/errors.js";
 import { monitored } from "../lib/jobs/monitored.js";
 import { log } from "../lib/log.js";
 import type { DatabaseFigures } from "../lib/db/inspect/figures.js";
@@ -39,6 +45,8 @@ export const SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000;
 /** A table must lose at least this many rows in an interval for `data:mass-delete`: a share of a tiny table is noise. */
 export const MASS_DELETE_MIN_ROWS = 100;
 const STATEMENT_TIMEOUT_MS = 20_000;
+/** The statements, most total time first, whose plan fingerprint each snapshot records: the ones a plan change would hurt most. */
+export const PLAN_FINGERPRINT_STATEMENTS = 20;
 const PRUNE_BATCH = 5000;
 const PRUNE_BATCHES_PER_RUN = 20;
 
@@ -54,6 +62,10 @@ export type SnapshotResult =
       massDeletes: MassDelete[];
       /** Statements slower since the newest deploy (see statementRegressions). */
       regressions: StatementRegression[];
+      /** The top statements' plan fingerprints recorded, and the plans that changed. */
+      plans: PlansRecorded;
+      /** Statements slower since their plan changed in the last 24 hours, each with its verdict. */
+      planRegressions: Array<PlanChange & { verdict: string }>;
       pruned: Pruned;
       /** Alert messages earlier runs could not deliver, sent again (undefined when that could not be done this run). */
       alertsRedelivered: Redelivery | undefined;
@@ -65,8 +77,18 @@ export function slotOf(at: Date): Date {
   return new Date(Math.floor(at.getTime() / SNAPSHOT_INTERVAL_MS) * SNAPSHOT_INTERVAL_MS);
 }
 
+export interface PlansRecorded {
+  statements: number;
+  changed: Array<{ queryId: string; from: string; to: string }>;
+  ms: number;
+  /** Why none were recorded this time, when that failed. */
+  error?: string;
+}
+
 export interface Pruned {
   queryStats: number;
+  statementPlans: number;
+  measuredAdvice: number;
   hourly: number;
   daily: number;
   snapshots: number;
@@ -89,6 +111,8 @@ async function prune(): Promise<Pruned> {
   const { queryRetentionDays, snapshotRetentionDays } = config().stats;
   return {
     queryStats: await pruned((batch) => pruneQueryStats(directDb(), queryRetentionDays, batch)),
+    statementPlans: await pruned((batch) => pruneStatementPlans(directDb(), queryRetentionDays, batch)),
+    measuredAdvice: await pruned((batch) => pruneMeasuredAdvice(directDb(), snapshotRetentionDays, batch)),
     hourly: await pruned((batch) => pruneRollups(directDb(), "hourly", queryRetentionDays, batch)),
     daily: await pruned((batch) => pruneRollups(directDb(), "daily", snapshotRetentionDays, batch)),
     snapshots: await pruned((batch) => pruneSnapshots(directDb(), snapshotRetentionDays, batch)),
@@ -152,6 +176,36 @@ async function reportMassDeletes(massDeletes: MassDelete[], slot: Date): Promise
   });
 }
 
+/**
+ * The top statements' plan fingerprints, recorded with the snapshot, each change logged. Planned
+ * on a connection of its own (nothing a plan did to the session reaches the pool); a failure is
+ * logged and the snapshot stands.
+ */
+async function recordPlans(snapshotId: string, slot: Date): Promise<PlansRecorded> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    const fingerprints = await onOwnConnection((own) =>
+      probed(
+        own,
+        async (tx) => {
+          const statements = await statementsAvailability(tx);
+          if (!statements.available) return [];
+          const top = await adviceCandidates(tx, statements.schema, { minCalls: 1, minMeanMs: 0, limit: PLAN_FINGERPRINT_STATEMENTS });
+          return planFingerprints(tx, top);
+        },
+        STATEMENT_TIMEOUT_MS,
+      ),
+    );
+    const changed = await recordPlanFingerprints(directDb(), snapshotId, fingerprints);
+    for (const change of changed) log.warn("statement plan changed", { ...change, slot: slot.toISOString() });
+    return { statements: fingerprints.length, changed, ms: ms() };
+  } catch (error) {
+    log.error("recording plan fingerprints failed; the snapshot stands", { error });
+    return { statements: 0, changed: [], ms: ms(), error: describedError(error) };
+  }
+}
+
 export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {}): Promise<SnapshotResult> {
   const slot = slotOf(at);
   const taken = await directDb().begin(async (tx) => {
@@ -189,9 +243,23 @@ export async function takeStatsSnapshot({ at = new Date() }: { at?: Date } = {})
   if (!taken) return { status: "duplicate", slot: slot.toISOString() };
   await reportThresholds(taken.thresholds, slot);
   await reportMassDeletes(taken.massDeletes, slot);
+  const plans: PlansRecorded = taken.statements > 0 ? await recordPlans(taken.snapshotId, slot) : { statements: 0, changed: [], ms: 0 };
   const regressions = await probed(directDb(), (tx) => statementRegressions(tx));
   for (const regression of regressions) log.warn("statement slower since the newest deploy", { ...regression, query: undefined });
-  return { status: "taken", slot: slot.toISOString(), ...taken, regressions, pruned: await prune(), alertsRedelivered: await alertsSentAgain() };
+  const planRegressions = await probed(directDb(), (tx) => planChangeRegressions(tx));
+  for (const regression of planRegressions) {
+    log.warn("statement slower since its plan changed", { queryId: regression.queryId, at: regression.at, verdict: regression.verdict });
+  }
+  return {
+    status: "taken",
+    slot: slot.toISOString(),
+    ...taken,
+    regressions,
+    plans,
+    planRegressions,
+    pruned: await prune(),
+    alertsRedelivered: await alertsSentAgain(),
+  };
 }
 
 /** The cron's entry: a snapshot whose failure fires `job:stats-snapshot`, resolved by the next success. */

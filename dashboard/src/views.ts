@@ -408,11 +408,120 @@ function explainSection(ctx: ViewContext, data: StatementView): HTMLElement {
   );
 }
 
+/** Each plan change the snapshots caught: when, the verdict, and both plans side by side. */
+function planChangesSection(changes: StatementView["planChanges"]): HTMLElement {
+  if (!changes.length) return section("Plan changes", h("p", { class: "empty" }, "The snapshots saw no change of its plan in the window."));
+  return section(
+    "Plan changes",
+    ...changes.map((c) =>
+      h(
+        "div",
+        { class: "plan-change" },
+        h(
+          "p",
+          {},
+          c.regression ? badge("regression") : badge("ok"),
+          " ",
+          at(c.at),
+          `: mean ${f.ms(c.meanMsBefore)} before (${f.count(c.callsBefore)} calls), ${f.ms(c.meanMsAfter)} after (${f.count(c.callsAfter)} calls)`,
+        ),
+        h(
+          "div",
+          { class: "side-by-side" },
+          h("div", {}, h("h4", {}, "Before"), h("pre", { class: "plan" }, h("code", {}, c.planBefore))),
+          h("div", {}, h("h4", {}, "After"), h("pre", { class: "plan" }, h("code", {}, c.planAfter))),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Advice proven on a restored copy, marked apart from hypopg's estimate. */
+function measuredAdviceBlock(measured: StatementView["measuredAdvice"]): HTMLElement {
+  if (!measured) {
+    return h(
+      "p",
+      { class: "note" },
+      badge("info"),
+      " Not measured on a copy yet: the weekly drill measures the advice on its restored copy (or npm run db:advise -- --on <url>).",
+    );
+  }
+  const verdict = measured.verdict === "suggested" ? "ok" : measured.verdict === "withheld" ? "alert" : "warn";
+  return h(
+    "div",
+    { class: "measured-advice" },
+    h(
+      "h4",
+      {},
+      badge("measured"),
+      ` ${measured.kind === "create" ? "Build" : "Drop"} ${measured.index} on ${measured.table} `,
+      badge(verdict),
+      ` ${measured.verdict}`,
+    ),
+    h("p", {}, measured.reason),
+    h("p", { class: "note" }, `measured ${f.time(measured.measuredAt)}`),
+    measured.verdict === "suggested" ? runnable(measured.statement) : null,
+  );
+}
+
+function hypotheticalAdviceBlock(advice: StatementView["advice"]): HTMLElement {
+  return h(
+    "div",
+    { class: "hypothetical-advice" },
+    h("h4", {}, badge("hypothetical"), " hypopg's estimate, not measured"),
+    h("p", {}, advice.note),
+    advice.advice
+      ? h(
+          "div",
+          {},
+          h(
+            "p",
+            {},
+            `On ${advice.advice.table} (${advice.advice.columns.join(", ")}): cost ${advice.advice.costBefore} → ${advice.advice.costAfter}, about ${f.bytes(advice.advice.estimatedSizeBytes)}`,
+          ),
+          runnable(advice.advice.createStatement),
+        )
+      : null,
+  );
+}
+
+/** The newest advice measured on a copy, suggested first. */
+function measuredSection(measured: FindingsView["measured"]): HTMLElement {
+  if (!measured) {
+    return section(
+      "Advice measured on a restored copy",
+      h(
+        "p",
+        { class: "empty" },
+        "None yet: the weekly drill measures the advice on its restored copy, or run npm run db:advise -- --on <url of a restored copy>.",
+      ),
+    );
+  }
+  return section(
+    "Advice measured on a restored copy",
+    h(
+      "p",
+      { class: "note" },
+      badge("measured"),
+      ` ${f.time(measured.measuredAt)}${measured.drillId ? ` by drill ${measured.drillId}` : ""}${measured.copyTakenAt ? `, on the copy of ${f.time(measured.copyTakenAt)}` : ""}: each index built or dropped on the copy and the statements timed before and after. The findings above marked hypothetical are hypopg's estimates.`,
+    ),
+    table("Measured advice", measured.advice, [
+      { label: "Verdict", value: (a) => h("span", {}, badge(a.verdict === "suggested" ? "ok" : a.verdict === "withheld" ? "alert" : "warn"), ` ${a.verdict}`) },
+      { label: "Index", value: (a) => `${a.kind === "create" ? "build" : "drop"} ${a.index} on ${a.table}` },
+      { label: "Before", value: (a) => (a.msBefore === null ? "–" : f.ms(a.msBefore)), numeric: true },
+      { label: "After", value: (a) => (a.msAfter === null ? "–" : f.ms(a.msAfter)), numeric: true },
+      { label: "Why", value: (a) => a.reason },
+      { label: "Run", value: (a) => (a.verdict === "suggested" ? runnable(a.statement) : "–") },
+    ]),
+  );
+}
+
 export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId: string): Promise<void> {
   const data = await getJson<StatementView>(`/api/ops/statements/${encodeURIComponent(queryId)}?window=${ctx.window}`);
   const markers: Marker[] = [
     ...deployMarkers(data.deploys).filter((m) => !data.deployEffects.some((e) => e.at === m.at && e.regression)),
     ...data.deployEffects.filter((e) => e.regression).map((e) => ({ at: e.at, label: `regression: deploy ${e.deployId.slice(0, 7)}`, bad: true })),
+    ...data.planChanges.map((c) => ({ at: Date.parse(c.at) / 1000, label: c.regression ? "regression: plan changed" : "plan changed", bad: c.regression })),
   ];
   const charts = section("Over the window");
   main.append(
@@ -433,25 +542,11 @@ export async function statementPage(main: HTMLElement, ctx: ViewContext, queryId
         { label: "Verdict", value: (e) => (e.regression ? badge("regression") : badge("ok")) },
       ]),
     ),
+    planChangesSection(data.planChanges),
     section("Generic plan", data.plan.plan !== null ? h("pre", { class: "plan" }, h("code", {}, data.plan.plan)) : h("p", {}, data.plan.reason)),
     explainSection(ctx, data),
     tablesSection(data.tables),
-    section(
-      "Index advice",
-      h("p", {}, data.advice.note),
-      data.advice.advice
-        ? h(
-            "div",
-            {},
-            h(
-              "p",
-              {},
-              `On ${data.advice.advice.table} (${data.advice.advice.columns.join(", ")}): cost ${data.advice.advice.costBefore} → ${data.advice.advice.costAfter}, about ${f.bytes(data.advice.advice.estimatedSizeBytes)}`,
-            ),
-            runnable(data.advice.advice.createStatement),
-          )
-        : null,
-    ),
+    section("Index advice", measuredAdviceBlock(data.measuredAdvice), hypotheticalAdviceBlock(data.advice)),
   );
   const id = data.statement.queryId;
   timeChart(charts, {
@@ -758,6 +853,7 @@ export async function findingsView(main: HTMLElement): Promise<void> {
       ...data.notes.map((note) => h("p", { class: "note" }, note)),
       ...data.findings.map(findingCard),
     ),
+    measuredSection(data.measured),
     section(
       `Passed checks (${data.passed.length} of ${Object.keys(CHECK_TITLES).length})`,
       data.passed.length === 0

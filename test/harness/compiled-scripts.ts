@@ -18,7 +18,20 @@ import { build, type Plugin } from "esbuild";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The scripts run compiled; the others (the worker, npm start) import TypeScript at run time. */
-export const COMPILED_SCRIPTS = ["advise", "backup", "backups", "bucket", "drill", "inspect", "migrate", "mode", "recover", "restore", "schedules", "seed"] as const;
+export const COMPILED_SCRIPTS = [
+  "advise",
+  "backup",
+  "backups",
+  "bucket",
+  "drill",
+  "inspect",
+  "migrate",
+  "mode",
+  "recover",
+  "restore",
+  "schedules",
+  "seed",
+] as const;
 
 /** Each of the project's modules keeps its own import.meta.url (bundling would give them the bundle's). */
 const ownImportMetaUrl: Plugin = {

@@ -113,7 +113,7 @@ export interface AdviceResult {
   skipped: SkippedStatement[];
 }
 
-interface PlanNode {
+export interface PlanNode {
   "Node Type"?: string;
   "Relation Name"?: string;
   Schema?: string;
@@ -295,6 +295,20 @@ export async function genericPlanText(sql: Transaction, candidate: Pick<AdviceCa
     await asItsRole(sql, candidate);
     const rows = await sql.savepoint((sp) => explained<{ "QUERY PLAN": string }>(sp, candidate.query, "text"));
     return { plan: rows.map((row) => row["QUERY PLAN"]).join("\n") };
+  } catch (error) {
+    return { plan: null, reason: describedError(error) };
+  } finally {
+    await deallocate(sql);
+  }
+}
+
+/** The statement's generic plan as EXPLAIN's JSON tree, or why there is none. Runs inside a transaction of its caller, which sets plan_cache_mode. */
+export async function genericPlanTree(
+  sql: Transaction,
+  candidate: Pick<AdviceCandidate, "query" | "roles">,
+): Promise<{ plan: PlanNode } | { plan: null; reason: string }> {
+  try {
+    return { plan: await sql.savepoint(async (sp) => (await asItsRole(sp, candidate), genericPlan(sp, candidate.query))) };
   } catch (error) {
     return { plan: null, reason: describedError(error) };
   } finally {

@@ -1,15 +1,51 @@
-/** Statements that got slower with the newest deploy, from the stats-snapshot history (ops.*). */
+/**
+ * Statements that got slower, from the stats-snapshot history (ops.*): with the newest deploy,
+ * or with a change of plan the snapshots' fingerprints caught. A verdict names the plan change
+ * that coincides with a regression.
+ */
 import type { Sql } from "../pool.js";
+import { planChanges, type PlanChange } from "../../data/statement-plans.js";
+
+/** How close to a deploy a plan change counts as coinciding with its regression: the next snapshot or two. */
+const COINCIDING_MS = 15 * 60 * 1000;
 
 export interface StatementRegression {
   queryId: string;
   query: string;
   deployBefore: string | null;
   deployAfter: string;
+  /** When the snapshots first saw the deploy (ISO). */
+  deployAt: string;
   meanMsBefore: number;
   meanMsAfter: number;
   callsBefore: number;
   callsAfter: number;
+  /** The plan change that coincides with it, if the snapshots caught one. */
+  planChange: Pick<PlanChange, "at" | "from" | "to"> | null;
+  /** In words: "mean 3x since deploy abc1234 at 14:05 UTC, plan changed from ... to ... at 14:05 UTC". */
+  verdict: string;
+}
+
+/** 14:05 UTC */
+const clock = (iso: string) => `${iso.slice(11, 16)} UTC`;
+
+const ratio = (before: number | null, after: number | null) => `${Number(((after ?? 0) / Math.max(before ?? 0, 0.001)).toPrecision(2))}x`;
+
+const planWords = (change: Pick<PlanChange, "at" | "from" | "to">) => `plan changed from ${change.from} to ${change.to} at ${clock(change.at)}`;
+
+/** A plan change's verdict: "mean 3x since 14:05 UTC, plan changed from Index Scan using idx_x on t to Seq Scan on t at 14:05 UTC". */
+export function planChangeVerdict(change: PlanChange): string {
+  return `mean ${ratio(change.meanMsBefore, change.meanMsAfter)} since ${clock(change.at)}, ${planWords(change)}`;
+}
+
+/** Plan changes of the last `windowHours` whose statement got slower with them (see planChanges), each with its verdict. */
+export async function planChangeRegressions(
+  sql: Sql,
+  options: { windowHours?: number; minIncreaseRatio?: number; minIncreaseMs?: number; minCalls?: number } = {},
+): Promise<Array<PlanChange & { verdict: string }>> {
+  const since = new Date(Date.now() - (options.windowHours ?? 24) * 3600 * 1000);
+  const changes = await planChanges(sql, { ...options, since });
+  return changes.filter((change) => change.regression).map((change) => ({ ...change, verdict: planChangeVerdict(change) }));
 }
 
 /**
@@ -24,7 +60,25 @@ export async function statementRegressions(
   sql: Sql,
   { minIncreaseRatio = 0.5, minIncreaseMs = 5, minCalls = 10, windowHours = 24 } = {},
 ): Promise<StatementRegression[]> {
-  return sql<StatementRegression[]>`
+  const regressions = await deployRegressions(sql, { minIncreaseRatio, minIncreaseMs, minCalls, windowHours });
+  const [first] = regressions;
+  if (!first) return [];
+  const changes = await planChanges(sql, { since: new Date(Date.parse(first.deployAt) - COINCIDING_MS) });
+  return regressions.map((regression) => {
+    const change = changes.find((c) => c.queryId === regression.queryId && Date.parse(c.at) - Date.parse(regression.deployAt) <= windowHours * 3600 * 1000);
+    const planChange = change ? { at: change.at, from: change.from, to: change.to } : null;
+    const verdict =
+      `mean ${ratio(regression.meanMsBefore, regression.meanMsAfter)} since deploy ${regression.deployAfter.slice(0, 7)} at ${clock(regression.deployAt)}` +
+      (planChange ? `, ${planWords(planChange)}` : "");
+    return { ...regression, planChange, verdict };
+  });
+}
+
+async function deployRegressions(
+  sql: Sql,
+  { minIncreaseRatio, minIncreaseMs, minCalls, windowHours }: { minIncreaseRatio: number; minIncreaseMs: number; minCalls: number; windowHours: number },
+): Promise<Array<Omit<StatementRegression, "planChange" | "verdict">>> {
+  return sql<Array<Omit<StatementRegression, "planChange" | "verdict">>>`
     with ordered as (
       select id, taken_at, deploy_id, lag(deploy_id) over (order by id) as previous_deploy
       from ops.db_stats_snapshots
@@ -72,6 +126,7 @@ export async function statementRegressions(
       left(t.query, 1000) as query,
       (select previous_deploy from change) as "deployBefore",
       (select deploy_id from change) as "deployAfter",
+      (select api_timestamp(at) from change) as "deployAt",
       round(c.mean_before::numeric, 3)::float8 as "meanMsBefore",
       round(c.mean_after::numeric, 3)::float8 as "meanMsAfter",
       c.calls_before::float8 as "callsBefore",

@@ -52,6 +52,10 @@ describe("statementRegressions", () => {
         meanMsAfter: 30,
         callsBefore: 100,
         callsAfter: 100,
+        deployAt: expect.stringMatching(/Z$/) as string,
+        // No plan fingerprints in this history: no plan change to name.
+        planChange: null,
+        verdict: expect.stringMatching(/^mean 3x since deploy v2 at \d\d:\d\d UTC$/) as string,
       },
     ]);
   });
