@@ -1,6 +1,7 @@
 /**
  * `npm run bench:snapshot`: how long the stats-snapshot job takes with 5,000 distinct
- * statements in pg_stat_statements (goal: under 1 s), on an embedded PostgreSQL 15.
+ * statements in pg_stat_statements (goal: under 1 s), on an embedded PostgreSQL 15, and the
+ * part of it the top statements' plan fingerprints take.
  */
 import { mkdtemp, rm, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -44,6 +45,8 @@ try {
   overrideConfig({ DATABASE_URL: database.url, DB_POOL_PROFILE: "worker" });
   const base = Date.now();
   const timings: number[] = [];
+  const planTimings: number[] = [];
+  let fingerprinted = 0;
   let rows = 0;
   for (let run = 0; run <= RUNS; run++) {
     if (run > 0) await workload();
@@ -51,10 +54,16 @@ try {
     const result = await takeStatsSnapshot({ at: new Date(base + run * SNAPSHOT_INTERVAL_MS) });
     const ms = performance.now() - started;
     if (result.status !== "taken") throw new Error("snapshot not taken");
-    if (run > 0) timings.push(ms);
+    if (run > 0) {
+      timings.push(ms);
+      planTimings.push(result.plans.ms);
+    }
+    if (result.plans.error) throw new Error(`plan fingerprints failed: ${result.plans.error}`);
+    fingerprinted = result.plans.statements;
     rows = result.statements;
   }
   timings.sort((a, b) => a - b);
+  planTimings.sort((a, b) => a - b);
   const [delta] = await sql<{ statements: number }[]>`
     select count(*)::int as statements from ops.query_stats
     where snapshot_id = (select max(id) from ops.db_stats_snapshots) and calls > 0`;
@@ -66,6 +75,7 @@ try {
       "",
       `- snapshot time, median of ${RUNS}: **${timings[Math.floor(RUNS / 2)]?.toFixed(0)} ms** (goal < 1000 ms); all runs: ${timings.map((t) => t.toFixed(0)).join(", ")} ms`,
       `- statements recorded per snapshot: ${rows}; with work since the previous one: ${delta?.statements}`,
+      `- of which the plan fingerprints of the top ${fingerprinted} statements (a connection of its own, plannability, PREPARE, EXPLAIN): median **${planTimings[Math.floor(RUNS / 2)]?.toFixed(0)} ms**; all runs: ${planTimings.map((t) => t.toFixed(0)).join(", ")} ms`,
     ].join("\n"),
   );
   await sql.end();

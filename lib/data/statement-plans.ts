@@ -3,7 +3,7 @@
  * statement's plan shape differs from the one seen before it, and the plan changes read back
  * with the statement's mean time on either side.
  */
-import type { PlanFingerprint } from "../db/inspect/plan-fingerprints.js";
+import { planDifference, type PlanFingerprint } from "../db/inspect/plan-fingerprints.js";
 import type { Sql } from "../db/pool.js";
 
 /** A statement's plan seen differing from the one before it, with its mean time on either side. */
@@ -36,16 +36,16 @@ export async function recordPlanFingerprints(
   fingerprints: readonly PlanFingerprint[],
 ): Promise<Array<{ queryId: string; from: string; to: string }>> {
   if (!fingerprints.length) return [];
-  return sql<Array<{ queryId: string; from: string; to: string }>>`
+  const rows = await sql<Array<{ queryId: string; summaryBefore: string; planBefore: string; summaryAfter: string; planAfter: string }>>`
     with snapshot as (
-      select id, taken_at from ops.db_stats_snapshots where id = ${snapshotId}::bigint
+      select taken_at from ops.db_stats_snapshots where id = ${snapshotId}::bigint
     ),
     input as (
       select i.*
       from jsonb_to_recordset(${sql.json(fingerprints.map((f) => ({ ...f })))}::jsonb) as i ("queryId" text, fingerprint text, summary text, plan text)
     ),
     newest as (
-      select distinct on (p.queryid) p.id, p.queryid, p.fingerprint, p.summary
+      select distinct on (p.queryid) p.id, p.queryid, p.fingerprint, p.summary, p.plan
       from ops.statement_plans p
       where p.queryid in (select "queryId"::bigint from input)
       order by p.queryid, p.first_seen_at desc, p.id desc
@@ -57,15 +57,19 @@ export async function recordPlanFingerprints(
       returning p.id
     ),
     added as (
-      insert into ops.statement_plans (queryid, fingerprint, summary, plan, snapshot_id, first_seen_at, last_seen_at)
-      select i."queryId"::bigint, i.fingerprint, i.summary, i.plan, snapshot.id, snapshot.taken_at, snapshot.taken_at
+      insert into ops.statement_plans (queryid, fingerprint, summary, plan, first_seen_at, last_seen_at)
+      select i."queryId"::bigint, i.fingerprint, i.summary, i.plan, snapshot.taken_at, snapshot.taken_at
       from snapshot, input i left join newest n on n.queryid = i."queryId"::bigint
       where n.fingerprint is distinct from i.fingerprint
-      returning queryid, summary
+      returning queryid, summary, plan
     )
-    select a.queryid::text as "queryId", n.summary as from, a.summary as to
+    select a.queryid::text as "queryId", n.summary as "summaryBefore", n.plan as "planBefore", a.summary as "summaryAfter", a.plan as "planAfter"
     from added a join newest n on n.queryid = a.queryid
     order by a.queryid`;
+  return rows.map((row) => ({
+    queryId: row.queryId,
+    ...planDifference({ summary: row.summaryBefore, plan: row.planBefore }, { summary: row.summaryAfter, plan: row.planAfter }),
+  }));
 }
 
 export interface PlanChangeOptions {
@@ -86,7 +90,7 @@ export async function planChanges(
   sql: Sql,
   { since, queryId, windowHours = 24, minIncreaseRatio = 0.5, minIncreaseMs = 5, minCalls = 10 }: PlanChangeOptions,
 ): Promise<PlanChange[]> {
-  return sql<PlanChange[]>`
+  const rows = await sql<PlanChange[]>`
     with plans as (
       select p.queryid, p.first_seen_at, p.summary, p.plan,
         lag(p.summary) over w as previous_summary,
@@ -130,6 +134,7 @@ export async function planChanges(
         false) as regression
     from sides
     order by first_seen_at, queryid`;
+  return rows.map((row) => ({ ...row, ...planDifference({ summary: row.from, plan: row.planBefore }, { summary: row.to, plan: row.planAfter }) }));
 }
 
 /** Plan rows last seen more than `days` ago that a newer plan has replaced, at most `batch`; the number deleted. */

@@ -9,7 +9,7 @@ create table ops.statement_plans (
   summary text not null,
   -- the generic plan as EXPLAIN prints it, without costs
   plan text not null,
-  snapshot_id bigint references ops.db_stats_snapshots (id) on delete set null,
+  -- the time of the snapshot that first saw it (its statement figures carry the same time)
   first_seen_at timestamptz not null,
   last_seen_at timestamptz not null
 );

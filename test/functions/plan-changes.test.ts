@@ -10,7 +10,7 @@ import { statementView } from "../../functions/dashboard.js";
 import { SNAPSHOT_INTERVAL_MS, takeStatsSnapshot, type SnapshotResult } from "../../functions/stats-snapshot.js";
 import { planChanges } from "../../lib/data/statement-plans.js";
 import { statementRegressions } from "../../lib/db/inspect/regressions.js";
-import { planFingerprint } from "../../lib/db/inspect/plan-fingerprints.js";
+import { planDifference, planFingerprint } from "../../lib/db/inspect/plan-fingerprints.js";
 import { directDb, type Pool } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { quietConsole } from "../harness/console.js";
@@ -45,6 +45,21 @@ describe("plan fingerprints", () => {
     expect(planFingerprint("1", scan(99, "idx_a")).fingerprint).toBe(a.fingerprint);
     expect(planFingerprint("1", scan(10, "idx_b")).fingerprint).not.toBe(a.fingerprint);
     expect(a).toMatchObject({ summary: "Index Scan using idx_a on public.t", plan: "Aggregate\n  ->  Index Scan using idx_a on public.t" });
+  });
+
+  it("say how two plans differ: their scans, or where those are the same, the nodes only one has", () => {
+    const join = (kind: string) =>
+      planFingerprint("1", {
+        "Node Type": kind,
+        Plans: [
+          { "Node Type": "Seq Scan", "Relation Name": "a", Schema: "public" },
+          { "Node Type": "Seq Scan", "Relation Name": "b", Schema: "public" },
+        ],
+      });
+    expect(planDifference(join("Hash Join"), join("Nested Loop"))).toEqual({ from: "Hash Join", to: "Nested Loop" });
+    const scan = (node: string, index?: string) =>
+      planFingerprint("1", { "Node Type": node, "Relation Name": "t", Schema: "public", ...(index ? { "Index Name": index } : {}) });
+    expect(planDifference(scan("Index Scan", "idx"), scan("Seq Scan"))).toEqual({ from: "Index Scan using idx on public.t", to: "Seq Scan on public.t" });
   });
 });
 

@@ -20,6 +20,7 @@ import type { Sql, Transaction } from "../pool.js";
 import { describedError } from "../../errors.js";
 import { redactionReady, shownStatement } from "../redaction.js";
 import { plannability } from "./plannable.js";
+import { statementShape } from "./statement-shape.js";
 
 export type HypopgAvailability = { available: true; schema: string } | { available: false; reason: string };
 
@@ -270,10 +271,11 @@ export function plannableText(query: string): string {
  * deallocates it after the rollback).
  */
 async function explained<T>(sql: Sql, query: string, format: "json" | "text"): Promise<T[]> {
-  await sql.unsafe(`prepare ${STATEMENT_NAME} as ${plannableText(query)}`, [], ONE_STATEMENT);
-  const [types] = await sql<{ count: number }[]>`
-    select cardinality(parameter_types) as count from pg_prepared_statements where name = ${STATEMENT_NAME}`;
-  const nulls = Array.from({ length: types?.count ?? 0 }, () => "null").join(", ");
+  const text = plannableText(query);
+  await sql.unsafe(`prepare ${STATEMENT_NAME} as ${text}`, [], ONE_STATEMENT);
+  // The text prepared without declared types: its parameters are $1 up to the highest $n it uses.
+  const { parameters } = await statementShape(text);
+  const nulls = Array.from({ length: parameters }, () => "null").join(", ");
   const rows = await sql.unsafe<T[]>(`explain (format ${format}, verbose) execute ${STATEMENT_NAME}${nulls ? `(${nulls})` : ""}`, [], ONE_STATEMENT);
   await sql.unsafe(`deallocate ${STATEMENT_NAME}`);
   return rows;
@@ -310,9 +312,9 @@ export async function genericPlanTree(
   try {
     return { plan: await sql.savepoint(async (sp) => (await asItsRole(sp, candidate), genericPlan(sp, candidate.query))) };
   } catch (error) {
-    return { plan: null, reason: describedError(error) };
-  } finally {
+    // A failed step may have left the statement prepared: a savepoint does not undo PREPARE.
     await deallocate(sql);
+    return { plan: null, reason: describedError(error) };
   }
 }
 

@@ -79,3 +79,22 @@ export async function planFingerprints(tx: Transaction, candidates: readonly Adv
   }
   return found;
 }
+
+/** A plan's nodes as its shape's lines say them, without the indentation. */
+const nodesOf = (plan: string) => plan.split("\n").map((line) => line.replace(/^\s*(->\s+)?/, ""));
+
+/**
+ * How two plans differ, in words: their scans where those differ ("Index Scan using idx_x on
+ * public.t" to "Seq Scan on public.t"), else the nodes only one of them has ("Hash Join" to
+ * "Nested Loop"): two plans that read the same way but join another way are told apart.
+ */
+export function planDifference(
+  before: Pick<PlanFingerprint, "summary" | "plan">,
+  after: Pick<PlanFingerprint, "summary" | "plan">,
+): { from: string; to: string } {
+  if (before.summary !== after.summary) return { from: before.summary, to: after.summary };
+  const a = nodesOf(before.plan);
+  const b = nodesOf(after.plan);
+  const only = (mine: string[], theirs: string[]) => [...new Set(mine.filter((node) => !theirs.includes(node)))].slice(0, 3).join(", ");
+  return { from: only(a, b) || before.summary, to: only(b, a) || after.summary };
+}
