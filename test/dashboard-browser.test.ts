@@ -26,6 +26,7 @@ interface PageElement {
   hasAttribute(name: string): boolean;
   getAttribute(name: string): string | null;
   querySelector(selector: string): PageElement | null;
+  getBoundingClientRect(): { left: number };
 }
 interface PageCanvas extends PageElement {
   width: number;
@@ -202,6 +203,20 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     const statement = await mainText();
     expect(statement).toContain("/* history 1 */");
     expect(statement).toContain("REGRESSION");
+    // The plan change behind the regression, both plans side by side; advice measured on a copy apart from hypopg's.
+    expect(statement).toMatch(
+      /Plan changes\s+REGRESSION [^\n]*: plan changed from Index Scan using idx_messages_conversation_created on public\.conversation_messages to Seq Scan on public\.conversation_messages; mean [\d.]+ ms before [^\n]*, [\d.]+ ms after/,
+    );
+    expect(statement).toMatch(
+      /Before\s+Limit\s+->\s+Index Scan using idx_messages_conversation_created[\s\S]*After\s+Limit\s+->\s+Sort\s+->\s+Seq Scan on public\.conversation_messages/,
+    );
+    const sides = await page.$$eval(".side-by-side > div", (columns: PageElement[]) => columns.map((c) => c.getBoundingClientRect().left));
+    expect(sides).toHaveLength(2);
+    expect(sides[1] ?? 0).toBeGreaterThan((sides[0] ?? 0) + 100);
+    expect(statement).toMatch(
+      /MEASURED Build idx_conversation_messages_conversation_id_created_at on public\.conversation_messages OK suggested\s+measured on the copy of \S+: 50 ms -> 0\.05 ms \(982x\)/,
+    );
+    expect(statement).toMatch(/HYPOTHETICAL hypopg's estimate, not measured/);
     expect(statement).toMatch(/Generic plan/);
     for (const chart of await chartInk()) expect(chart.ink, chart.title).toBeGreaterThan(50);
     await shot("statement");
@@ -231,6 +246,9 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await open("#/findings");
     expect(await mainText()).toMatch(/(critical|warning|notice), most urgent first|Nothing found/);
     expect(await mainText()).toMatch(/Passed checks \(\d+ of 13\)[\s\S]*Maintenance of every table[\s\S]*Last autovacuum/);
+    expect(await mainText()).toMatch(
+      /Advice measured on a restored copy\s+MEASURED [^\n]*on the copy of[\s\S]*OK suggested\s+build idx_conversation_messages_conversation_id_created_at[\s\S]*ALERT withheld\s+drop idx_messages_created/,
+    );
     await shot("findings");
 
     await open("#/tune");

@@ -423,7 +423,7 @@ function planChangesSection(changes: StatementView["planChanges"]): HTMLElement 
           c.regression ? badge("regression") : badge("ok"),
           " ",
           at(c.at),
-          `: mean ${f.ms(c.meanMsBefore)} before (${f.count(c.callsBefore)} calls), ${f.ms(c.meanMsAfter)} after (${f.count(c.callsAfter)} calls)`,
+          `: plan changed from ${c.from} to ${c.to}; mean ${f.ms(c.meanMsBefore)} before (${f.count(c.callsBefore)} calls), ${f.ms(c.meanMsAfter)} after (${f.count(c.callsAfter)} calls)`,
         ),
         h(
           "div",

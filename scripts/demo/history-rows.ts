@@ -267,3 +267,39 @@ export async function insertHistoryRelationSizes(sql: Sql, fromId: string, toId:
       and n.nspname in ('public', 'ops')
     on conflict do nothing`;
 }
+
+/**
+ * The plan change behind the first statement's regression: its page read by the messages'
+ * index until the newest deploy, by a sequential scan and a sort after it (ops.statement_plans).
+ */
+export async function insertHistoryPlanChanges(sql: Sql, range: HistoryRange, newestDeployAt: Date): Promise<void> {
+  const before = "Limit\n  ->  Index Scan using idx_messages_conversation_created on public.conversation_messages";
+  const after = "Limit\n  ->  Sort\n        ->  Seq Scan on public.conversation_messages";
+  await sql`
+    insert into ops.statement_plans (queryid, fingerprint, summary, plan, first_seen_at, last_seen_at)
+    values
+      (${String(QUERY_ID_BASE - 1n)}::bigint, 'demo-index-scan', 'Index Scan using idx_messages_conversation_created on public.conversation_messages', ${before},
+        ${range.from.toISOString()}::text::timestamptz, ${new Date(newestDeployAt.getTime() - 300_000).toISOString()}::text::timestamptz),
+      (${String(QUERY_ID_BASE - 1n)}::bigint, 'demo-seq-scan', 'Seq Scan on public.conversation_messages', ${after},
+        ${newestDeployAt.toISOString()}::text::timestamptz, ${range.to.toISOString()}::text::timestamptz)`;
+}
+
+/** A drill's measured advice at the range's end: the messages' index suggested with its figures, an index a report needs withheld. */
+export async function insertHistoryMeasuredAdvice(sql: Sql, range: HistoryRange): Promise<void> {
+  const copyOf = new Date(range.to.getTime() - 3600_000).toISOString();
+  await sql`
+    insert into ops.measured_advice (run_id, measured_at, drill_id, copy_taken_at, kind, table_name, index_name, columns, statement, verdict, reason,
+      queryid, query, predicted_cost_before, predicted_cost_after, ms_before, ms_after, buffers_before, buffers_after, build_seconds, size_bytes, effects)
+    values
+      ('00000000-0000-4000-8000-000000000001', ${range.to.toISOString()}::text::timestamptz, null, ${copyOf}::text::timestamptz, 'create',
+        'public.conversation_messages', 'idx_conversation_messages_conversation_id_created_at', '["conversation_id", "created_at"]',
+        'CREATE INDEX CONCURRENTLY idx_conversation_messages_conversation_id_created_at ON public.conversation_messages (conversation_id, created_at);', 'suggested',
+        ${`measured on the copy of ${copyOf}: 50 ms -> 0.05 ms (982x) for its statement, build 0.7 s, 38.8 MB (hypopg predicted 478x)`},
+        ${String(QUERY_ID_BASE - 1n)}::bigint, (select query from ops.query_texts where queryid = ${String(QUERY_ID_BASE - 1n)}::bigint),
+        11693, 24, 50.1, 0.051, 25230, 7, 0.7, 40684544, '[]'),
+      ('00000000-0000-4000-8000-000000000001', ${range.to.toISOString()}::text::timestamptz, null, ${copyOf}::text::timestamptz, 'drop',
+        'public.conversation_messages', 'idx_messages_created', '[]', 'DROP INDEX CONCURRENTLY public.idx_messages_created;', 'withheld',
+        ${`unused (33 scans), but without it a recorded statement went 0.014 ms -> 60 ms (4290x slower) on the copy of ${copyOf}: keep it (select count(*) from conversation_messages where created_at >= $1 and created_at < $2)`},
+        null, null, null, null, null, null, null, null, null, null,
+        '[{"queryId": "1", "query": "select count(*) from conversation_messages where created_at >= $1 and created_at < $2", "msBefore": 0.014, "msAfter": 60, "buffersBefore": 4, "buffersAfter": 25230, "slower": true}]')`;
+}

@@ -1,13 +1,16 @@
 /**
  * A synthetic statistics history for the dashboard: `days` of 5-minute snapshots with
  * `statements` statements each, ending before the oldest real snapshot (so nothing real is
- * touched), a deploy every two days with a regression under the newest, alert messages, the
- * rows each table gained and lost, and optionally nightly backups and weekly drills. Each day is
+ * touched), a deploy every two days with a regression under the newest (and the plan change
+ * behind it), alert messages, the rows each table gained and lost, a drill's measured index
+ * advice, and optionally nightly backups and weekly drills. Each day is
  * written in its own transaction.
  */
 import {
   historyRange,
   insertHistoryAlerts,
+  insertHistoryMeasuredAdvice,
+  insertHistoryPlanChanges,
   insertHistoryRelationSizes,
   insertHistoryBackups,
   insertHistorySnapshots,
@@ -54,6 +57,8 @@ export async function seedHistory(sql: Pool, { days, statements, backups = false
   }
   await insertHistoryAlerts(sql, firstId, lastId);
   await insertHistoryRelationSizes(sql, firstId, lastId);
+  if (statements >= 1) await insertHistoryPlanChanges(sql, range, newestDeployAt);
+  await insertHistoryMeasuredAdvice(sql, range);
   if (backups) await insertHistoryBackups(sql, range);
   return range;
 }
