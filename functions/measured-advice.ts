@@ -43,6 +43,8 @@ export interface MeasureAdviceOptions extends MeasureOptions {
   drillId?: string | null;
   /** When the copy's data was taken (the backup's time), for the verdicts' words. */
   copyTakenAt?: string | null;
+  /** Once the measurement has run this long, what is left is marked not measured, saying so. @default 600 */
+  budgetSeconds?: number;
 }
 
 export interface MeasuredAdviceResult {
@@ -219,7 +221,13 @@ async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdvi
   return copy.begin<MeasuredAdvice[]>(async (tx) => {
     await limitStatements(tx, options);
     const results: MeasuredAdvice[] = [];
+    const started = performance.now();
+    const budgetMs = (options.budgetSeconds ?? 600) * 1000;
     const attempt = async (measure: () => Promise<MeasuredAdvice>, failed: (reason: string) => MeasuredAdvice) => {
+      if (performance.now() - started >= budgetMs) {
+        results.push(failed(`not measured: the measurement's time budget (${budgetMs / 1000} s) ran out before it`));
+        return;
+      }
       try {
         results.push(await tx.savepoint(() => measure()));
       } catch (error) {

@@ -18,7 +18,8 @@ const USAGE = `usage: npm run db:advise -- --on <postgres-url> [--json] [options
     --value-sets N          parameter value sets drawn from the copy's statistics (default 5)
     --slow-min-calls N      index suggestions for statements called at least N times (default 100)
     --slow-min-mean-ms N    and taking at least N ms on average (default 20)
-    --statement-timeout-ms N  each execution's limit on the copy (default 30000)`;
+    --statement-timeout-ms N  each execution's limit on the copy (default 30000)
+    --budget-seconds N      what is left once the measurement has run this long is marked not measured (default 600)`;
 
 const NUMBER_OPTIONS = {
   runs: { key: "runs", min: 1 },
@@ -26,6 +27,7 @@ const NUMBER_OPTIONS = {
   "slow-min-calls": { key: "minCalls", min: 0 },
   "slow-min-mean-ms": { key: "minMeanMs", min: 0 },
   "statement-timeout-ms": { key: "statementTimeoutMs", min: 1 },
+  "budget-seconds": { key: "budgetSeconds", min: 0 },
 } as const satisfies Record<string, { key: keyof MeasureAdviceOptions; min: number }>;
 
 type NumberOption = keyof typeof NUMBER_OPTIONS;

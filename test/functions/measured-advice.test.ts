@@ -114,6 +114,14 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     expect(newest?.advice.map((a) => [a.index, a.verdict]).sort()).toEqual(result.advice.map((a) => [a.index, a.verdict]).sort());
   });
 
+  it("marks what is left not measured once its time budget has run out, saying so", async () => {
+    const { advice } = await measureAdvice(sql(), copyUrl, { minCalls: 5, minMeanMs: 0, budgetSeconds: 0 });
+    expect(advice.length).toBeGreaterThanOrEqual(4);
+    for (const row of advice) {
+      expect(row).toMatchObject({ verdict: "not measured", reason: "not measured: the measurement's time budget (0 s) ran out before it", msBefore: null });
+    }
+  });
+
   it("refuses to measure on the database itself, or on a copy it cannot reach", async () => {
     await expect(measureAdvice(sql(), TEST_DATABASE_URL)).rejects.toThrow(/is the database itself .* not a copy/);
     const unreachable = "postgres://someone:secret-password@127.0.0.1:1/copy";

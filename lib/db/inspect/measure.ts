@@ -34,7 +34,7 @@ export interface Timing {
 }
 
 export interface MeasureOptions {
-  /** Timed runs of each value set, after one untimed run that warms the cache. @default 3 */
+  /** Timed runs of each value set, after one untimed run that warms the cache (one when that run took a second or more). @default 3 */
   runs?: number;
   /** Value sets drawn from the statistics (parameters.ts). @default 5 */
   valueSets?: number;
@@ -43,6 +43,9 @@ export interface MeasureOptions {
   /** A build's statement timeout. @default 10 min */
   buildTimeoutMs?: number;
 }
+
+/** A warming run this slow is followed by one timed run, not `runs`. */
+const SLOW_RUN_MS = 1000;
 
 const ONE_STATEMENT: postgres.UnsafeQueryOptions & { simple: boolean } = { prepare: false, simple: false };
 
@@ -94,9 +97,11 @@ export async function statementTiming(tx: Transaction, query: string, sets: Valu
   const medians: number[] = [];
   const buffers: number[] = [];
   for (const values of sets) {
-    await explain(tx, query, values, true);
+    const warming = await explain(tx, query, values, true);
+    // A statement taking seconds is timed once: its noise is small against it, and the drill's time is not.
+    const timedRuns = Number(warming["Execution Time"] ?? 0) >= SLOW_RUN_MS ? 1 : runs;
     const times: Array<{ ms: number; buffers: number }> = [];
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < timedRuns; i++) {
       const explained = await explain(tx, query, values, true);
       times.push({ ms: Number(explained["Execution Time"] ?? 0), buffers: buffersOf(explained.Plan) });
     }
