@@ -94,6 +94,12 @@ function copyWords(copyTakenAt: string | null | undefined): string {
   return copyTakenAt ? `the copy of ${copyTakenAt}` : "the copy";
 }
 
+/** A statement as a verdict names it: its text's start. */
+const statementWords = (query: string) => {
+  const text = query.replace(/\s+/g, " ").trim();
+  return `"${text.length > 60 ? `${text.slice(0, 60)}…` : text}"`;
+};
+
 const unmeasured = (base: Omit<MeasuredAdvice, "verdict" | "reason">, reason: string): MeasuredAdvice => ({ ...base, verdict: "not measured", reason });
 
 const gained = (before: Timing, after: Timing) => before.ms / Math.max(after.ms, 0.001) >= MIN_MEASURED_SPEEDUP && before.ms - after.ms >= MIN_SAVED_MS;
@@ -141,7 +147,7 @@ async function measuredSuggestion(
     return {
       ...measured,
       verdict: "suggested",
-      reason: `measured on ${copyWords(options.copyTakenAt)}: ${figures} for its statement, build ${built.buildSeconds} s, ${mb(built.sizeBytes)} (${predicted})`,
+      reason: `measured on ${copyWords(options.copyTakenAt)}: ${figures} for ${statementWords(advice.query)}, build ${built.buildSeconds} s, ${mb(built.sizeBytes)} (${predicted})`,
     };
   }
   return {
