@@ -7,13 +7,15 @@
  * in one transaction that is rolled back, never on the database the statements came from.
  */
 import { randomUUID } from "node:crypto";
-import { adviceCandidates, hypopgAvailability, indexAdvice, type AdviceCandidate, type IndexAdvice } from "../lib/db/inspect/advice.js";
+import { adviceCandidates, hypopgAvailability, indexAdvice, type IndexAdvice } from "../lib/db/inspect/advice.js";
 import { redundantIndexes, unusedIndexes } from "../lib/db/inspect/indexes.js";
 import {
   databaseIdentity,
   limitStatements,
   measuredBuild,
   measuredDrop,
+  NOT_READ,
+  notRunWriting,
   runnable,
   type MeasureOptions,
   type RecordedStatement,
@@ -56,7 +58,8 @@ export interface MeasuredAdviceResult {
 
 interface Proposals {
   suggestions: IndexAdvice[];
-  drops: Array<{ schema: string; table: string; index: string; why: string }>;
+  /** `statement`: the drop to run on the database, its names quoted by the server. */
+  drops: Array<{ schema: string; table: string; index: string; why: string; statement: string }>;
   statements: RecordedStatement[];
   notes: string[];
 }
@@ -70,20 +73,26 @@ async function proposals(
   const statements = await statementsAvailability(tx);
   if (!statements.available)
     return { suggestions: [], drops: [], statements: [], notes: [`nothing measured: statement statistics unavailable: ${statements.reason}`] };
-  const recorded: AdviceCandidate[] = await adviceCandidates(tx, statements.schema, { minCalls: 1, minMeanMs: 0, limit: recordedStatements });
+  const recorded = await adviceCandidates(tx, statements.schema, { minCalls: 1, minMeanMs: 0, limit: recordedStatements });
+  const slow = await adviceCandidates(tx, statements.schema, { minCalls, minMeanMs });
   const hypopg = await hypopgAvailability(tx);
   let suggestions: IndexAdvice[] = [];
-  if (hypopg.available) {
-    const result = await indexAdvice(tx, hypopg.schema, await adviceCandidates(tx, statements.schema, { minCalls, minMeanMs }));
-    suggestions = result.advice;
-  } else notes.push(`no index suggestions to measure: ${hypopg.reason}`);
+  if (hypopg.available) suggestions = (await indexAdvice(tx, hypopg.schema, slow)).advice;
+  else notes.push(`no index suggestions to measure: ${hypopg.reason}`);
   const redundant = await redundantIndexes(tx);
   const unused = (await unusedIndexes(tx)).filter((row) => !redundant.some((r) => r.oid === row.oid));
-  const drops = [
+  const proposed = [
     ...unused.map((row) => ({ schema: row.schema, table: row.table, index: row.index, why: `unused (${row.scans} scans)` })),
     ...redundant.map((row) => ({ schema: row.schema, table: row.table, index: row.index, why: `redundant (covered by ${row.coveredBy})` })),
   ];
-  return { suggestions, drops, statements: recorded.map(({ queryId, query, shownQuery, roles }) => ({ queryId, query, shownQuery, roles })), notes };
+  const dropStatements = await tx<{ statement: string }[]>`
+    select format('DROP INDEX CONCURRENTLY %I.%I;', e ->> 'schema', e ->> 'index') as statement
+    from jsonb_array_elements(${tx.json(proposed)}::jsonb) with ordinality as t (e, n)
+    order by n`;
+  const drops = proposed.map((drop, i) => ({ ...drop, statement: dropStatements[i]?.statement ?? "" }));
+  // A slow statement a suggestion is for may fall outside the top by total time: both lists, once each.
+  const known = new Map([...recorded, ...slow].map(({ queryId, query, shownQuery, roles }) => [queryId, { queryId, query, shownQuery, roles }]));
+  return { suggestions, drops, statements: [...known.values()], notes };
 }
 
 const ms = (value: number) => (value >= 100 ? `${Math.round(value)} ms` : `${Number(value.toPrecision(2))} ms`);
@@ -100,7 +109,44 @@ const statementWords = (query: string) => {
   return `"${text.length > 60 ? `${text.slice(0, 60)}…` : text}"`;
 };
 
-const unmeasured = (base: Omit<MeasuredAdvice, "verdict" | "reason">, reason: string): MeasuredAdvice => ({ ...base, verdict: "not measured", reason });
+type Unjudged = Omit<MeasuredAdvice, "verdict" | "reason">;
+
+/** A proposal before anything is measured: no figures yet. */
+function unjudged(kind: "create" | "drop", table: string, index: string, statement: string): Unjudged {
+  return {
+    kind,
+    table,
+    index,
+    columns: [],
+    statement,
+    queryId: null,
+    query: null,
+    predictedCostBefore: null,
+    predictedCostAfter: null,
+    msBefore: null,
+    msAfter: null,
+    buffersBefore: null,
+    buffersAfter: null,
+    buildSeconds: null,
+    sizeBytes: null,
+    effects: [],
+  };
+}
+
+/** A suggested index before it is measured: hypopg's figures only. */
+const suggestion = (advice: IndexAdvice): Unjudged => ({
+  ...unjudged("create", advice.table, advice.indexName, `${advice.createStatement};`),
+  columns: advice.columns,
+  queryId: advice.queryId,
+  query: advice.query,
+  predictedCostBefore: advice.costBefore,
+  predictedCostAfter: advice.costAfter,
+});
+
+const unmeasured = (base: Unjudged, reason: string): MeasuredAdvice => ({ ...base, verdict: "not measured", reason });
+
+/** An index proposed for a drop, before it is measured. */
+const proposedDrop = (drop: Proposals["drops"][number]): Unjudged => unjudged("drop", `${drop.schema}.${drop.table}`, drop.index, drop.statement);
 
 const gained = (before: Timing, after: Timing) => before.ms / Math.max(after.ms, 0.001) >= MIN_MEASURED_SPEEDUP && before.ms - after.ms >= MIN_SAVED_MS;
 
@@ -110,27 +156,11 @@ async function measuredSuggestion(
   statement: RecordedStatement | undefined,
   options: MeasureAdviceOptions,
 ): Promise<MeasuredAdvice> {
-  const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
-    kind: "create",
-    table: advice.table,
-    index: advice.indexName,
-    columns: advice.columns,
-    statement: `${advice.createStatement};`,
-    queryId: advice.queryId,
-    query: advice.query,
-    predictedCostBefore: advice.costBefore,
-    predictedCostAfter: advice.costAfter,
-    msBefore: null,
-    msAfter: null,
-    buffersBefore: null,
-    buffersAfter: null,
-    buildSeconds: null,
-    sizeBytes: null,
-    effects: [],
-  };
+  const base = suggestion(advice);
   if (!statement) return unmeasured(base, "its statement is not among the recorded ones any more");
   const values = await runnable(tx, statement, options);
   if (!values.sets) return unmeasured(base, values.reason);
+  if (values.writes) return unmeasured(base, notRunWriting(values.writes));
   const built = await measuredBuild(tx, statement, values.sets, { ...advice.relation, columns: advice.columns, name: advice.indexName }, options);
   const measured = {
     ...base,
@@ -163,24 +193,7 @@ async function measuredDropAdvice(
   statements: RecordedStatement[],
   options: MeasureAdviceOptions,
 ): Promise<MeasuredAdvice> {
-  const base: Omit<MeasuredAdvice, "verdict" | "reason"> = {
-    kind: "drop",
-    table: `${drop.schema}.${drop.table}`,
-    index: drop.index,
-    columns: [],
-    statement: `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`,
-    queryId: null,
-    query: null,
-    predictedCostBefore: null,
-    predictedCostAfter: null,
-    msBefore: null,
-    msAfter: null,
-    buffersBefore: null,
-    buffersAfter: null,
-    buildSeconds: null,
-    sizeBytes: null,
-    effects: [],
-  };
+  const base = proposedDrop(drop);
   const measured = await measuredDrop(tx, drop, statements, options);
   const effects: MeasuredEffect[] = measured.effects.map((e) => ({
     queryId: e.queryId,
@@ -201,7 +214,7 @@ async function measuredDropAdvice(
       reason: `${drop.why}, but without it a recorded statement went ${ms(slowest.msBefore)} -> ${ms(slowest.msAfter)} (${times(slowest.msAfter, slowest.msBefore)} slower) on ${copy}: keep it (${slowest.query.slice(0, 120)})`,
     };
   }
-  const skipped = measured.notMeasured.filter((n) => !n.reason.startsWith("its plans on the copy do not read"));
+  const skipped = measured.notMeasured.filter((n) => n.reason !== NOT_READ);
   if (skipped.length) {
     return {
       ...base,
@@ -219,8 +232,6 @@ async function measuredDropAdvice(
       : `${drop.why}; no recorded statement's plan on ${copy} reads it`,
   };
 }
-
-const quoted = (name: string) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`);
 
 /** Each proposal measured on the copy, in its own savepoint: one that fails is noted and the rest go on. */
 async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdviceOptions): Promise<MeasuredAdvice[]> {
@@ -244,49 +255,17 @@ async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdvi
       const statement = found.statements.find((s) => s.queryId === advice.queryId);
       await attempt(
         () => measuredSuggestion(tx, advice, statement, options),
-        (reason) => ({
-          ...placeholder("create", advice.table, advice.indexName, `${advice.createStatement};`),
-          columns: advice.columns,
-          queryId: advice.queryId,
-          query: advice.query,
-          reason,
-        }),
+        (reason) => unmeasured(suggestion(advice), reason),
       );
     }
     for (const drop of found.drops) {
       await attempt(
         () => measuredDropAdvice(tx, drop, found.statements, options),
-        (reason) => ({
-          ...placeholder("drop", `${drop.schema}.${drop.table}`, drop.index, `DROP INDEX CONCURRENTLY ${quoted(drop.schema)}.${quoted(drop.index)};`),
-          reason,
-        }),
+        (reason) => unmeasured(proposedDrop(drop), reason),
       );
     }
     return results;
   });
-}
-
-function placeholder(kind: "create" | "drop", table: string, index: string, statement: string): MeasuredAdvice {
-  return {
-    kind,
-    table,
-    index,
-    columns: [],
-    statement,
-    verdict: "not measured",
-    reason: "",
-    queryId: null,
-    query: null,
-    predictedCostBefore: null,
-    predictedCostAfter: null,
-    msBefore: null,
-    msAfter: null,
-    buffersBefore: null,
-    buffersAfter: null,
-    buildSeconds: null,
-    sizeBytes: null,
-    effects: [],
-  };
 }
 
 /**

@@ -144,7 +144,8 @@ describe.skipIf(!withPgTools)("the recovery time projected for today's size", ()
       // A slow restore: the database at this throughput takes 3 minutes, past the 1-minute objective.
       const [size] = await directDb()<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
       await directDb()`update ops.dr_drills set recovery_seconds = ${(180 * drill.restoredBytes) / (size?.bytes ?? 1)} where id = ${drill.id}`;
-      expect(await recoveryTimeCheck()).toEqual({ status: "over", projectedMinutes: expect.closeTo(3, 1), rtoMinutes: 1 });
+      // Within half a minute: the database may grow a little between the two size readings (autovacuum's map forks).
+      expect(await recoveryTimeCheck()).toEqual({ status: "over", projectedMinutes: expect.closeTo(3, 0), rtoMinutes: 1 });
       const fired = hook.received
         .map((r) => (r.body as { alert: { key: string; status: string; summary: string } }).alert)
         .filter((a) => a.key === "backup:rto");

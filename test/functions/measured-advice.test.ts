@@ -58,9 +58,14 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     copy = postgres(copyUrl, { max: 1, onnotice: () => undefined });
     await plant(sql());
     await plant(copy);
+    // On the copy, a trigger that counts its firings in a sequence (a rollback does not undo nextval).
+    await copy`create sequence ma_trigger_firings`;
+    await copy`create function ma_count_firing() returns trigger language plpgsql as $$ begin perform nextval('ma_trigger_firings'); return new; end $$`;
+    await copy`create trigger ma_orders_updated before update on ma_orders for each row execute function ma_count_firing()`;
     await workload(6, (c, i) => c`select id, body from ma_messages where conversation_id = ${i * 7} order by created_at desc limit ${20}`);
     await workload(6, (c) => c`select count(*) from ma_events where kind = ${"common"}`);
     await workload(6, (c, i) => c`select sum(total) from ma_orders where customer_id = ${i * 11}`);
+    await workload(6, (c, i) => c`update ma_orders set total = total + 1 where customer_id = ${i * 13}`);
     result = await measureAdvice(sql(), copyUrl, { minCalls: 5, minMeanMs: 0, copyTakenAt: "2026-12-06T03:00:00.000Z" });
   }, 120_000);
 
@@ -103,7 +108,15 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
       kind: "drop",
       verdict: "suggested",
       reason: expect.stringContaining("no recorded statement's plan on the copy"),
+      statement: "DROP INDEX CONCURRENTLY public.ma_orders_total;",
     });
+  });
+
+  it("runs no write on the copy: a recorded UPDATE whose plan reads a dropped index is planned, not run, and no trigger fires", async () => {
+    const [firings] = await copy<{ called: boolean }[]>`select is_called as called from ma_trigger_firings`;
+    expect(firings?.called).toBe(false);
+    const needed = about("ma_orders_customer");
+    expect(needed?.effects.map((e) => e.query)).toEqual([expect.stringContaining("select sum(total) from ma_orders")]);
   });
 
   it("leaves the copy as it was and records the run in the database's ops.measured_advice", async () => {

@@ -2,10 +2,12 @@
  * Timing recorded statements on a restored copy, before and after an index is built or
  * dropped there. Each execution is EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) of the recorded text
  * with values bound through the extended protocol (one statement only), inside a savepoint
- * that is rolled back: a measured UPDATE changes nothing, and so does the index built or
- * dropped, which lives only in the transaction that measured it. Only statements plannable.ts
- * allows are run (the platform role's own, calling nothing another role wrote), under a
- * statement timeout. Callers run this on the copy, never on the database it was copied from.
+ * that is rolled back, and so is the index built or dropped, which lives only in the
+ * transaction that measured it. Only plain reads are run, and only those plannable.ts allows
+ * (the platform role's own, calling nothing another role wrote): a write would fire triggers,
+ * whose functions the statement does not name. Writes are planned, never run. Each execution
+ * runs under a statement timeout. Callers run this on the copy, never on the database it was
+ * copied from.
  */
 import type postgres from "postgres";
 import type { Sql, Transaction } from "../pool.js";
@@ -14,6 +16,7 @@ import { plannability } from "./plannable.js";
 import { plannableText } from "./advice.js";
 import { representativeValues, type ValueSet } from "./parameters.js";
 import { namedRelations, parseTree } from "./parse-tree.js";
+import { statementShape } from "./statement-shape.js";
 
 export interface RecordedStatement {
   queryId: string;
@@ -120,7 +123,8 @@ function indexesRead(node: Record<string, unknown>): string[] {
   return [...own, ...children];
 }
 
-export type Runnable = { sets: ValueSet[] } | { sets: null; reason: string };
+/** `writes`: why the statement counts as writing (statement-shape.ts), null for a plain read: only reads are run. */
+export type Runnable = { sets: ValueSet[]; writes: string | null } | { sets: null; reason: string };
 
 /**
  * The value sets to run the statement with on the copy, or why it is not run there: another
@@ -132,14 +136,22 @@ export async function runnable(tx: Transaction, statement: RecordedStatement, { 
   if (!verdict.plannable) return { sets: null, reason: verdict.reason };
   try {
     return await tx.savepoint(async (sp) => {
-      const drawn = await representativeValues(sp, plannableText(statement.query), { count: valueSets });
-      if (drawn.sets) for (const values of drawn.sets) await explain(tx, statement.query, values, false);
-      return drawn;
+      const text = plannableText(statement.query);
+      const drawn = await representativeValues(sp, text, { count: valueSets });
+      if (!drawn.sets) return drawn;
+      for (const values of drawn.sets) await explain(tx, statement.query, values, false);
+      return { sets: drawn.sets, writes: (await statementShape(text)).writes };
     });
   } catch (error) {
     return { sets: null, reason: `not run on the copy: ${describedError(error)}` };
   }
 }
+
+/** Why a statement whose plans do not read an index needs no timing for its drop. */
+export const NOT_READ = "its plans on the copy do not read the index: dropping it leaves them as they are";
+
+/** Why a writing statement is not timed. */
+export const notRunWriting = (writes: string) => `not run on the copy: ${writes}; only plain reads are run there, so that no trigger fires`;
 
 /** Whether any of the statement's plans with these values reads the index. */
 async function readsIndex(tx: Transaction, query: string, sets: ValueSet[], index: string): Promise<boolean> {
@@ -237,9 +249,11 @@ export async function measuredDrop(
     const values = await runnable(tx, statement, options);
     const reason = !values.sets
       ? values.reason
-      : (await readsIndex(tx, statement.query, values.sets, index.index))
-        ? undefined
-        : "its plans on the copy do not read the index: dropping it leaves them as they are";
+      : !(await readsIndex(tx, statement.query, values.sets, index.index))
+        ? NOT_READ
+        : values.writes
+          ? notRunWriting(values.writes)
+          : undefined;
     if (!values.sets || reason) {
       notMeasured.push({ queryId: statement.queryId, query: statement.shownQuery, reason: reason ?? "" });
       continue;
