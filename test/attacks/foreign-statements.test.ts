@@ -118,6 +118,26 @@ describe.skipIf(!hasStatements)("another role's statements", () => {
     expect(await probeLocks()).toBe(0);
   });
 
+  it("a statement of the platform's own that writes another role's table is not planned: the target counts as a table it names", async () => {
+    await mallory`grant select, update on public.mallory_data to ${mallory(platformRole)}`;
+    for (let i = 0; i < 3; i++) await directDb()`update public.mallory_data set v = v where v = ${5}`;
+    const queryId = await queryIdOf("update public.mallory_data set v = v", platformRole);
+    const view = await statementView("24h", queryId);
+    expect(view?.plan).toEqual({
+      plan: null,
+      reason: `not planned: it reads public.mallory_data (owned by ${MALLORY}), which another role owns: planning it would run that role's code`,
+    });
+  });
+
+  it("the snapshots fingerprint no plan of another role's statement", async () => {
+    const queryId = await queryIdOf("from public.mallory_data where v = public.mallory_probe()", MALLORY);
+    const result = await snapshot();
+    expect(result.status).toBe("taken");
+    const plans = await directDb()`select 1 from ops.statement_plans where queryid = ${queryId}::bigint`;
+    expect(plans).toEqual([]);
+    expect(await probeLocks()).toBe(0);
+  });
+
   it("the platform's own statements on its own tables are still planned, and leave the pool's connections as they found them", async () => {
     for (let i = 0; i < 3; i++)
       await directDb()`select id, name from agents where organization_id = ${"00000000-0000-0000-0000-000000000000"} order by created_at desc limit 5`;
