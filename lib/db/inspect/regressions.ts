@@ -6,7 +6,7 @@
 import type { Sql } from "../pool.js";
 import { planChanges, type PlanChange } from "../../data/statement-plans.js";
 
-/** How close to a deploy a plan change counts as coinciding with its regression: the next snapshot or two. */
+/** How close to a deploy a plan change counts as coinciding with its regression: the snapshots either side of it. A later one is its own regression (planChangeRegressions). */
 const COINCIDING_MS = 15 * 60 * 1000;
 
 export interface StatementRegression {
@@ -65,7 +65,7 @@ export async function statementRegressions(
   if (!first) return [];
   const changes = await planChanges(sql, { since: new Date(Date.parse(first.deployAt) - COINCIDING_MS) });
   return regressions.map((regression) => {
-    const change = changes.find((c) => c.queryId === regression.queryId && Date.parse(c.at) - Date.parse(regression.deployAt) <= windowHours * 3600 * 1000);
+    const change = changes.find((c) => c.queryId === regression.queryId && Math.abs(Date.parse(c.at) - Date.parse(regression.deployAt)) <= COINCIDING_MS);
     const planChange = change ? { at: change.at, from: change.from, to: change.to } : null;
     const verdict =
       `mean ${ratio(regression.meanMsBefore, regression.meanMsAfter)} since deploy ${regression.deployAfter.slice(0, 7)} at ${clock(regression.deployAt)}` +
