@@ -436,6 +436,11 @@ function planChangesSection(changes: StatementView["planChanges"]): HTMLElement 
   );
 }
 
+/** A measured verdict's badge and word: suggested is good news, withheld a warning kept. */
+function verdictBadge(verdict: NonNullable<StatementView["measuredAdvice"]>["verdict"]): HTMLElement {
+  return h("span", {}, badge(verdict === "suggested" ? "ok" : verdict === "withheld" ? "alert" : "warn"), ` ${verdict}`);
+}
+
 /** Advice proven on a restored copy, marked apart from hypopg's estimate. */
 function measuredAdviceBlock(measured: StatementView["measuredAdvice"]): HTMLElement {
   if (!measured) {
@@ -446,18 +451,10 @@ function measuredAdviceBlock(measured: StatementView["measuredAdvice"]): HTMLEle
       " Not measured on a copy yet: the weekly drill measures the advice on its restored copy (or npm run db:advise -- --on <url>).",
     );
   }
-  const verdict = measured.verdict === "suggested" ? "ok" : measured.verdict === "withheld" ? "alert" : "warn";
   return h(
     "div",
     { class: "measured-advice" },
-    h(
-      "h4",
-      {},
-      badge("measured"),
-      ` ${measured.kind === "create" ? "Build" : "Drop"} ${measured.index} on ${measured.table} `,
-      badge(verdict),
-      ` ${measured.verdict}`,
-    ),
+    h("h4", {}, badge("measured"), ` ${measured.kind === "create" ? "Build" : "Drop"} ${measured.index} on ${measured.table} `, verdictBadge(measured.verdict)),
     h("p", {}, measured.reason),
     h("p", { class: "note" }, `measured ${f.time(measured.measuredAt)}`),
     measured.verdict === "suggested" ? runnable(measured.statement) : null,
@@ -506,7 +503,7 @@ function measuredSection(measured: FindingsView["measured"]): HTMLElement {
       ` ${f.time(measured.measuredAt)}${measured.drillId ? ` by drill ${measured.drillId}` : ""}${measured.copyTakenAt ? `, on the copy of ${f.time(measured.copyTakenAt)}` : ""}: each index built or dropped on the copy and the statements timed before and after. The findings above marked hypothetical are hypopg's estimates.`,
     ),
     table("Measured advice", measured.advice, [
-      { label: "Verdict", value: (a) => h("span", {}, badge(a.verdict === "suggested" ? "ok" : a.verdict === "withheld" ? "alert" : "warn"), ` ${a.verdict}`) },
+      { label: "Verdict", value: (a) => verdictBadge(a.verdict) },
       { label: "Index", value: (a) => `${a.kind === "create" ? "build" : "drop"} ${a.index} on ${a.table}` },
       { label: "Before", value: (a) => (a.msBefore === null ? "–" : f.ms(a.msBefore)), numeric: true },
       { label: "After", value: (a) => (a.msAfter === null ? "–" : f.ms(a.msAfter)), numeric: true },

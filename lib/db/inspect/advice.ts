@@ -310,7 +310,11 @@ export async function genericPlanTree(
   candidate: Pick<AdviceCandidate, "query" | "roles">,
 ): Promise<{ plan: PlanNode } | { plan: null; reason: string }> {
   try {
-    return { plan: await sql.savepoint(async (sp) => (await asItsRole(sp, candidate), genericPlan(sp, candidate.query))) };
+    const plan = await sql.savepoint(async (sp) => {
+      await asItsRole(sp, candidate);
+      return genericPlan(sp, candidate.query);
+    });
+    return { plan };
   } catch (error) {
     // A failed step may have left the statement prepared: a savepoint does not undo PREPARE.
     await deallocate(sql);
