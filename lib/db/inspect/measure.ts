@@ -140,7 +140,13 @@ export async function runnable(tx: Transaction, statement: RecordedStatement, { 
       const drawn = await representativeValues(sp, text, { count: valueSets });
       if (!drawn.sets) return drawn;
       for (const values of drawn.sets) await explain(tx, statement.query, values, false);
-      return { sets: drawn.sets, writes: (await statementShape(text)).writes };
+      const { writes } = await statementShape(text);
+      // A write is only planned (its NULLs will do for that); a read is timed, which needs every value.
+      const [unmapped] = drawn.unmapped;
+      if (!writes && unmapped !== undefined) {
+        return { sets: null, reason: `$${unmapped} is not compared with a column, so no value for it can be drawn from the statistics` };
+      }
+      return { sets: drawn.sets, writes };
     });
   } catch (error) {
     return { sets: null, reason: `not run on the copy: ${describedError(error)}` };

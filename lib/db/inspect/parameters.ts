@@ -13,7 +13,8 @@ import type { Sql } from "../pool.js";
 /** One run's parameter values, $1 first, as text the server casts (null for SQL NULL). */
 export type ValueSet = Array<string | null>;
 
-export type RepresentativeValues = { sets: ValueSet[] } | { sets: null; reason: string };
+/** `unmapped`: the `$n` compared with no column, NULL in every set: enough to plan with, not to time. */
+export type RepresentativeValues = { sets: ValueSet[]; unmapped: number[] } | { sets: null; reason: string };
 
 /** The page LIMIT $n takes: about what a list or a page of messages asks for. */
 const LIMIT_VALUE = "50";
@@ -56,6 +57,17 @@ function relationOf(fields: Record<string, unknown>): Relation & { alias: string
   return { schema: typeof fields.schemaname === "string" ? fields.schemaname : null, table, alias };
 }
 
+/** Operators that compare a column with a value: `price + $1` draws nothing from price's statistics. */
+const COMPARISONS = new Set(["=", "<>", "!=", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*"]);
+
+function comparison(expression: Record<string, unknown>): boolean {
+  if (expression.kind !== "AEXPR_OP" && expression.kind !== "AEXPR_OP_ANY" && expression.kind !== "AEXPR_OP_ALL") {
+    return ["AEXPR_IN", "AEXPR_BETWEEN", "AEXPR_NOT_BETWEEN", "AEXPR_LIKE", "AEXPR_ILIKE"].includes(String(expression.kind));
+  }
+  const name = Array.isArray(expression.name) ? sval(expression.name.at(-1)) : undefined;
+  return name !== undefined && COMPARISONS.has(name);
+}
+
 /** Which column (or constant) each `$n` of the statement takes its value from. */
 async function shapeOf(query: string): Promise<Shape> {
   const shape: Shape = { sources: new Map(), relations: new Map(), parameters: 0 };
@@ -79,7 +91,7 @@ async function shapeOf(query: string): Promise<Shape> {
         const n = paramNumber(target.ResTarget?.val);
         if (n !== undefined && target.ResTarget?.name) shape.sources.set(n, { kind: "column", alias, column: target.ResTarget.name, array: false });
       }
-    } else if (kind === "A_Expr") {
+    } else if (kind === "A_Expr" && comparison(fields)) {
       const array = fields.kind === "AEXPR_OP_ANY" || fields.kind === "AEXPR_OP_ALL";
       compared(fields.lexpr, fields.rexpr, array);
       compared(fields.rexpr, fields.lexpr, array);
@@ -113,9 +125,10 @@ async function columnStats(sql: Sql, wanted: Array<{ key: string; schema: string
     )
     select distinct on (w.key)
       w.key,
-      coalesce(s.most_common_vals::text::text[], '{}') as values,
-      coalesce(s.most_common_freqs, '{}')::float8[] as freqs,
-      coalesce(s.histogram_bounds::text::text[], '{}') as bounds,
+      -- As JSON: arrays parse only on connections that fetched the server's array types; JSON always does.
+      to_json(coalesce(s.most_common_vals::text::text[], '{}')) as values,
+      to_json(coalesce(s.most_common_freqs, '{}')::float8[]) as freqs,
+      to_json(coalesce(s.histogram_bounds::text::text[], '{}')) as bounds,
       s.null_frac::float8 as "nullFrac"
     from wanted w
     join pg_class c on c.oid = to_regclass(case when w.schema is null then quote_ident(w.tab) else quote_ident(w.schema) || '.' || quote_ident(w.tab) end)
@@ -148,8 +161,8 @@ const arrayLiteral = (value: string) => `{"${value.replaceAll("\\", "\\\\").repl
 
 /**
  * `count` sets of values for the statement's parameters, the i-th drawn at point (i + 0.5) /
- * count of each column's distribution; or why none can be drawn (a `$n` compared with no
- * column, a column without statistics on the copy).
+ * count of each column's distribution, NULL for a `$n` compared with no column (listed as
+ * unmapped); or why none can be drawn (a column without statistics on the copy).
  * @default count 5
  */
 export async function representativeValues(sql: Sql, query: string, { count = 5 } = {}): Promise<RepresentativeValues> {
@@ -157,8 +170,7 @@ export async function representativeValues(sql: Sql, query: string, { count = 5 
   const columns: Array<{ key: string; schema: string | null; table: string; column: string }> = [];
   for (let n = 1; n <= shape.parameters; n++) {
     const source = shape.sources.get(n);
-    if (!source) return { sets: null, reason: `$${n} is not compared with a column, so no value for it can be drawn from the statistics` };
-    if (source.kind === "constant") continue;
+    if (!source || source.kind === "constant") continue;
     const relations = source.alias === null ? [...shape.relations.values()] : [shape.relations.get(source.alias)].filter((r) => r !== undefined);
     for (const relation of relations) columns.push({ key: `${n}:${relation.schema ?? ""}.${relation.table}`, ...relation, column: source.column });
   }
@@ -169,17 +181,21 @@ export async function representativeValues(sql: Sql, query: string, { count = 5 
     const set: ValueSet = [];
     for (let n = 1; n <= shape.parameters; n++) {
       const source = shape.sources.get(n);
-      if (source?.kind === "constant") {
+      if (!source) {
+        set.push(null);
+        continue;
+      }
+      if (source.kind === "constant") {
         set.push(source.value);
         continue;
       }
       const column = statsOf(n);
       const value = column ? valueAt(column, (i + 0.5) / count) : null;
-      if (value === null || !source)
-        return { sets: null, reason: `$${n} is compared with ${source?.column ?? "a column"}, which has no statistics on the copy (ANALYZE it)` };
+      if (value === null) return { sets: null, reason: `$${n} is compared with ${source.column}, which has no statistics on the copy (ANALYZE it)` };
       set.push(source.array ? arrayLiteral(value) : value);
     }
     sets.push(set);
   }
-  return { sets };
+  const unmapped = Array.from({ length: shape.parameters }, (_, i) => i + 1).filter((n) => !shape.sources.has(n));
+  return { sets, unmapped };
 }
