@@ -11,6 +11,7 @@ import { adviceCandidates, hypopgAvailability, indexAdvice, type IndexAdvice } f
 import { redundantIndexes, unusedIndexes } from "../lib/db/inspect/indexes.js";
 import {
   databaseIdentity,
+  indexExists,
   limitStatements,
   measuredBuild,
   measuredDrop,
@@ -194,6 +195,7 @@ async function measuredDropAdvice(
   options: MeasureAdviceOptions,
 ): Promise<MeasuredAdvice> {
   const base = proposedDrop(drop);
+  if (!(await indexExists(tx, drop))) return unmeasured(base, `the copy has no index ${drop.index} (restored from a backup taken before it was built)`);
   const measured = await measuredDrop(tx, drop, statements, options);
   const effects: MeasuredEffect[] = measured.effects.map((e) => ({
     queryId: e.queryId,

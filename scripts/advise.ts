@@ -12,7 +12,7 @@ import { commandLine, runCli, UsageError, useDatabase } from "./cli.js";
 const USAGE = `usage: npm run db:advise -- --on <postgres-url> [--json] [options]   measure the advice on a restored copy
        npm run db:advise -- [--json]                                      the newest advice measured (by the drill or --on)
   --on URL                  a restored copy of DATABASE_URL (never the database itself): indexes are built and dropped
-                            there, and every statement runs there, each in a transaction rolled back after
+                            there and the plain reads they concern are timed, all in a transaction rolled back after
   options:
     --runs N                timed runs of each statement and value set, after one warming run (default 3)
     --value-sets N          parameter value sets drawn from the copy's statistics (default 5)
@@ -82,7 +82,10 @@ await runCli(async () => {
     const newest = await newestMeasuredAdvice(directDb());
     await closeDbPools();
     if (json) console.log(JSON.stringify(newest ?? null, null, 2));
-    else if (!newest) console.log("no advice measured yet: the weekly drill measures it, or run npm run db:advise -- --on <url of a restored copy>");
+    else if (!newest)
+      console.log(
+        "no measured advice recorded: the weekly drill measures hypopg's suggestions and the unused or redundant indexes on its copy when there are any, or run npm run db:advise -- --on <url of a restored copy>",
+      );
     else {
       console.log(
         `measured ${newest.measuredAt}${newest.drillId ? ` by drill ${newest.drillId}` : ""}${newest.copyTakenAt ? ` on the copy of ${newest.copyTakenAt}` : ""}`,

@@ -47,9 +47,11 @@ await runCli(async () => {
   );
   console.log(`  source  ${result.source}`);
   console.log(
-    result.advice.measured
-      ? `  advice  measured on the copy in ${result.advice.seconds} s: ${result.advice.suggested} suggested, ${result.advice.notSuggested} not suggested, ${result.advice.withheld} withheld, ${result.advice.notMeasured} not measured (npm run db:advise shows them)`
-      : `  advice  not measured: ${result.advice.reason}`,
+    !result.advice.measured
+      ? `  advice  not measured: ${result.advice.reason}`
+      : result.advice.suggested + result.advice.notSuggested + result.advice.withheld + result.advice.notMeasured === 0
+        ? `  advice  nothing to measure on the copy (${result.advice.seconds} s): hypopg suggested no index and none is unused or redundant`
+        : `  advice  measured on the copy in ${result.advice.seconds} s: ${result.advice.suggested} suggested, ${result.advice.notSuggested} not suggested, ${result.advice.withheld} withheld, ${result.advice.notMeasured} not measured (npm run db:advise shows them)`,
   );
   console.log(result.kept ? `  scratch database kept: ${result.scratchDatabase}` : `  scratch database ${result.scratchDatabase} dropped`);
 });

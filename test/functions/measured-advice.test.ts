@@ -58,6 +58,10 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
     copy = postgres(copyUrl, { max: 1, onnotice: () => undefined });
     await plant(sql());
     await plant(copy);
+    // An index built after the copy was taken: the copy cannot measure its drop.
+    await sql()`create table ma_newer (v int)`;
+    await sql()`insert into ma_newer select generate_series(1, 100000)`;
+    await sql()`create index ma_newer_v on ma_newer (v)`;
     // On the copy, a trigger that counts its firings in a sequence (a rollback does not undo nextval).
     await copy`create sequence ma_trigger_firings`;
     await copy`create function ma_count_firing() returns trigger language plpgsql as $$ begin perform nextval('ma_trigger_firings'); return new; end $$`;
@@ -109,6 +113,14 @@ describe.skipIf(!withHypopg)("advice measured on a restored copy", () => {
       verdict: "suggested",
       reason: expect.stringContaining("no recorded statement's plan on the copy"),
       statement: "DROP INDEX CONCURRENTLY public.ma_orders_total;",
+    });
+  });
+
+  it("does not suggest dropping an index the copy does not have, saying why", () => {
+    expect(about("ma_newer_v")).toMatchObject({
+      kind: "drop",
+      verdict: "not measured",
+      reason: "the copy has no index ma_newer_v (restored from a backup taken before it was built)",
     });
   });
 

@@ -287,3 +287,12 @@ export async function databaseIdentity(sql: Sql): Promise<{ key: string; name: s
   if (!row) throw new Error("the server did not say which database this is");
   return row;
 }
+
+/** Whether the copy has the index: a copy restored from an older backup may not. */
+export async function indexExists(tx: Transaction, { schema, index }: Pick<IndexToDrop, "schema" | "index">): Promise<boolean> {
+  const [row] = await tx<{ found: boolean }[]>`
+    select exists (
+      select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ${schema} and c.relname = ${index} and c.relkind = 'i') as found`;
+  return row?.found === true;
+}
