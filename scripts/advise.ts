@@ -7,7 +7,7 @@ import { measureAdvice, type MeasureAdviceOptions } from "../functions/measured-
 import { isPostgresUrl } from "../lib/config.js";
 import { newestMeasuredAdvice, type MeasuredAdvice } from "../lib/data/measured-advice.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
-import { commandLine, runCli, UsageError, useDatabase } from "./cli.js";
+import { commandLine, numberOptions, runCli, UsageError, useDatabase, type NumberBounds } from "./cli.js";
 
 const USAGE = `usage: npm run db:advise -- --on <postgres-url> [--json] [options]   measure the advice on a restored copy
        npm run db:advise -- [--json]                                      the newest advice measured (by the drill or --on)
@@ -22,29 +22,13 @@ const USAGE = `usage: npm run db:advise -- --on <postgres-url> [--json] [options
     --budget-seconds N      what is left once the measurement has run this long is marked not measured (default 600)`;
 
 const NUMBER_OPTIONS = {
-  runs: { key: "runs", min: 1 },
-  "value-sets": { key: "valueSets", min: 1 },
-  "slow-min-calls": { key: "minCalls", min: 0 },
-  "slow-min-mean-ms": { key: "minMeanMs", min: 0 },
-  "statement-timeout-ms": { key: "statementTimeoutMs", min: 1 },
-  "budget-seconds": { key: "budgetSeconds", min: 0 },
-} as const satisfies Record<string, { key: keyof MeasureAdviceOptions; min: number }>;
-
-type NumberOption = keyof typeof NUMBER_OPTIONS;
-
-function measureOptions(values: Partial<Record<NumberOption, string>>): MeasureAdviceOptions {
-  const options: MeasureAdviceOptions = {};
-  for (const [flag, { key, min }] of Object.entries(NUMBER_OPTIONS) as [NumberOption, (typeof NUMBER_OPTIONS)[NumberOption]][]) {
-    const raw = values[flag];
-    if (raw === undefined) continue;
-    const value = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || (key !== "minMeanMs" && !Number.isInteger(value))) {
-      throw new UsageError(`--${flag} must be a ${key === "minMeanMs" ? "number" : "whole number"} of ${min} or more\n${USAGE}`);
-    }
-    options[key] = value;
-  }
-  return options;
-}
+  runs: { key: "runs", bounds: { min: 1, integer: true } },
+  "value-sets": { key: "valueSets", bounds: { min: 1, integer: true } },
+  "slow-min-calls": { key: "minCalls", bounds: { integer: true } },
+  "slow-min-mean-ms": { key: "minMeanMs", bounds: {} },
+  "statement-timeout-ms": { key: "statementTimeoutMs", bounds: { min: 1, integer: true } },
+  "budget-seconds": { key: "budgetSeconds", bounds: {} },
+} as const satisfies Record<string, { key: keyof MeasureAdviceOptions; bounds: NumberBounds }>;
 
 function printed(advice: readonly MeasuredAdvice[]): void {
   if (!advice.length) console.log("nothing to measure: no index suggested by hypopg and none unused or redundant");
@@ -75,7 +59,7 @@ await runCli(async () => {
   }
   const { on, json } = parsed.values;
   if (on !== undefined && !isPostgresUrl(on)) throw new UsageError(`--on must be a postgres:// URL of a restored copy\n${USAGE}`);
-  const options = measureOptions(parsed.values as Partial<Record<NumberOption, string>>);
+  const options = numberOptions(NUMBER_OPTIONS, parsed.values, USAGE);
   if (on === undefined && Object.keys(options).length) throw new UsageError(`the options measure: they go with --on\n${USAGE}`);
   await useDatabase();
   if (on === undefined) {

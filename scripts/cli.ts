@@ -77,6 +77,36 @@ export function cliMessage(error: unknown): string {
   return describedError(error);
 }
 
+/** The bounds of a number option (`--runs 3`); the words of its error follow from them. */
+export interface NumberBounds {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** A number option's value within its bounds, else a UsageError naming the flag and the bounds, with the usage. */
+export function numberOption(flag: string, raw: string, { min = 0, max = Infinity, integer = false }: NumberBounds, usage: string): number {
+  const value = Number(raw);
+  const inBounds = raw.trim() !== "" && value >= min && value <= max && (!integer || Number.isInteger(value));
+  if (inBounds) return value;
+  const range = max === Infinity ? `of ${min} or more` : `from ${min} to ${max}`;
+  throw new UsageError(`--${flag} must be a ${integer ? "whole number" : "number"} ${range}\n${usage}`);
+}
+
+/** The number options given, by the key each flag of `table` fills; each checked by numberOption. */
+export function numberOptions<Key extends string>(
+  table: Record<string, { key: Key; bounds: NumberBounds }>,
+  values: Record<string, unknown>,
+  usage: string,
+): Partial<Record<Key, number>> {
+  const options: Partial<Record<Key, number>> = {};
+  for (const [flag, { key, bounds }] of Object.entries(table)) {
+    const raw = values[flag];
+    if (typeof raw === "string") options[key] = numberOption(flag, raw, bounds, usage);
+  }
+  return options;
+}
+
 export async function runCli(main: () => Promise<void>): Promise<void> {
   try {
     loadDotEnv();

@@ -6,7 +6,7 @@ import { inspectionReport, SECTIONS, type ReportOptions, type Section } from "..
 import { signalSession, type SessionSignal } from "../functions/session-signal.js";
 import { closeDbPools, directDb } from "../lib/db/pool.js";
 import { SLOW_STATEMENT } from "../lib/db/inspect/statements.js";
-import { commandLine, runCli, timeOrAge, UsageError, useDatabase } from "./cli.js";
+import { commandLine, numberOptions, runCli, timeOrAge, UsageError, useDatabase, type NumberBounds } from "./cli.js";
 import { formatTable } from "./format-table.js";
 
 const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
@@ -23,28 +23,11 @@ const USAGE = `usage: npm run db:inspect -- [section ...] [--json] [options]
     --since TIME               the changes section from this time: 2026-12-06T03:00Z, or an age such as 90m, 6h, 3d (default 24h)`;
 
 const NUMBER_OPTIONS = {
-  "long-running-seconds": { key: "longRunningSeconds", max: Infinity },
-  "slow-min-calls": { key: "slowMinCalls", max: Infinity },
-  "slow-min-mean-ms": { key: "slowMinMeanMs", max: Infinity },
-  "advice-min-cost-cut": { key: "adviceMinCostCut", max: 1 },
-} as const satisfies Record<string, { key: keyof ReportOptions; max: number }>;
-
-type NumberOption = keyof typeof NUMBER_OPTIONS;
-
-/** The report options given on the command line, each a number from 0 to its maximum. */
-function reportOptions(values: Partial<Record<NumberOption, string>>): ReportOptions {
-  const options: ReportOptions = {};
-  for (const [flag, { key, max }] of Object.entries(NUMBER_OPTIONS) as [NumberOption, (typeof NUMBER_OPTIONS)[NumberOption]][]) {
-    const raw = values[flag];
-    if (raw === undefined) continue;
-    const value = Number(raw);
-    if (raw.trim() === "" || !(value >= 0 && value <= max)) {
-      throw new UsageError(`--${flag} must be a number${max === Infinity ? " of 0 or more" : ` from 0 to ${max}`}\n${USAGE}`);
-    }
-    options[key] = value;
-  }
-  return options;
-}
+  "long-running-seconds": { key: "longRunningSeconds", bounds: {} },
+  "slow-min-calls": { key: "slowMinCalls", bounds: {} },
+  "slow-min-mean-ms": { key: "slowMinMeanMs", bounds: {} },
+  "advice-min-cost-cut": { key: "adviceMinCostCut", bounds: { max: 1 } },
+} as const satisfies Record<string, { key: keyof ReportOptions; bounds: NumberBounds }>;
 
 function sectionsOf(names: string[]): Section[] {
   if (names.length === 0 || names.includes("all")) return [...SECTIONS];
@@ -105,7 +88,7 @@ await runCli(async () => {
   }
   if (parsed.values.yes) throw new UsageError(`--yes goes with cancel or terminate\n${USAGE}`);
   const changesSince = parsed.values.since === undefined ? undefined : timeOrAge(parsed.values.since, "--since", USAGE);
-  const options = { ...reportOptions(parsed.values as Partial<Record<NumberOption, string>>), ...(changesSince ? { changesSince } : {}) };
+  const options = { ...numberOptions(NUMBER_OPTIONS, parsed.values, USAGE), ...(changesSince ? { changesSince } : {}) };
   const report = await inspectionReport(directDb(), sectionsOf(parsed.positionals), options);
   await closeDbPools();
   if (parsed.values.json) {
