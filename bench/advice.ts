@@ -23,14 +23,13 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { takeBackup } from "../functions/backup.js";
 import { disasterRecoveryDrill } from "../functions/dr-drill.js";
-import { overrideConfig } from "../lib/config.js";
 import { newestMeasuredAdvice } from "../lib/data/measured-advice.js";
 import { messagesPageQuery } from "../lib/data/messages.js";
 import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, type Pool } from "../lib/db/pool.js";
 import { startEmbeddedPostgres } from "../lib/local/embedded.js";
 import { seedDemoData } from "../scripts/demo/data.js";
-import { timedSeconds } from "./server-process.js";
+import { progress, timedSeconds, useJobsConfig } from "./server-process.js";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "1000000" }, calls: { type: "string", default: "100" } } });
 const MESSAGES = Number(values.messages);
@@ -40,10 +39,6 @@ if (!Number.isInteger(MESSAGES) || MESSAGES < 100_000 || !Number.isInteger(CALLS
   process.exit(1);
 }
 const CONVERSATIONS = 20_000;
-
-function log(message: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
-}
 
 async function plant(sql: Pool): Promise<void> {
   await sql`drop index idx_messages_conversation_created`;
@@ -78,29 +73,22 @@ const database = await startEmbeddedPostgres({ dataDir: path.join(root, "data"),
 try {
   const sql = postgres(database.url, { max: 2, onnotice: () => undefined });
   await migrate(sql);
-  log(`seeding ${MESSAGES.toLocaleString("en-US")} messages in ${CONVERSATIONS.toLocaleString("en-US")} conversations`);
+  progress(`seeding ${MESSAGES.toLocaleString("en-US")} messages in ${CONVERSATIONS.toLocaleString("en-US")} conversations`);
   await seedDemoData(sql, { organizations: 10, usersPerOrganization: 4, agents: 100, conversations: CONVERSATIONS, messages: MESSAGES });
   await plant(sql);
   await sql`select pg_stat_statements_reset()`;
-  log(`workload: ${CALLS} calls of each slow statement`);
+  progress(`workload: ${CALLS} calls of each slow statement`);
   const workloadSeconds = await timedSeconds(() => workload(database.url));
-  overrideConfig({
-    DATABASE_URL: database.url,
-    DB_POOL_PROFILE: "worker",
-    BACKUP_DIR: path.join(root, "backups"),
-    BACKUP_SIGNING_KEY: randomBytes(32).toString("base64url"),
-    PG_BIN_DIR: "",
-    LOCAL_DATA_DIR: root,
-  });
-  log("backup");
+  useJobsConfig(database.url, root);
+  progress("backup");
   await takeBackup();
-  log("drill without the measurement (twice: the first warms the cache)");
+  progress("drill without the measurement (twice: the first warms the cache)");
   await disasterRecoveryDrill({ measureAdvice: false });
   let plain: Awaited<ReturnType<typeof disasterRecoveryDrill>> | undefined;
   const plainSeconds = await timedSeconds(async () => {
     plain = await disasterRecoveryDrill({ measureAdvice: false });
   });
-  log("drill with the measurement");
+  progress("drill with the measurement");
   let measured: Awaited<ReturnType<typeof disasterRecoveryDrill>> | undefined;
   const measuredSeconds = await timedSeconds(async () => {
     measured = await disasterRecoveryDrill();

@@ -25,14 +25,13 @@ import { inspectionReport, SECTIONS } from "../functions/inspection-report.js";
 import { metricsExposition } from "../functions/metrics.js";
 import { restoreChosenBackup } from "../functions/restore.js";
 import { SNAPSHOT_INTERVAL_MS, takeStatsSnapshot } from "../functions/stats-snapshot.js";
-import { overrideConfig } from "../lib/config.js";
 import { agentWithWorkflows } from "../lib/data/agents.js";
 import { messagesPageQuery } from "../lib/data/messages.js";
 import { migrate } from "../lib/db/migrate.js";
 import { closeDbPools, directDb, type Pool } from "../lib/db/pool.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../lib/local/embedded.js";
 import { seedDemoData } from "../scripts/demo/data.js";
-import { median, medianMs, timedSeconds } from "./server-process.js";
+import { median, medianMs, progress, timedSeconds, useJobsConfig } from "./server-process.js";
 
 const { values } = parseArgs({ options: { messages: { type: "string", default: "1000000,10000000,30000000" } } });
 const SIZES = (values.messages ?? "").split(",").map(Number);
@@ -43,10 +42,6 @@ if (!SIZES.length || SIZES.some((n) => !Number.isInteger(n) || n < 10_000)) {
 const PAGE = 50;
 const BATCH = 300_000;
 const AGENTS = 1000;
-
-function log(message: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
-}
 
 /** One row of the report: a figure at each size. */
 interface Row {
@@ -189,7 +184,7 @@ function canDropCaches(): boolean {
 
 async function writes(state: { database: EmbeddedServer }, dataDir: string, password: string, index: number): Promise<void> {
   const temperatures = canDropCaches() ? (["warm", "cold"] as const) : (["warm"] as const);
-  if (temperatures.length === 1) log("cold writes left out: dropping the page cache needs root");
+  if (temperatures.length === 1) progress("cold writes left out: dropping the page cache needs root");
   for (const temperature of temperatures) {
     for (const ids of ["random", "time-ordered"] as const) {
       if (temperature === "cold") state.database = await coldStart(state.database, dataDir, password);
@@ -211,7 +206,7 @@ async function measure(messages: number, index: number): Promise<void> {
   try {
     const sql = postgres(state.database.url, { max: 2, onnotice: () => undefined });
     await migrate(sql);
-    log(`${messages.toLocaleString("en-US")} messages: seeding`);
+    progress(`${messages.toLocaleString("en-US")} messages: seeding`);
     record(
       "jobs",
       "seed (npm run db:seed)",
@@ -222,24 +217,17 @@ async function measure(messages: number, index: number): Promise<void> {
     await sql`vacuum analyze`;
     const [size] = await sql<{ bytes: number }[]>`select pg_database_size(current_database())::float8 as bytes`;
     record("sizes", "database", "MB", (size?.bytes ?? 0) / 1024 ** 2, index);
-    overrideConfig({
-      DATABASE_URL: state.database.url,
-      DB_POOL_PROFILE: "worker",
-      BACKUP_DIR: path.join(root, "backups"),
-      BACKUP_SIGNING_KEY: randomBytes(32).toString("base64url"),
-      PG_BIN_DIR: "",
-      LOCAL_DATA_DIR: root,
-    });
-    log("message pages, reads");
+    useJobsConfig(state.database.url, root);
+    progress("message pages, reads");
     await pages(sql, messages, index);
     await reads(sql, index);
-    log("snapshot, db:inspect, dashboard");
+    progress("snapshot, db:inspect, dashboard");
     await monitoring(index);
-    log("backup, restore, drill");
+    progress("backup, restore, drill");
     await recovery(state.database, index);
     await sql.end();
     await closeDbPools();
-    log("writes, warm then cold");
+    progress("writes, warm then cold");
     await writes(state, dataDir, password, index);
   } finally {
     await closeDbPools();

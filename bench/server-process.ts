@@ -1,7 +1,12 @@
-/** What the benchmarks share: a platform server in a process of its own, timing a run, and the median of runs. */
+/** What the benchmarks share: a platform server in a process of its own, timing a run, the median of runs, progress lines, the jobs' configuration. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { overrideConfig } from "../lib/config.js";
+import { median } from "../lib/median.js";
+
+export { median };
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -28,10 +33,21 @@ export async function startServer(
   return { port, child };
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+/** A progress line on stderr, stamped with the time of day (UTC): the long benchmarks' log. */
+export function progress(message: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
+}
+
+/** The jobs (backup, restore, drill, snapshot) pointed at a benchmark's own database and folder, with a signing key of its own. */
+export function useJobsConfig(databaseUrl: string, root: string): void {
+  overrideConfig({
+    DATABASE_URL: databaseUrl,
+    DB_POOL_PROFILE: "worker",
+    BACKUP_DIR: path.join(root, "backups"),
+    BACKUP_SIGNING_KEY: randomBytes(32).toString("base64url"),
+    PG_BIN_DIR: "",
+    LOCAL_DATA_DIR: root,
+  });
 }
 
 /** Seconds `work` took. */

@@ -26,7 +26,7 @@ import { monitored } from "../lib/jobs/monitored.js";
 import { log } from "../lib/log.js";
 import { cronRun, requestedRun, runNow, type Duplicate, type HandedOff, type NotPending, type WorkerJobKind } from "./worker-jobs.js";
 import { describedError } from "../lib/errors.js";
-import { bytesText } from "../lib/units.js";
+import { bytesText, secondsSince } from "../lib/units.js";
 
 /** Successful archives kept whatever their age. */
 export const KEEP_NEWEST = 3;
@@ -134,7 +134,7 @@ async function runBackup(id: string): Promise<BackupResult> {
     authUsers: manifest.auth?.tables["auth.users"] ?? null,
     tables: Object.keys(manifest.tables).length,
     rows: Object.values(manifest.tables).reduce((sum, n) => sum + n, 0),
-    seconds: Math.round((performance.now() - started) / 10) / 100,
+    seconds: secondsSince(started),
     ...(await pruneAfterBackup()),
   };
 }

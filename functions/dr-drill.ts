@@ -24,6 +24,7 @@ import { monitored } from "../lib/jobs/monitored.js";
 import { latestBackupSource, signingKeys, sourceOf } from "./backup-catalog.js";
 import { log } from "../lib/log.js";
 import { describedError } from "../lib/errors.js";
+import { secondsSince } from "../lib/units.js";
 import { measureAdvice } from "./measured-advice.js";
 import { cronRun, requestedRun, runNow, type Duplicate, type HandedOff, type NotPending, type WorkerJobKind } from "./worker-jobs.js";
 
@@ -167,7 +168,7 @@ async function runDrill(id: string, { file, serverUrl, keep = false, onPlan, mea
     const targetUrl = urlOfDatabase(server, scratchDatabase);
     const restored = await restoreBackup({ source, targetUrl, workDir: backups.dir, keys: signingKeys(), identities, binDir: backups.pgBinDir });
     const check = await applicationCheck(targetUrl);
-    const recoverySeconds = Math.round((performance.now() - started) / 10) / 100;
+    const recoverySeconds = secondsSince(started);
     const [size] = await admin<{ bytes: number }[]>`select pg_database_size(${scratchDatabase})::float8 as bytes`;
     const dataAgeSeconds = Math.max(0, Math.round((startedAt - Date.parse(restored.takenAt)) / 1000));
     const backupId = (await backupRecorded(directDb(), restored.manifest.backupId)) ? restored.manifest.backupId : null;

@@ -17,9 +17,10 @@ import {
   measuredDrop,
   NOT_READ,
   notRunWriting,
-  runnable,
+  runnableOnce,
   type MeasureOptions,
   type RecordedStatement,
+  type RunnableOf,
   type Timing,
 } from "../lib/db/inspect/measure.js";
 import { probed } from "../lib/db/inspect/probe.js";
@@ -29,6 +30,7 @@ import { recordMeasuredAdvice, type MeasuredAdvice, type MeasuredEffect } from "
 import { describedError } from "../lib/errors.js";
 import { redactedUrl } from "../lib/db/target.js";
 import { MeasureError } from "../lib/db/errors.js";
+import { bytesText, secondsSince, timesText } from "../lib/units.js";
 
 /** A suggested index must make its statement at least this many times faster on the copy... */
 export const MIN_MEASURED_SPEEDUP = 1.5;
@@ -97,8 +99,6 @@ async function proposals(
 }
 
 const ms = (value: number) => (value >= 100 ? `${Math.round(value)} ms` : `${Number(value.toPrecision(2))} ms`);
-const times = (before: number, after: number) => `${Math.round((before / Math.max(after, 0.001)) * 10) / 10}x`;
-const mb = (bytes: number) => `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
 
 function copyWords(copyTakenAt: string | null | undefined): string {
   return copyTakenAt ? `the copy of ${copyTakenAt}` : "the copy";
@@ -155,11 +155,12 @@ async function measuredSuggestion(
   tx: Transaction,
   advice: IndexAdvice,
   statement: RecordedStatement | undefined,
+  runnableOf: RunnableOf,
   options: MeasureAdviceOptions,
 ): Promise<MeasuredAdvice> {
   const base = suggestion(advice);
   if (!statement) return unmeasured(base, "its statement is not among the recorded ones any more");
-  const values = await runnable(tx, statement, options);
+  const values = await runnableOf(statement);
   if (!values.sets) return unmeasured(base, values.reason);
   if (values.writes) return unmeasured(base, notRunWriting(values.writes));
   const built = await measuredBuild(tx, statement, values.sets, { ...advice.relation, columns: advice.columns, name: advice.indexName }, options);
@@ -172,13 +173,13 @@ async function measuredSuggestion(
     buildSeconds: built.buildSeconds,
     sizeBytes: built.sizeBytes,
   };
-  const figures = `${ms(built.before.ms)} -> ${ms(built.after.ms)} (${times(built.before.ms, built.after.ms)})`;
-  const predicted = `hypopg predicted ${times(advice.costBefore, advice.costAfter)}`;
+  const figures = `${ms(built.before.ms)} -> ${ms(built.after.ms)} (${timesText(built.before.ms, built.after.ms)})`;
+  const predicted = `hypopg predicted ${timesText(advice.costBefore, advice.costAfter)}`;
   if (built.used && gained(built.before, built.after)) {
     return {
       ...measured,
       verdict: "suggested",
-      reason: `measured on ${copyWords(options.copyTakenAt)}: ${figures} for ${statementWords(advice.query)}, build ${built.buildSeconds} s, ${mb(built.sizeBytes)} (${predicted})`,
+      reason: `measured on ${copyWords(options.copyTakenAt)}: ${figures} for ${statementWords(advice.query)}, build ${built.buildSeconds} s, ${bytesText(built.sizeBytes)} (${predicted})`,
     };
   }
   return {
@@ -192,11 +193,12 @@ async function measuredDropAdvice(
   tx: Transaction,
   drop: Proposals["drops"][number],
   statements: RecordedStatement[],
+  runnableOf: RunnableOf,
   options: MeasureAdviceOptions,
 ): Promise<MeasuredAdvice> {
   const base = proposedDrop(drop);
   if (!(await indexExists(tx, drop))) return unmeasured(base, `the copy has no index ${drop.index} (restored from a backup taken before it was built)`);
-  const measured = await measuredDrop(tx, drop, statements, options);
+  const measured = await measuredDrop(tx, drop, statements, runnableOf, options);
   const effects: MeasuredEffect[] = measured.effects.map((e) => ({
     queryId: e.queryId,
     query: e.query,
@@ -213,7 +215,7 @@ async function measuredDropAdvice(
       ...base,
       effects,
       verdict: "withheld",
-      reason: `${drop.why}, but without it a recorded statement went ${ms(slowest.msBefore)} -> ${ms(slowest.msAfter)} (${times(slowest.msAfter, slowest.msBefore)} slower) on ${copy}: keep it (${slowest.query.slice(0, 120)})`,
+      reason: `${drop.why}, but without it a recorded statement went ${ms(slowest.msBefore)} -> ${ms(slowest.msAfter)} (${timesText(slowest.msAfter, slowest.msBefore)} slower) on ${copy}: keep it (${slowest.query.slice(0, 120)})`,
     };
   }
   const skipped = measured.notMeasured.filter((n) => n.reason !== NOT_READ);
@@ -239,6 +241,7 @@ async function measuredDropAdvice(
 async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdviceOptions): Promise<MeasuredAdvice[]> {
   return copy.begin<MeasuredAdvice[]>(async (tx) => {
     await limitStatements(tx, options);
+    const runnableOf = runnableOnce(tx, options);
     const results: MeasuredAdvice[] = [];
     const started = performance.now();
     const budgetMs = (options.budgetSeconds ?? 600) * 1000;
@@ -256,13 +259,13 @@ async function measuredOnCopy(copy: Pool, found: Proposals, options: MeasureAdvi
     for (const advice of found.suggestions) {
       const statement = found.statements.find((s) => s.queryId === advice.queryId);
       await attempt(
-        () => measuredSuggestion(tx, advice, statement, options),
+        () => measuredSuggestion(tx, advice, statement, runnableOf, options),
         (reason) => unmeasured(suggestion(advice), reason),
       );
     }
     for (const drop of found.drops) {
       await attempt(
-        () => measuredDropAdvice(tx, drop, found.statements, options),
+        () => measuredDropAdvice(tx, drop, found.statements, runnableOf, options),
         (reason) => unmeasured(proposedDrop(drop), reason),
       );
     }
@@ -291,7 +294,7 @@ export async function measureAdvice(source: Pool, copyUrl: string, options: Meas
     const advice = await measuredOnCopy(copy, found, options);
     const runId = randomUUID();
     await recordMeasuredAdvice(source, { runId, drillId: options.drillId ?? null, copyTakenAt: options.copyTakenAt ?? null }, advice);
-    return { runId, seconds: Math.round((performance.now() - started) / 10) / 100, advice, notes: found.notes };
+    return { runId, seconds: secondsSince(started), advice, notes: found.notes };
   } finally {
     await copy.end();
   }

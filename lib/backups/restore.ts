@@ -24,6 +24,7 @@ import { createExtensions, extensionPlan, type ExtensionOutcome } from "./extens
 import { manifestFiles, parsedManifest, requireTrusted, type BackupManifest, type ManifestFile, type SigningKeys, type Trust } from "./manifest.js";
 import { libpqConnection, pgTool, runPgTool, type PgTool } from "./pg-tools.js";
 import { privateBackupDir, workspace } from "./private-files.js";
+import { secondsSince } from "../units.js";
 
 export interface RestoreRequest {
   source: ArchiveSource;
@@ -62,8 +63,6 @@ export interface VerifiedArchive {
   trust: Trust;
   archiveLocation: string;
 }
-
-const secondsSince = (started: number) => Math.round((performance.now() - started) / 10) / 100;
 
 /** pg_restore's table of contents without the schemas the target has already (public, at least). */
 function restorableList(toc: string, existing: readonly string[]): string {

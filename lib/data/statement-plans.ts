@@ -90,7 +90,7 @@ export async function planChanges(
   sql: Sql,
   { since, queryId, windowHours = 24, minIncreaseRatio = 0.5, minIncreaseMs = 5, minCalls = 10 }: PlanChangeOptions,
 ): Promise<PlanChange[]> {
-  const rows = await sql<PlanChange[]>`
+  const rows = await sql<Array<Omit<PlanChange, "from" | "to"> & { summaryBefore: string; summaryAfter: string }>>`
     with plans as (
       select p.queryid, p.first_seen_at, p.summary, p.plan,
         lag(p.summary) over w as previous_summary,
@@ -119,8 +119,8 @@ export async function planChanges(
     select
       queryid::text as "queryId",
       api_timestamp(first_seen_at) as at,
-      previous_summary as from,
-      summary as to,
+      previous_summary as "summaryBefore",
+      summary as "summaryAfter",
       previous_plan as "planBefore",
       plan as "planAfter",
       round((total_before / nullif(calls_before, 0))::numeric, 3)::float8 as "meanMsBefore",
@@ -134,7 +134,10 @@ export async function planChanges(
         false) as regression
     from sides
     order by first_seen_at, queryid`;
-  return rows.map((row) => ({ ...row, ...planDifference({ summary: row.from, plan: row.planBefore }, { summary: row.to, plan: row.planAfter }) }));
+  return rows.map(({ summaryBefore, summaryAfter, ...row }) => ({
+    ...row,
+    ...planDifference({ summary: summaryBefore, plan: row.planBefore }, { summary: summaryAfter, plan: row.planAfter }),
+  }));
 }
 
 /** Plan rows last seen more than `days` ago that a newer plan has replaced, at most `batch`; the number deleted. */

@@ -10,14 +10,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { directDb } from "../../lib/db/pool.js";
 import { useConfig } from "../harness/config.js";
 import { serve, type RunningServer } from "../harness/http.js";
-import { fakeQstash, qstashFailureReport, qstashSignature, type FakeQstash } from "../harness/qstash.js";
+import { fakeQstash, qstashFailureReport, qstashSignature, type FakeQstash, TEST_QSTASH } from "../harness/qstash.js";
 import { commandAvailable } from "../harness/services.js";
 import { quietConsole } from "../harness/console.js";
 
+const { currentSigningKey: CURRENT_KEY, nextSigningKey: NEXT_KEY, token: TOKEN } = TEST_QSTASH;
+
 const SECRET = "cron-secret-0123456789abcdef";
-const CURRENT_KEY = "sig_current_0123456789abcdefghij";
-const NEXT_KEY = "sig_next_0123456789abcdefghijklm";
-const TOKEN = "qstash-token-0123456789";
 const withPgTools = commandAvailable("pg_dump") && commandAvailable("pg_restore");
 let qstash: FakeQstash;
 let worker: RunningServer;

@@ -11,13 +11,12 @@ import { useConfig } from "../harness/config.js";
 import { TEST_DATABASE_URL } from "../harness/file-database.js";
 import { serve, type RunningServer } from "../harness/http.js";
 import { freePort } from "../harness/net.js";
-import { fakeQstashSchedules, qstashSignature, type FakeQstashSchedules } from "../harness/qstash.js";
+import { fakeQstashSchedules, qstashSignature, type FakeQstashSchedules, TEST_QSTASH } from "../harness/qstash.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
 
-const CURRENT = "sig_current_0123456789abcdefghij";
-const NEXT = "sig_next_0123456789abcdefghijklm";
+const { currentSigningKey: CURRENT, nextSigningKey: NEXT, token: TOKEN } = TEST_QSTASH;
+
 const CRON_SECRET = "cron-secret-0123456789abcdef";
-const TOKEN = "qstash-token-0123456789";
 
 let server: RunningServer;
 let qstash: FakeQstashSchedules;

@@ -12,12 +12,11 @@ import { directDb } from "../../lib/db/pool.js";
 import { monitored } from "../../lib/jobs/monitored.js";
 import { useConfig } from "../harness/config.js";
 import { serve, type RunningServer } from "../harness/http.js";
-import { fakeQstash, qstashSignature, type FakeQstash } from "../harness/qstash.js";
+import { fakeQstash, qstashSignature, type FakeQstash, TEST_QSTASH } from "../harness/qstash.js";
 import { webhookReceiver, type WebhookReceiver } from "../harness/webhook.js";
 
-const CURRENT_KEY = "sig_current_0123456789abcdefghij";
-const NEXT_KEY = "sig_next_0123456789abcdefghijklm";
-const TOKEN = "qstash-token-0123456789";
+const { currentSigningKey: CURRENT_KEY, nextSigningKey: NEXT_KEY, token: TOKEN } = TEST_QSTASH;
+
 const SECRET_PATH = "hook-secret-0123456789";
 let hook: WebhookReceiver;
 let qstash: FakeQstash;

@@ -9,6 +9,13 @@ import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import { handled } from "./net.js";
 
+/** The installation's QStash settings in tests: its token and its two signing keys, shaped as QStash's console shows them. */
+export const TEST_QSTASH: Readonly<{ token: string; currentSigningKey: string; nextSigningKey: string }> = {
+  token: "qstash-token-0123456789",
+  currentSigningKey: "sig_current_0123456789abcdefghij",
+  nextSigningKey: "sig_next_0123456789abcdefghijklm",
+};
+
 export interface PublishRequest {
   method: string;
   path: string;

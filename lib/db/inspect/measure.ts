@@ -15,8 +15,9 @@ import { describedError } from "../../errors.js";
 import { plannability } from "./plannable.js";
 import { plannableText } from "./advice.js";
 import { representativeValues, type ValueSet } from "./parameters.js";
-import { namedRelations, parseTree } from "./parse-tree.js";
 import { statementShape } from "./statement-shape.js";
+import { secondsSince } from "../../units.js";
+import { median } from "../../median.js";
 
 export interface RecordedStatement {
   queryId: string;
@@ -32,8 +33,6 @@ export interface Timing {
   ms: number;
   /** Shared buffers hit or read per execution, averaged the same way. */
   buffers: number;
-  valueSets: number;
-  runs: number;
 }
 
 export interface MeasureOptions {
@@ -87,12 +86,6 @@ async function explain(tx: Transaction, query: string, values: ValueSet, analyze
   return analyze ? rolledBack(tx, run) : run(tx);
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
-
 const buffersOf = (plan: Record<string, unknown>) => Number(plan["Shared Hit Blocks"] ?? 0) + Number(plan["Shared Read Blocks"] ?? 0);
 
 /** The statement's time with each value set: one warming run, then `runs` timed ones. */
@@ -113,7 +106,7 @@ export async function statementTiming(tx: Transaction, query: string, sets: Valu
     buffers.push(times.find((t) => t.ms === middle)?.buffers ?? median(times.map((t) => t.buffers)));
   }
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
-  return { ms: Math.round(mean(medians) * 1000) / 1000, buffers: Math.round(mean(buffers)), valueSets: sets.length, runs };
+  return { ms: Math.round(mean(medians) * 1000) / 1000, buffers: Math.round(mean(buffers)) };
 }
 
 /** The indexes a plan reads, by name. */
@@ -196,10 +189,10 @@ export async function measuredBuild(
 ): Promise<BuildMeasurement> {
   const before = await statementTiming(tx, statement.query, sets, options);
   return rolledBack(tx, async (sp) => {
-    await sp`select set_config('statement_timeout', ${String(options.buildTimeoutMs ?? 600_000)}, true)`;
+    await limitStatements(tx, { statementTimeoutMs: options.buildTimeoutMs ?? 600_000 });
     const started = performance.now();
     await sp`create index ${sp(index.name)} on ${sp(index.schema)}.${sp(index.table)} (${sp(index.columns)})`;
-    const buildSeconds = Math.round((performance.now() - started) / 10) / 100;
+    const buildSeconds = secondsSince(started);
     await limitStatements(tx, options);
     const [size] = await sp<{ bytes: number }[]>`
       select pg_relation_size(c.oid)::float8 as bytes
@@ -234,25 +227,45 @@ export interface DropMeasurement {
 /** Whether the statement names the table (any schema when it names none). */
 async function reads(statement: RecordedStatement, { schema, table }: IndexToDrop): Promise<boolean> {
   try {
-    const relations = namedRelations(await parseTree(plannableText(statement.query)));
+    const { relations } = await statementShape(plannableText(statement.query));
     return relations.some((r) => r.name === table && (r.schema === null || r.schema === schema));
   } catch {
     return false;
   }
 }
 
-/** The statements that read the index's table, timed on the copy with it and without it; the drop rolled back after. */
+/** A statement's Runnable, found once for all the drops measured in one transaction (the copy is the same for each). */
+export type RunnableOf = (statement: RecordedStatement) => Promise<Runnable>;
+
+/** `runnable` in `tx`, each statement's answer kept for the transaction's next calls. */
+export function runnableOnce(tx: Transaction, options: MeasureOptions = {}): RunnableOf {
+  const known = new Map<string, Promise<Runnable>>();
+  return (statement) => {
+    let found = known.get(statement.queryId);
+    if (!found) {
+      found = runnable(tx, statement, options);
+      known.set(statement.queryId, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * The statements that read the index's table, timed on the copy with it and without it; the
+ * drop rolled back after. `runnableOf` answers for a statement (runnableOnce: once per transaction).
+ */
 export async function measuredDrop(
   tx: Transaction,
   index: IndexToDrop,
   statements: readonly RecordedStatement[],
+  runnableOf: RunnableOf,
   options: MeasureOptions = {},
 ): Promise<DropMeasurement> {
   const timed: Array<{ statement: RecordedStatement; sets: ValueSet[]; before: Timing }> = [];
   const notMeasured: DropMeasurement["notMeasured"] = [];
   for (const statement of statements) {
     if (!(await reads(statement, index))) continue;
-    const values = await runnable(tx, statement, options);
+    const values = await runnableOf(statement);
     const reason = !values.sets
       ? values.reason
       : !(await readsIndex(tx, statement.query, values.sets, index.index))

@@ -3,11 +3,20 @@ import { loadModule, parse } from "libpg-query";
 
 let loaded: Promise<void> | undefined;
 
-/** The statement's parse tree; throws when PostgreSQL's parser cannot read it. */
+/** Texts whose trees are kept: one statement is parsed by plannability, its shape, its parameters and advice's trials in turn. */
+const KEPT_TREES = 64;
+const trees = new Map<string, unknown>();
+
+/** The statement's parse tree (the same object for the same text while it is kept: read it, never change it); throws when PostgreSQL's parser cannot read it. */
 export async function parseTree(query: string): Promise<unknown> {
+  const kept = trees.get(query);
+  if (kept !== undefined) return kept;
   loaded ??= loadModule();
   await loaded;
-  return parse(query);
+  const tree: unknown = await parse(query);
+  if (trees.size >= KEPT_TREES) trees.delete(trees.keys().next().value as string);
+  trees.set(query, tree);
+  return tree;
 }
 
 /** Calls `onNode` with each node's kind (FuncCall, RangeVar...) and fields, the whole tree down. */

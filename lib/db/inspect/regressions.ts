@@ -5,6 +5,7 @@
  */
 import type { Sql } from "../pool.js";
 import { planChanges, type PlanChange } from "../../data/statement-plans.js";
+import { timesText } from "../../units.js";
 
 /** How close to a deploy a plan change counts as coinciding with its regression: the snapshots either side of it. A later one is its own regression (planChangeRegressions). */
 const COINCIDING_MS = 15 * 60 * 1000;
@@ -29,7 +30,7 @@ export interface StatementRegression {
 /** 14:05 UTC */
 const clock = (iso: string) => `${iso.slice(11, 16)} UTC`;
 
-const ratio = (before: number | null, after: number | null) => `${Number(((after ?? 0) / Math.max(before ?? 0, 0.001)).toPrecision(2))}x`;
+const ratio = (before: number | null, after: number | null) => timesText(after ?? 0, before ?? 0);
 
 const planWords = (change: Pick<PlanChange, "at" | "from" | "to">) => `plan changed from ${change.from} to ${change.to} at ${clock(change.at)}`;
 
